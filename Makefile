@@ -1,0 +1,84 @@
+# devsup — one Makefile. User CFLAGS never drop the warnings; SANITIZE=address,undefined
+# builds an instrumented copy into build/sanitize so both can coexist.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PREFIX   ?= /usr/local
+BUILD    ?= build
+
+ifneq ($(SANITIZE),)
+BUILD    := build/sanitize
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ifeq ($(CI),true)
+WERROR   ?= -Werror
+endif
+
+WARNINGS := -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2
+ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS   := -lev -ljansson
+
+COMMON_SRC := $(wildcard common/*.c)
+SUP_SRC    := $(wildcard supervisor/*.c)
+REAP_SRC   := $(wildcard reaper/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+SUP_OBJ    := $(call obj,$(SUP_SRC))
+REAP_OBJ   := $(call obj,$(REAP_SRC))
+UNIT_OBJ   := $(call obj,$(UNIT_SRC))
+
+DEVSUP := $(BUILD)/devsup
+REAPER := $(BUILD)/devsup-reaper
+UNIT   := $(BUILD)/unit-tests
+
+.PHONY: all deps run test unit e2e e2e-san bench clean
+all: $(DEVSUP) $(REAPER)
+
+$(DEVSUP): $(SUP_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(REAPER): $(REAP_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# The unit tests link the supervisor's and reaper's modules too, minus their main().
+$(UNIT): $(UNIT_OBJ) $(COMMON_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs check)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Idempotent: installs only what is missing, and only when we can (root).
+deps:
+	@sh tests/deps.sh
+
+run: deps all
+	$(DEVSUP)
+
+unit: $(UNIT)
+	CK_FORK=yes $(UNIT)
+
+e2e: all
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node --test --test-concurrency=2 tests/e2e/
+
+e2e-san:
+	$(MAKE) SANITIZE=address,undefined all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  DEVSUP_SANITIZED=1 DEVSUP_BIN=$(abspath build/sanitize/devsup) \
+	  node --test --test-concurrency=2 tests/e2e/
+
+test: deps
+	$(MAKE) unit
+	$(MAKE) e2e
+	$(MAKE) e2e-san
+
+bench: all
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

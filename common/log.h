@@ -1,0 +1,24 @@
+#ifndef DEVSUP_LOG_H
+#define DEVSUP_LOG_H
+
+/* Logging goes to stderr only: stdout carries protocol lines and nothing else. */
+typedef enum {
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_OFF,
+} log_level_t;
+
+/* Sets the program name shown in each line and the lowest level printed. */
+void log_init(const char *prog, log_level_t level);
+/* Parses "debug", "info", "warn", "error", "off"; -1 for anything else. */
+int log_level_parse(const char *s);
+void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,230 @@
+#include "common/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int proc_read_file(const char *path, char *buf, size_t n, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = fd_read(fd, buf + got, n - got);
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+int proc_read(pid_t pid, proc_info_t *out)
+{
+	char path[64], buf[1024];
+	size_t len;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (proc_read_file(path, buf, sizeof(buf) - 1, &len) < 0)
+		return -1;
+	buf[len] = '\0';
+	/* comm may hold spaces and ')': the fields start after the last ')' */
+	char *open_paren = strchr(buf, '(');
+	char *close_paren = strrchr(buf, ')');
+	if (!open_paren || !close_paren || close_paren < open_paren) {
+		errno = EINVAL;
+		return -1;
+	}
+	size_t clen = (size_t)(close_paren - open_paren - 1);
+	if (clen >= sizeof(out->comm))
+		clen = sizeof(out->comm) - 1;
+	memcpy(out->comm, open_paren + 1, clen);
+	out->comm[clen] = '\0';
+	int ppid, pgid, sid;
+	unsigned long long start;
+	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+	 * cutime cstime priority nice num_threads itrealvalue starttime */
+	if (sscanf(close_paren + 2,
+		   "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+		   &out->state, &ppid, &pgid, &sid, &start) != 5) {
+		errno = EINVAL;
+		return -1;
+	}
+	out->pid = pid;
+	out->ppid = ppid;
+	out->pgid = pgid;
+	out->sid = sid;
+	out->start = start;
+	return 0;
+}
+
+/* Every process on the machine, read from /proc. */
+static size_t proc_all(proc_info_t **out)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		if (proc_read((pid_t)pid, &(*out)[n]) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+size_t proc_descendants(pid_t root, proc_info_t **out)
+{
+	proc_info_t *all;
+	size_t n = proc_all(&all);
+	/* Partition `all` so that [0, found) are descendants: repeat passes that move a process
+	 * in when its parent is root or already in. Trees are shallow; passes are few. */
+	size_t found = 0;
+	bool grew = true;
+	while (grew) {
+		grew = false;
+		for (size_t i = found; i < n; i++) {
+			bool in = all[i].ppid == root;
+			for (size_t j = 0; !in && j < found; j++)
+				in = all[j].pid == all[i].ppid;
+			if (in) {
+				proc_info_t t = all[found];
+				all[found] = all[i];
+				all[i] = t;
+				found++;
+				grew = true;
+			}
+		}
+	}
+	if (found == 0) {
+		free(all);
+		*out = NULL;
+		return 0;
+	}
+	*out = all;
+	return found;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int proc_signal(const proc_info_t *p, int sig)
+{
+	/* Open the pidfd first, then check the start time: if they match, the pidfd holds the
+	 * process we mean, and a pid re-used after this point cannot be hit. */
+	int pfd = pidfd_open_(p->pid);
+	if (pfd < 0 && errno != ENOSYS)
+		return -1;
+	proc_info_t now;
+	if (proc_read(p->pid, &now) < 0 || now.start != p->start) {
+		if (pfd >= 0)
+			close(pfd);
+		errno = ESRCH;
+		return -1;
+	}
+	int r;
+#ifdef SYS_pidfd_send_signal
+	if (pfd >= 0) {
+		r = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+		int e = errno;
+		close(pfd);
+		errno = e;
+		return r;
+	}
+#endif
+	if (pfd >= 0)
+		close(pfd);
+	r = kill(p->pid, sig);
+	return r;
+}
+
+bool proc_environ_has(pid_t pid, const char *entry)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	size_t elen = strlen(entry);
+	/* Stream it in blocks, keeping the unfinished entry at the front of the buffer. */
+	char buf[8192];
+	size_t have = 0;
+	bool found = false, skipping = false;
+	for (;;) {
+		ssize_t r = fd_read(fd, buf + have, sizeof(buf) - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		size_t start = 0;
+		for (;;) {
+			char *nul = memchr(buf + start, '\0', have - start);
+			if (!nul)
+				break;
+			size_t len = (size_t)(nul - (buf + start));
+			if (!skipping && len == elen && memcmp(buf + start, entry, elen) == 0)
+				found = true;
+			skipping = false;
+			start += len + 1;
+		}
+		if (found)
+			break;
+		memmove(buf, buf + start, have - start);
+		have -= start;
+		if (have == sizeof(buf)) { /* an entry longer than the buffer: not ours */
+			have = 0;
+			skipping = true;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+void proc_cmdline(pid_t pid, char *buf, size_t n)
+{
+	char path[64];
+	size_t len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if (n == 0)
+		return;
+	if (proc_read_file(path, buf, n - 1, &len) < 0 || len == 0) {
+		snprintf(buf, n, "?");
+		return;
+	}
+	while (len > 0 && buf[len - 1] == '\0')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[len] = '\0';
+}

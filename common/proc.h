@@ -1,0 +1,35 @@
+#ifndef DEVSUP_PROC_H
+#define DEVSUP_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+
+/* What /proc/PID/stat says of one process; `start` (clock ticks after boot) tells a re-used
+ * pid from the process that had it before. */
+typedef struct {
+	pid_t pid;
+	pid_t ppid;
+	pid_t pgid;
+	pid_t sid;
+	char state;
+	unsigned long long start;
+	char comm[32];
+} proc_info_t;
+
+/* Reads /proc/PID/stat: 0, or -1 with errno (ENOENT/ESRCH when it is gone). */
+int proc_read(pid_t pid, proc_info_t *out) WUR;
+/* Every process below root (not root itself), found by the parent links of /proc/<pid>/stat;
+ * zombies included. Returns the count; *out is malloc'd (NULL when none). */
+size_t proc_descendants(pid_t root, proc_info_t **out);
+/* Sends sig to p only if the pid still names the same process (pidfd + start time, so a
+ * re-used pid is never signalled): 0 sent, -1 with errno (ESRCH: that process is gone). */
+int proc_signal(const proc_info_t *p, int sig) WUR;
+/* True when /proc/PID/environ holds exactly `entry` ("KEY=VALUE") as one of its strings. */
+bool proc_environ_has(pid_t pid, const char *entry);
+/* Up to n-1 bytes of /proc/PID/cmdline with NULs shown as spaces ("?" when unreadable). */
+void proc_cmdline(pid_t pid, char *buf, size_t n);
+
+#endif

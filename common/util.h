@@ -1,0 +1,41 @@
+#ifndef DEVSUP_UTIL_H
+#define DEVSUP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define DEVSUP_VERSION "0.1.0"
+#define WUR __attribute__((warn_unused_result))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation never fails silently: out of memory aborts with a message. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* fcntl helpers: 0 on success, -1 with errno. */
+int fd_set_nonblock(int fd) WUR;
+int fd_set_cloexec(int fd) WUR;
+
+/* read/write that retry EINTR and otherwise behave like the syscalls. */
+ssize_t fd_read(int fd, void *buf, size_t n) WUR;
+ssize_t fd_write(int fd, const void *buf, size_t n) WUR;
+
+/* Milliseconds on CLOCK_MONOTONIC: for durations and deadlines. */
+uint64_t clock_ms(void);
+/* Milliseconds since the epoch on CLOCK_REALTIME: for timestamps. */
+uint64_t wall_ms(void);
+/* ISO 8601 UTC with milliseconds ("2026-11-26T12:00:00.123Z") into buf (>= 25 bytes). */
+void time_iso8601(uint64_t epoch_ms, char *buf, size_t n);
+
+/* "SIGKILL" for 9; "SIG<n>" for an unnamed signal. The string is static. */
+const char *signal_name(int sig);
+
+/* True when s is 1..128 characters of [A-Za-z0-9._:-]. */
+bool project_id_valid(const char *s);
+
+#endif

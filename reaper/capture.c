@@ -1,0 +1,83 @@
+#include "reaper/capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/sanitize.h"
+#include "common/util.h"
+
+static void capture_deliver(void *ctx, const char *line, size_t len, bool overlong)
+{
+	capture_t *c = ctx;
+	/* sanitizing never grows a line by more than 3x (each bad byte becomes U+FFFD) */
+	char out[CAPTURE_LINE_MAX * 3 + 16];
+	size_t n = sanitize_line(line, len, out, sizeof(out) - 8);
+	if (overlong) {
+		memcpy(out + n, " \xe2\x80\xa6", 4); /* " …": the line was cut */
+		n += 4;
+		out[n] = '\0';
+	}
+	c->cb(c->ctx, c->stream, out, n);
+}
+
+static void capture_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	capture_t *c = w->data;
+	char buf[16384];
+	(void)revents;
+	/* A bounded number of reads per wake-up, so one noisy stream cannot starve the loop. */
+	for (int i = 0; i < 16; i++) {
+		ssize_t r = fd_read(c->fd, buf, sizeof(buf));
+		if (r > 0) {
+			linebuf_feed(&c->lb, buf, (size_t)r, capture_deliver, c);
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r < 0)
+			log_warn("reading %s: %s", ring_stream_name(c->stream), strerror(errno));
+		capture_close(c, loop);
+		return;
+	}
+}
+
+int capture_open(capture_t *c, struct ev_loop *loop, ring_stream_t stream, capture_line_cb cb,
+		 void *ctx, int *child_fd)
+{
+	int p[2];
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	if (fd_set_nonblock(p[0]) < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		errno = e;
+		return -1;
+	}
+	c->fd = p[0];
+	c->stream = stream;
+	c->cb = cb;
+	c->ctx = ctx;
+	linebuf_init(&c->lb, CAPTURE_LINE_MAX);
+	ev_io_init(&c->io, capture_read_cb, c->fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(loop, &c->io);
+	*child_fd = p[1];
+	return 0;
+}
+
+void capture_close(capture_t *c, struct ev_loop *loop)
+{
+	if (c->fd < 0)
+		return;
+	ev_io_stop(loop, &c->io);
+	linebuf_finish(&c->lb, capture_deliver, c);
+	linebuf_free(&c->lb);
+	close(c->fd);
+	c->fd = -1;
+}

@@ -1,0 +1,434 @@
+/* The reaper's lifecycle: start -> spawn -> health -> running -> teardown -> final message. */
+#include "reaper/reaper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "reaper/spawn.h"
+
+#define IMMEDIATE_CRASH_MS 3000
+#define LOG_TAIL_LINES 20
+#define CHUNK_BYTES (32 * 1024)
+
+static spawn_plan_t plan;
+
+static void reaper_teardown_cb(void *ctx)
+{
+	reaper_teardown_done(ctx);
+}
+
+/* exitCode or signal of the server, when it has been reaped. */
+static void add_exit_status(json_t *msg, const reaper_t *r)
+{
+	if (!r->exited)
+		return;
+	if (WIFEXITED(r->status))
+		json_object_set_new(msg, "exitCode", json_integer(WEXITSTATUS(r->status)));
+	else if (WIFSIGNALED(r->status))
+		json_object_set_new(msg, "signal", json_string(signal_name(WTERMSIG(r->status))));
+}
+
+static json_t *ring_lines_json(const reaper_t *r, size_t from, size_t to, size_t *next)
+{
+	json_t *lines = json_array();
+	size_t bytes = 0, i = from;
+	char ts[32];
+	for (; i < to && bytes < CHUNK_BYTES; i++) {
+		const ring_line_t *l = ring_at(&r->ring, i);
+		time_iso8601(l->at_ms, ts, sizeof(ts));
+		json_array_append_new(lines, json_pack("{s:s, s:s, s:s}", "stream",
+						       ring_stream_name(l->stream), "line", l->text,
+						       "timestamp", ts));
+		bytes += strlen(l->text) + 64;
+	}
+	*next = i;
+	return lines;
+}
+
+/* Sends the last `want` lines as one or more messages of `type` (each under the channel's
+ * message size), the last one with done: true. */
+static void send_lines(reaper_t *r, const char *type, json_t *id, size_t want)
+{
+	size_t count = r->ring.count;
+	size_t from = want < count ? count - want : 0;
+	do {
+		size_t next;
+		json_t *msg = json_pack("{s:s, s:o}", "type", type, "lines",
+					ring_lines_json(r, from, count, &next));
+		if (id)
+			json_object_set(msg, "reqId", id);
+		json_object_set_new(msg, "done", json_boolean(next >= count));
+		chan_send(&r->chan, msg);
+		from = next;
+	} while (from < count);
+}
+
+static json_t *log_tail(const reaper_t *r)
+{
+	json_t *tail = json_array();
+	size_t count = r->ring.count;
+	for (size_t i = count > LOG_TAIL_LINES ? count - LOG_TAIL_LINES : 0; i < count; i++)
+		json_array_append_new(tail, json_string(ring_at(&r->ring, i)->text));
+	return tail;
+}
+
+void reaper_teardown_done(reaper_t *r)
+{
+	json_t *msg = NULL;
+	switch (r->end) {
+	case END_STOPPED:
+		msg = json_pack("{s:s, s:b, s:i, s:I}", "type", "stopped", "forced",
+				r->teardown.forced, "escaped", r->teardown.escaped, "durationMs",
+				(json_int_t)(clock_ms() - r->teardown.started_ms));
+		break;
+	case END_FAILED_START:
+	case END_FAILED_RUN:
+		msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "type", "failed", "phase",
+				r->end == END_FAILED_START ? "start" : "run", "reason",
+				reason_name(r->failure.reason), "message", r->failure.message,
+				"suggestion", r->failure.suggestion, "logTail", log_tail(r));
+		break;
+	case END_MASTER_LOST:
+		break;
+	}
+	capture_close(&r->out, r->loop);
+	capture_close(&r->err, r->loop);
+	if (msg) {
+		add_exit_status(msg, r);
+		if (r->pid > 0) {
+			json_object_set_new(msg, "pid", json_integer(r->pid));
+		}
+		/* The master keeps the output for `logs` after this process is gone. */
+		send_lines(r, "archive", NULL, r->ring.count);
+		chan_send(&r->chan, msg);
+	}
+	r->phase = PHASE_DONE;
+	/* With only the channel's write watcher left active, ev_run returns once it drains. */
+	ev_io_stop(r->loop, &r->chan.rio);
+	ev_child_stop(r->loop, &r->child_watcher);
+	ev_signal_stop(r->loop, &r->sigterm_watcher);
+	if (r->exec_fd >= 0) {
+		ev_io_stop(r->loop, &r->exec_watcher);
+		close(r->exec_fd);
+		r->exec_fd = -1;
+	}
+	health_stop(&r->health);
+}
+
+void reaper_begin_teardown(reaper_t *r, end_t end)
+{
+	if (r->phase == PHASE_TEARDOWN) {
+		if (end == END_MASTER_LOST)
+			r->end = end; /* nobody left to tell */
+		return;
+	}
+	if (r->phase == PHASE_DONE)
+		return;
+	r->phase = PHASE_TEARDOWN;
+	r->end = end;
+	health_stop(&r->health);
+	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
+}
+
+static void reaper_fail_start(reaper_t *r, const failure_t *f)
+{
+	if (r->phase == PHASE_TEARDOWN || r->phase == PHASE_DONE)
+		return;
+	r->failure = *f;
+	reaper_begin_teardown(r, END_FAILED_START);
+}
+
+void reaper_exec_failed(reaper_t *r, const failure_t *f)
+{
+	reaper_fail_start(r, f);
+}
+
+/* The failure for a server that exited before it was healthy. */
+static void classify_early_exit(reaper_t *r, failure_t *f)
+{
+	uint64_t after = clock_ms() - r->spawned_ms;
+	if (spawn_classify_shell_exit(&plan, r->status, f))
+		return;
+	reason_t reason = after < IMMEDIATE_CRASH_MS ? REASON_IMMEDIATE_CRASH : REASON_CRASHED;
+	if (WIFSIGNALED(r->status))
+		failure_set(f, reason, NULL,
+			    "'%s' was killed by %s %llu ms after it was started, before it answered "
+			    "HTTP",
+			    plan.display, signal_name(WTERMSIG(r->status)), (unsigned long long)after);
+	else
+		failure_set(f, reason, NULL,
+			    "'%s' exited with code %d %llu ms after it was started, before it "
+			    "answered HTTP",
+			    plan.display, WEXITSTATUS(r->status), (unsigned long long)after);
+}
+
+void reaper_exec_succeeded(reaper_t *r)
+{
+	if (r->phase != PHASE_SPAWNING)
+		return;
+	chan_send(&r->chan, json_pack("{s:s, s:i, s:i}", "type", "spawned", "pid", r->pid, "pgid",
+				      r->pid));
+	if (r->exited) { /* it already exited: that is the start's result */
+		failure_t f;
+		classify_early_exit(r, &f);
+		reaper_fail_start(r, &f);
+		return;
+	}
+	r->phase = PHASE_HEALTH;
+}
+
+static void reaper_health_cb(void *ctx, bool healthy, reason_t reason, const char *message)
+{
+	reaper_t *r = ctx;
+	if (healthy) {
+		reaper_healthy(r, r->port);
+		return;
+	}
+	reaper_unhealthy(r, reason, message);
+}
+
+void reaper_healthy(reaper_t *r, int port)
+{
+	if (r->phase != PHASE_HEALTH)
+		return;
+	r->phase = PHASE_RUNNING;
+	r->healthy_ms = clock_ms();
+	chan_send(&r->chan, json_pack("{s:s, s:i, s:i, s:i, s:I}", "type", "running", "port", port,
+				      "pid", r->pid, "pgid", r->pid, "startupMs",
+				      (json_int_t)(r->healthy_ms - r->spawned_ms)));
+}
+
+void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
+{
+	failure_t f;
+	failure_set(&f, reason, NULL, "'%s': %s", plan.display, message);
+	reaper_fail_start(r, &f);
+}
+
+void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
+{
+	ring_push(&r->ring, stream, line, len, wall_ms());
+	if (!r->stream_logs || r->phase == PHASE_DONE)
+		return;
+	json_t *msg = json_pack("{s:s, s:s, s:s%}", "type", "log", "stream",
+				ring_stream_name(stream), "line", line, len);
+	if (r->logs_dropped)
+		json_object_set_new(msg, "dropped", json_integer((json_int_t)r->logs_dropped));
+	if (chan_send_droppable(&r->chan, msg))
+		r->logs_dropped = 0;
+	else
+		r->logs_dropped++;
+}
+
+static void output_cb(void *ctx, ring_stream_t stream, const char *line, size_t len)
+{
+	reaper_output_line(ctx, stream, line, len);
+}
+
+static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	reaper_t *r = w->data;
+	spawn_error_t e;
+	(void)revents;
+	ssize_t n = fd_read(r->exec_fd, &e, sizeof(e));
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	ev_io_stop(loop, w);
+	close(r->exec_fd);
+	r->exec_fd = -1;
+	if (n == (ssize_t)sizeof(e)) {
+		failure_t f;
+		spawn_classify_error(&plan, r->cwd, &e, &f);
+		reaper_exec_failed(r, &f);
+		return;
+	}
+	/* EOF: close-on-exec closed the pipe, so exec succeeded */
+	reaper_exec_succeeded(r);
+	if (r->phase == PHASE_HEALTH)
+		health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
+			     reaper_health_cb, r);
+}
+
+static void reaper_spawn(reaper_t *r, const json_t *start)
+{
+	failure_t f;
+	const char *cwd = json_string_value(json_object_get(start, "cwd")) ?: "/";
+	r->cwd = xstrdup(cwd);
+	r->phase = PHASE_SPAWNING;
+	if (!spawn_prepare(json_object_get(start, "command"), cwd, r->port,
+			   json_object_get(start, "env"), r->project_id, r->runner_id, &plan, &f)) {
+		reaper_fail_start(r, &f);
+		return;
+	}
+	int out_child, err_child;
+	if (capture_open(&r->out, r->loop, RING_STDOUT, output_cb, r, &out_child) < 0 ||
+	    capture_open(&r->err, r->loop, RING_STDERR, output_cb, r, &err_child) < 0) {
+		failure_set(&f, REASON_UNKNOWN, NULL, "cannot create output pipes: %s",
+			    strerror(errno));
+		reaper_fail_start(r, &f);
+		return;
+	}
+	r->spawned_ms = clock_ms();
+	r->pid = spawn_start(&plan, cwd, out_child, err_child, &r->exec_fd);
+	int spawn_errno = errno;
+	close(out_child);
+	close(err_child);
+	if (r->pid < 0) {
+		r->pid = 0;
+		failure_set(&f, REASON_UNKNOWN, NULL, "cannot start '%s': %s", plan.display,
+			    strerror(spawn_errno));
+		reaper_fail_start(r, &f);
+		return;
+	}
+	if (fd_set_nonblock(r->exec_fd) < 0)
+		log_warn("exec pipe: %s", strerror(errno));
+	ev_io_init(&r->exec_watcher, exec_pipe_cb, r->exec_fd, EV_READ);
+	r->exec_watcher.data = r;
+	ev_io_start(r->loop, &r->exec_watcher);
+}
+
+static uint64_t msg_uint(const json_t *msg, const char *key, uint64_t dflt)
+{
+	json_t *v = json_object_get(msg, key);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v)
+								: dflt;
+}
+
+static void reaper_on_start(reaper_t *r, const json_t *msg)
+{
+	if (r->phase != PHASE_WAIT_START) {
+		log_error("second start message ignored");
+		return;
+	}
+	free(r->runner_id);
+	r->runner_id = xstrdup(json_string_value(json_object_get(msg, "runnerId")) ?: "");
+	r->port = (int)msg_uint(msg, "port", 0);
+	r->health_path = xstrdup(json_string_value(json_object_get(msg, "healthPath")) ?: "/");
+	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", 10000);
+	r->stop_timeout_ms = msg_uint(msg, "stopTimeoutMs", 10000);
+	r->stream_logs = json_is_true(json_object_get(msg, "logs"));
+	reaper_spawn(r, msg);
+}
+
+static void reaper_on_msg(chan_t *c, json_t *msg, void *ctx)
+{
+	reaper_t *r = ctx;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	(void)c;
+	if (!type) {
+		log_error("control message without type");
+	} else if (strcmp(type, "start") == 0) {
+		reaper_on_start(r, msg);
+	} else if (strcmp(type, "stop") == 0) {
+		r->stop_timeout_ms = msg_uint(msg, "timeoutMs", r->stop_timeout_ms);
+		if (r->phase == PHASE_TEARDOWN && r->teardown.active && !r->teardown.killing) {
+			/* a stop with a shorter timeout than the teardown under way: honour it */
+			ev_timer_stop(r->loop, &r->teardown.deadline);
+			ev_timer_set(&r->teardown.deadline, (double)r->stop_timeout_ms / 1000., 0.);
+			ev_timer_start(r->loop, &r->teardown.deadline);
+		}
+		reaper_begin_teardown(r, END_STOPPED);
+	} else if (strcmp(type, "logs") == 0) {
+		send_lines(r, "logs", json_object_get(msg, "reqId"),
+			   (size_t)msg_uint(msg, "lines", 100));
+	} else {
+		log_error("unknown control message '%s'", type);
+	}
+}
+
+static void reaper_on_eof(chan_t *c, void *ctx)
+{
+	reaper_t *r = ctx;
+	chan_close(c);
+	if (r->phase == PHASE_WAIT_START || r->phase == PHASE_DONE) {
+		ev_break(r->loop, EVBREAK_ALL);
+		return;
+	}
+	log_warn("master gone: tearing %s down", r->project_id);
+	reaper_begin_teardown(r, END_MASTER_LOST);
+}
+
+static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	reaper_t *r = w->data;
+	(void)loop;
+	(void)revents;
+	if (w->rpid == r->pid && r->pid > 0) {
+		r->exited = true;
+		r->status = w->rstatus;
+	}
+	if (r->phase == PHASE_TEARDOWN) {
+		teardown_child_reaped(&r->teardown);
+		return;
+	}
+	if (w->rpid != r->pid || r->pid <= 0)
+		return; /* an orphan re-parented to us: reaped, nothing more */
+	if (r->phase == PHASE_HEALTH) {
+		failure_t f;
+		classify_early_exit(r, &f);
+		reaper_fail_start(r, &f);
+	} else if (r->phase == PHASE_RUNNING) {
+		if (WIFSIGNALED(r->status)) {
+			r->failure.reason = REASON_KILLED;
+			failure_set(&r->failure, REASON_KILLED, NULL,
+				    "'%s' (pid %d) was killed by %s while it was running",
+				    plan.display, (int)r->pid, signal_name(WTERMSIG(r->status)));
+		} else {
+			failure_set(&r->failure, REASON_CRASHED, NULL,
+				    "'%s' (pid %d) exited with code %d while it was running",
+				    plan.display, (int)r->pid, WEXITSTATUS(r->status));
+		}
+		reaper_begin_teardown(r, END_FAILED_RUN);
+	}
+	/* PHASE_SPAWNING: the exec pipe decides, see reaper_exec_succeeded */
+}
+
+static void reaper_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	reaper_t *r = w->data;
+	(void)loop;
+	(void)revents;
+	log_warn("SIGTERM: tearing %s down", r->project_id);
+	reaper_begin_teardown(r, END_STOPPED);
+}
+
+void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int control_fd)
+{
+	memset(r, 0, sizeof(*r));
+	r->loop = loop;
+	r->project_id = xstrdup(project_id);
+	r->runner_id = xstrdup("");
+	r->exec_fd = -1;
+	r->out.fd = r->err.fd = -1;
+	r->stop_timeout_ms = 10000;
+	ring_init(&r->ring, 500);
+	chan_init(&r->chan, loop, control_fd, reaper_on_msg, reaper_on_eof, r);
+	ev_child_init(&r->child_watcher, reaper_child_cb, 0, 0);
+	r->child_watcher.data = r;
+	ev_child_start(loop, &r->child_watcher);
+	ev_signal_init(&r->sigterm_watcher, reaper_sigterm_cb, SIGTERM);
+	r->sigterm_watcher.data = r;
+	ev_signal_start(loop, &r->sigterm_watcher);
+}
+
+void reaper_free(reaper_t *r)
+{
+	chan_close(&r->chan);
+	capture_close(&r->out, r->loop);
+	capture_close(&r->err, r->loop);
+	teardown_free(&r->teardown);
+	ring_free(&r->ring);
+	spawn_plan_free(&plan);
+	free(r->project_id);
+	free(r->runner_id);
+	free(r->health_path);
+	free(r->framework);
+	free(r->cwd);
+}

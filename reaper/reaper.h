@@ -1,0 +1,88 @@
+#ifndef DEVSUP_REAPER_H
+#define DEVSUP_REAPER_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/chan.h"
+#include "common/reason.h"
+#include "common/ring.h"
+#include "reaper/capture.h"
+#include "reaper/failure.h"
+#include "reaper/health.h"
+#include "reaper/teardown.h"
+
+/* One devsup-reaper process supervises one project: this is all of its state. */
+
+typedef enum {
+	PHASE_WAIT_START, /* waiting for the master's start message */
+	PHASE_SPAWNING,   /* forked; waiting for exec to succeed or fail */
+	PHASE_HEALTH,     /* exec'd; health check in progress */
+	PHASE_RUNNING,    /* healthy */
+	PHASE_TEARDOWN,   /* taking the tree down */
+	PHASE_DONE,       /* final message queued; exiting once it is flushed */
+} phase_t;
+
+/* Why the tree is being taken down: decides the final message. */
+typedef enum {
+	END_STOPPED,      /* the master asked: "stopped" */
+	END_FAILED_START, /* start failed: "failed" with phase "start" */
+	END_FAILED_RUN,   /* the running server died: "failed" with phase "run" */
+	END_MASTER_LOST,  /* control channel EOF: nobody to tell */
+} end_t;
+
+typedef struct {
+	struct ev_loop *loop;
+	chan_t chan;
+	char *project_id;
+	char *runner_id;
+
+	/* configuration, from the start message */
+	int port;
+	char *health_path;
+	uint64_t health_timeout_ms;
+	uint64_t stop_timeout_ms;
+	bool stream_logs;
+	char *framework;
+	char *cwd;
+
+	phase_t phase;
+	pid_t pid; /* the dev server; also its process group id */
+	uint64_t spawned_ms;
+	uint64_t healthy_ms;
+	bool exited; /* pid has been reaped; status holds its wait status */
+	int status;
+
+	ev_child child_watcher; /* every child of the reaper (pid 0) */
+	ev_io exec_watcher;     /* close-on-exec pipe that reports exec errors */
+	int exec_fd;
+	ev_signal sigterm_watcher;
+
+	ring_t ring;
+	capture_t out;
+	capture_t err;
+	health_t health;
+	teardown_t teardown;
+	end_t end;
+	failure_t failure;
+	uint64_t logs_dropped;
+} reaper_t;
+
+/* Sets up the watchers on loop; control_fd is the channel to the master. */
+void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int control_fd);
+void reaper_free(reaper_t *r);
+
+/* Lifecycle events, called by the modules. */
+void reaper_exec_failed(reaper_t *r, const failure_t *f);
+void reaper_exec_succeeded(reaper_t *r);
+void reaper_healthy(reaper_t *r, int port);
+void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message);
+void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len);
+void reaper_teardown_done(reaper_t *r);
+/* Starts tearing the tree down for `end`, unless that is already under way. */
+void reaper_begin_teardown(reaper_t *r, end_t end);
+
+#endif

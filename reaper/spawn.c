@@ -1,0 +1,377 @@
+#include "reaper/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+extern char **environ;
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* s with every "{port}" replaced by the port number. */
+static char *substitute_port(const char *s, int port)
+{
+	char num[16];
+	size_t nlen = (size_t)snprintf(num, sizeof(num), "%d", port);
+	size_t cap = strlen(s) + 1, len = 0;
+	char *out = xmalloc(cap);
+	while (*s) {
+		if (strncmp(s, "{port}", 6) == 0) {
+			cap += nlen;
+			out = xrealloc(out, cap);
+			memcpy(out + len, num, nlen);
+			len += nlen;
+			s += 6;
+		} else {
+			out[len++] = *s++;
+		}
+	}
+	out[len] = '\0';
+	return out;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	char *p = xmalloc(dl + nl + 2);
+	memcpy(p, dir, dl);
+	p[dl] = '/';
+	memcpy(p + dl + 1, name, nl + 1);
+	return p;
+}
+
+/* 0 executable file, else the errno that stops exec (ENOENT, EACCES, EISDIR). */
+static int check_executable(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOTDIR ? ENOENT : errno;
+	if (S_ISDIR(st.st_mode))
+		return EISDIR;
+	if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
+		return EACCES;
+	return 0;
+}
+
+/* Resolves name as execvp would (relative paths against cwd, since the child chdirs first). */
+static bool resolve_executable(const char *name, const char *cwd, const char *path_env,
+			       char **out, failure_t *f)
+{
+	if (strchr(name, '/')) {
+		char *full = name[0] == '/' ? xstrdup(name) : join_path(cwd, name);
+		int e = check_executable(full);
+		if (e == 0) {
+			*out = full;
+			return true;
+		}
+		if (e == ENOENT)
+			failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
+				    "command '%s' not found (no such file: %s)", name, full);
+		else
+			failure_set(f, REASON_PERMISSION_DENIED, NULL,
+				    "command '%s' cannot be executed: %s is %s", name, full,
+				    e == EISDIR ? "a directory" : "not executable");
+		free(full);
+		return false;
+	}
+	char *denied = NULL;
+	const char *p = path_env;
+	while (*p || p == path_env) {
+		const char *colon = strchr(p, ':');
+		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+		char *dir = dl ? xstrndup(p, dl) : xstrdup(cwd); /* empty entry: current dir */
+		char *abs_dir = dir[0] == '/' ? dir : join_path(cwd, dir);
+		if (abs_dir != dir)
+			free(dir);
+		char *full = join_path(abs_dir, name);
+		free(abs_dir);
+		int e = check_executable(full);
+		if (e == 0) {
+			free(denied);
+			*out = full;
+			return true;
+		}
+		if (e != ENOENT && !denied)
+			denied = full;
+		else
+			free(full);
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (denied) {
+		failure_set(f, REASON_PERMISSION_DENIED, NULL,
+			    "command '%s' was found at %s but is not executable", name, denied);
+		free(denied);
+	} else {
+		failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
+			    "command '%s' was not found on PATH (%s)", name, path_env);
+	}
+	return false;
+}
+
+static bool env_key_is(const char *entry, const char *key)
+{
+	size_t kl = strlen(key);
+	return strncmp(entry, key, kl) == 0 && entry[kl] == '=';
+}
+
+static char *env_entry(const char *key, const char *value)
+{
+	size_t kl = strlen(key), vl = strlen(value);
+	char *e = xmalloc(kl + vl + 2);
+	memcpy(e, key, kl);
+	e[kl] = '=';
+	memcpy(e + kl + 1, value, vl + 1);
+	return e;
+}
+
+/* The reaper's environment minus the keys we set, plus env, PORT and the devsup markers. */
+static char **build_env(const json_t *env, int port, const char *project_id,
+			const char *runner_id)
+{
+	char portbuf[16];
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	const char *fixed_keys[] = {"PORT", "DEVSUP_PROJECT_ID", "DEVSUP_RUNNER_ID"};
+	const char *fixed_vals[] = {portbuf, project_id, runner_id};
+	size_t n = 0, extra = env ? json_object_size(env) : 0;
+	while (environ[n])
+		n++;
+	char **envp = xcalloc(n + extra + ARRAY_LEN(fixed_keys) + 1, sizeof(char *));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool overridden = false;
+		for (size_t j = 0; j < ARRAY_LEN(fixed_keys) && !overridden; j++)
+			overridden = env_key_is(environ[i], fixed_keys[j]);
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)env, key, v)
+		{
+			if (!overridden)
+				overridden = env_key_is(environ[i], key);
+		}
+		if (!overridden)
+			envp[k++] = xstrdup(environ[i]);
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)env, key, v)
+	{
+		bool fixed = false;
+		for (size_t j = 0; j < ARRAY_LEN(fixed_keys); j++)
+			fixed = fixed || strcmp(key, fixed_keys[j]) == 0;
+		if (!fixed && json_is_string(v))
+			envp[k++] = env_entry(key, json_string_value(v));
+	}
+	for (size_t j = 0; j < ARRAY_LEN(fixed_keys); j++)
+		envp[k++] = env_entry(fixed_keys[j], fixed_vals[j]);
+	envp[k] = NULL;
+	return envp;
+}
+
+static const char *env_lookup(char **envp, const char *key)
+{
+	for (size_t i = 0; envp[i]; i++)
+		if (env_key_is(envp[i], key))
+			return envp[i] + strlen(key) + 1;
+	return NULL;
+}
+
+static bool check_cwd(const char *cwd, failure_t *f)
+{
+	struct stat st;
+	if (stat(cwd, &st) < 0) {
+		if (errno == EACCES)
+			failure_set(f, REASON_PERMISSION_DENIED, NULL,
+				    "directory %s cannot be reached: %s", cwd, strerror(errno));
+		else
+			failure_set(f, REASON_DIRECTORY_MISSING, NULL,
+				    "directory %s does not exist", cwd);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		failure_set(f, REASON_DIRECTORY_MISSING, NULL, "%s is not a directory", cwd);
+		return false;
+	}
+	if (access(cwd, X_OK) < 0) {
+		failure_set(f, REASON_PERMISSION_DENIED, NULL, "directory %s cannot be entered: %s",
+			    cwd, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,
+		   const char *project_id, const char *runner_id, spawn_plan_t *plan,
+		   failure_t *f)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!check_cwd(cwd, f))
+		return false;
+	plan->envp = build_env(env, port, project_id, runner_id);
+	if (json_is_string(command)) {
+		plan->shell = true;
+		plan->argv = xcalloc(4, sizeof(char *));
+		plan->argv[0] = xstrdup("/bin/sh");
+		plan->argv[1] = xstrdup("-c");
+		plan->argv[2] = substitute_port(json_string_value(command), port);
+		plan->path = xstrdup("/bin/sh");
+		plan->display = xstrdup(plan->argv[2]);
+		return true;
+	}
+	size_t n = json_array_size(command);
+	plan->argv = xcalloc(n + 1, sizeof(char *));
+	size_t dlen = 0;
+	for (size_t i = 0; i < n; i++) {
+		plan->argv[i] = substitute_port(json_string_value(json_array_get(command, i)), port);
+		dlen += strlen(plan->argv[i]) + 1;
+	}
+	plan->display = xcalloc(dlen + 1, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(plan->display, " ");
+		strcat(plan->display, plan->argv[i]);
+	}
+	const char *path_env = env_lookup(plan->envp, "PATH");
+	if (!resolve_executable(plan->argv[0], cwd, path_env ? path_env : DEFAULT_PATH,
+				&plan->path, f)) {
+		spawn_plan_free(plan);
+		return false;
+	}
+	return true;
+}
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void spawn_plan_free(spawn_plan_t *plan)
+{
+	strv_free(plan->argv);
+	strv_free(plan->envp);
+	free(plan->path);
+	free(plan->display);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* In the child, on failure: tell the parent why, then _exit (never exit: no atexit, no
+ * stdio flush of the parent's buffers). */
+static void __attribute__((noreturn)) child_fail(int fd, int stage)
+{
+	spawn_error_t e = {.stage = stage, .err = errno};
+	(void)!write(fd, &e, sizeof(e));
+	_exit(127);
+}
+
+pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err_fd,
+		  int *exec_fd)
+{
+	int pipefd[2];
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
+		return -1;
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(devnull);
+		errno = e;
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(devnull);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		/* Only async-signal-safe calls from here to exec. Ignored signals and the mask
+		 * survive exec, so restore both: the server must see SIGTERM and SIGPIPE. */
+		sigset_t none;
+		sigemptyset(&none);
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (int s = 1; s < NSIG; s++)
+			sigaction(s, &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		if (chdir(cwd) < 0)
+			child_fail(pipefd[1], SPAWN_STAGE_CHDIR);
+		/* dup2 clears close-on-exec on the copies, and only on them */
+		if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+			child_fail(pipefd[1], SPAWN_STAGE_STDIO);
+		execve(plan->path, plan->argv, plan->envp);
+		child_fail(pipefd[1], SPAWN_STAGE_EXEC);
+	}
+	/* Also from the parent, so the group exists before we might signal it. */
+	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
+		log_warn("setpgid(%d): %s", (int)pid, strerror(errno));
+	close(devnull);
+	close(pipefd[1]);
+	*exec_fd = pipefd[0];
+	return pid;
+}
+
+void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn_error_t *e,
+			  failure_t *f)
+{
+	const char *what = strerror(e->err);
+	switch (e->stage) {
+	case SPAWN_STAGE_CHDIR:
+		if (e->err == EACCES || e->err == EPERM)
+			failure_set(f, REASON_PERMISSION_DENIED, NULL, "cannot enter directory %s: %s",
+				    cwd, what);
+		else
+			failure_set(f, REASON_DIRECTORY_MISSING, NULL, "cannot enter directory %s: %s",
+				    cwd, what);
+		return;
+	case SPAWN_STAGE_EXEC:
+		if (e->err == ENOENT || e->err == ENOTDIR)
+			failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
+				    "cannot run '%s': %s (%s; a script's interpreter may be missing)",
+				    plan->display, what, plan->path);
+		else if (e->err == EACCES || e->err == EPERM)
+			failure_set(f, REASON_PERMISSION_DENIED, NULL, "cannot run '%s': %s (%s)",
+				    plan->display, what, plan->path);
+		else
+			failure_set(f, REASON_UNKNOWN, NULL, "cannot run '%s': %s (%s)",
+				    plan->display, what, plan->path);
+		return;
+	default:
+		failure_set(f, REASON_UNKNOWN, NULL, "cannot set up '%s': %s", plan->display, what);
+	}
+}
+
+bool spawn_classify_shell_exit(const spawn_plan_t *plan, int status, failure_t *f)
+{
+	if (!plan->shell || !WIFEXITED(status))
+		return false;
+	if (WEXITSTATUS(status) == 127) {
+		failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
+			    "the shell could not find a command in '%s' (exit code 127)",
+			    plan->display);
+		return true;
+	}
+	if (WEXITSTATUS(status) == 126) {
+		failure_set(f, REASON_PERMISSION_DENIED, NULL,
+			    "the shell could not execute a command in '%s' (exit code 126)",
+			    plan->display);
+		return true;
+	}
+	return false;
+}

@@ -1,0 +1,54 @@
+#ifndef DEVSUP_SPAWN_H
+#define DEVSUP_SPAWN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+#include "reaper/failure.h"
+
+/* What to exec, worked out before the fork so errors can be exact. */
+typedef struct {
+	char **argv;  /* NULL-terminated, {port} already substituted */
+	char *path;   /* the resolved executable */
+	char **envp;  /* NULL-terminated */
+	bool shell;   /* argv is /bin/sh -c STRING */
+	char *display; /* the command as a person would write it, for messages */
+} spawn_plan_t;
+
+/*
+ * Pre-flight of SPEC §4.2 and building the plan: cwd exists and is a directory, the
+ * executable resolves on PATH and is executable. `command` is an array of strings or a string
+ * (run by /bin/sh -c). `env` (object of strings, may be NULL) is added to the reaper's
+ * environment with PORT, DEVSUP_PROJECT_ID and DEVSUP_RUNNER_ID. On failure fills *f and
+ * returns false.
+ */
+bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,
+		   const char *project_id, const char *runner_id, spawn_plan_t *plan,
+		   failure_t *f) WUR;
+void spawn_plan_free(spawn_plan_t *plan);
+
+/*
+ * Forks and execs the plan in a new process group (pgid = pid), in cwd, with stdin /dev/null
+ * and stdout/stderr on out_fd/err_fd. *exec_fd receives the read end of a close-on-exec pipe:
+ * EOF means exec succeeded; otherwise it yields a spawn_error_t. Returns the pid or -1.
+ */
+pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err_fd,
+		  int *exec_fd) WUR;
+
+/* What the child writes to the exec pipe when it cannot exec. */
+typedef struct {
+	int stage; /* SPAWN_STAGE_* */
+	int err;   /* errno */
+} spawn_error_t;
+
+enum { SPAWN_STAGE_CHDIR = 1, SPAWN_STAGE_STDIO, SPAWN_STAGE_EXEC };
+
+/* Turns a child's report into the failure of SPEC §3. */
+void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn_error_t *e,
+			  failure_t *f);
+/* A shell command that exited 127/126 means command_not_found/permission_denied. */
+bool spawn_classify_shell_exit(const spawn_plan_t *plan, int status, failure_t *f);
+
+#endif

@@ -1,0 +1,142 @@
+#include "reaper/teardown.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+
+#define REKILL_INTERVAL_S 0.1
+
+bool teardown_tree_empty(void)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	/* WNOWAIT: look without reaping; libev's SIGCHLD handler does the reaping. */
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno == ECHILD;
+	return false;
+}
+
+static bool teardown_seen_before(teardown_t *t, const proc_info_t *p)
+{
+	for (size_t i = 0; i < t->nseen; i++)
+		if (t->seen[i].pid == p->pid && t->seen[i].start == p->start)
+			return true;
+	if (t->nseen == t->capseen) {
+		t->capseen = t->capseen ? t->capseen * 2 : 16;
+		t->seen = xrealloc(t->seen, t->capseen * sizeof(*t->seen));
+	}
+	t->seen[t->nseen++] = (teardown_seen_t){p->pid, p->start};
+	return false;
+}
+
+/* One pass over the tree. SIGTERM goes once to each process (a second SIGTERM makes some
+ * servers skip their own cleanup); SIGKILL goes to everything, every pass. */
+static void teardown_signal_tree(teardown_t *t)
+{
+	proc_info_t *procs;
+	size_t n = proc_descendants(getpid(), &procs);
+	int sig = t->killing ? SIGKILL : SIGTERM;
+	bool group_alive = false;
+	for (size_t i = 0; i < n; i++)
+		group_alive = group_alive || (t->pgid > 0 && procs[i].pgid == t->pgid);
+	/* The group signal is atomic against forks inside the group; the walk below catches
+	 * what left it (setsid, double forks). Only while a member is alive, so the number
+	 * cannot name someone else's group. */
+	if (group_alive && (t->killing || !t->group_termed)) {
+		if (kill(-t->pgid, sig) < 0 && errno != ESRCH)
+			log_warn("kill(-%d, %s): %s", (int)t->pgid, signal_name(sig), strerror(errno));
+		if (!t->killing)
+			kill(-t->pgid, SIGCONT); /* a stopped process must run to act on SIGTERM */
+		t->group_termed = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		proc_info_t *p = &procs[i];
+		if (p->state == 'Z')
+			continue;
+		bool in_group = t->pgid > 0 && p->pgid == t->pgid;
+		bool fresh = !teardown_seen_before(t, p);
+		if (fresh && !in_group)
+			t->escaped++;
+		if (t->killing) {
+			t->forced = true;
+			if (!in_group && proc_signal(p, SIGKILL) < 0 && errno != ESRCH)
+				log_warn("SIGKILL to %d: %s", (int)p->pid, strerror(errno));
+		} else if (fresh && !in_group) {
+			if (proc_signal(p, SIGTERM) == 0)
+				(void)!proc_signal(p, SIGCONT);
+		}
+	}
+	if (t->killing && group_alive)
+		t->forced = true;
+	free(procs);
+}
+
+static void teardown_check(teardown_t *t)
+{
+	if (!t->active || !teardown_tree_empty())
+		return;
+	t->active = false;
+	ev_timer_stop(t->loop, &t->deadline);
+	ev_timer_stop(t->loop, &t->rekill);
+	t->done(t->ctx);
+}
+
+static void teardown_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	teardown_t *t = w->data;
+	(void)revents;
+	t->killing = true;
+	teardown_signal_tree(t);
+	/* Something may fork faster than it dies, or ignore nothing but be stuck in D state:
+	 * keep hitting the tree until it is empty. */
+	ev_timer_start(loop, &t->rekill);
+}
+
+static void teardown_rekill_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	teardown_t *t = w->data;
+	teardown_signal_tree(t);
+	teardown_check(t);
+}
+
+void teardown_start(teardown_t *t, struct ev_loop *loop, pid_t pgid, uint64_t timeout_ms,
+		    teardown_done_cb done, void *ctx)
+{
+	memset(t, 0, sizeof(*t));
+	t->loop = loop;
+	t->pgid = pgid;
+	t->active = true;
+	t->started_ms = clock_ms();
+	t->done = done;
+	t->ctx = ctx;
+	ev_timer_init(&t->deadline, teardown_deadline_cb, (double)timeout_ms / 1000., 0.);
+	ev_timer_init(&t->rekill, teardown_rekill_cb, REKILL_INTERVAL_S, REKILL_INTERVAL_S);
+	t->deadline.data = t->rekill.data = t;
+	ev_timer_start(loop, &t->deadline);
+	teardown_signal_tree(t);
+	teardown_check(t);
+}
+
+void teardown_child_reaped(teardown_t *t)
+{
+	if (!t->active)
+		return;
+	teardown_signal_tree(t);
+	teardown_check(t);
+}
+
+void teardown_free(teardown_t *t)
+{
+	free(t->seen);
+	t->seen = NULL;
+	t->nseen = t->capseen = 0;
+}

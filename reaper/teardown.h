@@ -1,0 +1,50 @@
+#ifndef DEVSUP_TEARDOWN_H
+#define DEVSUP_TEARDOWN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * Teardown of SPEC §5: SIGTERM to the server's process group and to every other descendant of
+ * this (subreaper) process, found by /proc parent links; then wait for SIGCHLD, never a fixed
+ * sleep; after the timeout SIGKILL to everything left, again whenever the tree changes. Done
+ * when this process has no child left: as a subreaper, every orphaned descendant is re-parented
+ * to it, so "no child" means "nothing of the tree is alive".
+ */
+typedef void (*teardown_done_cb)(void *ctx);
+
+typedef struct {
+	pid_t pid;
+	unsigned long long start;
+} teardown_seen_t;
+
+typedef struct {
+	struct ev_loop *loop;
+	pid_t pgid; /* the server's group; 0 if it was never spawned */
+	bool active;
+	bool killing; /* the grace period is over: SIGKILL */
+	bool forced;  /* SIGKILL had to be sent to something */
+	bool group_termed;
+	unsigned escaped; /* descendants outside the group that had to be signalled */
+	uint64_t started_ms;
+	ev_timer deadline;
+	ev_timer rekill;
+	teardown_seen_t *seen; /* processes already sent SIGTERM */
+	size_t nseen, capseen;
+	teardown_done_cb done;
+	void *ctx;
+} teardown_t;
+
+/* Starts tearing down; done is called once, when the tree is empty (possibly before this
+ * returns, if it already is). */
+void teardown_start(teardown_t *t, struct ev_loop *loop, pid_t pgid, uint64_t timeout_ms,
+		    teardown_done_cb done, void *ctx);
+/* Call after any child was reaped: signals newcomers and checks for the end. */
+void teardown_child_reaped(teardown_t *t);
+/* True when this process has no child at all (zombies count as children). */
+bool teardown_tree_empty(void);
+void teardown_free(teardown_t *t);
+
+#endif

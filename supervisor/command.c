@@ -1,0 +1,411 @@
+/* One input line -> one validated command -> one answer. */
+#include "supervisor/command.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "supervisor/metrics.h"
+#include "supervisor/output.h"
+#include "supervisor/project.h"
+#include "supervisor/reply.h"
+
+#define TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a mistake */
+
+static struct {
+	const options_t *opts;
+	uint64_t started_ms;
+	void (*on_shutdown)(json_t *id, json_t *timeout_ms);
+} cmd;
+
+void command_init(const options_t *opts)
+{
+	cmd.opts = opts;
+	cmd.started_ms = clock_ms();
+}
+
+void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms))
+{
+	cmd.on_shutdown = cb;
+}
+
+/* Field checks: each returns false with err naming the field. */
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static bool check_project_id(const json_t *v, char *err, size_t n)
+{
+	if (!v) {
+		snprintf(err, n, "field 'projectId' is missing");
+		return false;
+	}
+	if (!json_is_string(v) || !project_id_valid(json_string_value(v))) {
+		snprintf(err, n, "field 'projectId' must be 1-128 characters of [A-Za-z0-9._:-]%s",
+			 json_is_string(v) ? "" : ", not a non-string value");
+		return false;
+	}
+	return true;
+}
+
+/* An optional integer field in [lo, hi]; absent or null is fine. label names it in err. */
+static bool check_int_as(const json_t *obj, const char *key, const char *label, long long lo,
+			 long long hi, char *err, size_t n)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_integer(v)) {
+		snprintf(err, n, "field '%s' must be an integer from %lld to %lld, not %s", label, lo,
+			 hi, json_kind(v));
+		return false;
+	}
+	if (json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(err, n, "field '%s' must be an integer from %lld to %lld, not %lld", label,
+			 lo, hi, (long long)json_integer_value(v));
+		return false;
+	}
+	return true;
+}
+
+static bool check_int(const json_t *obj, const char *key, long long lo, long long hi, char *err,
+		      size_t n)
+{
+	return check_int_as(obj, key, key, lo, hi, err, n);
+}
+
+static bool check_bool(const json_t *obj, const char *key, char *err, size_t n)
+{
+	json_t *v = json_object_get(obj, key);
+	if (v && !json_is_null(v) && !json_is_boolean(v)) {
+		snprintf(err, n, "field '%s' must be true or false, not %s", key, json_kind(v));
+		return false;
+	}
+	return true;
+}
+
+static bool check_command(const json_t *v, char *err, size_t n)
+{
+	if (!v) {
+		snprintf(err, n, "field 'command' is missing");
+		return false;
+	}
+	if (json_is_string(v)) {
+		if (json_string_length(v) == 0 || strspn(json_string_value(v), " \t") ==
+							  json_string_length(v)) {
+			snprintf(err, n, "field 'command' is an empty string");
+			return false;
+		}
+		return true;
+	}
+	if (!json_is_array(v)) {
+		snprintf(err, n, "field 'command' must be an array of strings or a string, not %s",
+			 json_kind(v));
+		return false;
+	}
+	if (json_array_size(v) == 0) {
+		snprintf(err, n, "field 'command' is an empty array");
+		return false;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e)) {
+			snprintf(err, n, "field 'command' element %zu must be a string, not %s", i,
+				 json_kind(e));
+			return false;
+		}
+	}
+	if (json_string_length(json_array_get(v, 0)) == 0) {
+		snprintf(err, n, "field 'command' element 0 (the program) is empty");
+		return false;
+	}
+	return true;
+}
+
+static bool check_env(const json_t *v, char *err, size_t n)
+{
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_object(v)) {
+		snprintf(err, n, "field 'env' must be an object of strings, not %s", json_kind(v));
+		return false;
+	}
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)v, key, val)
+	{
+		if (!*key || strchr(key, '=')) {
+			snprintf(err, n, "field 'env' has an invalid variable name '%s' (empty or with '=')",
+				 key);
+			return false;
+		}
+		if (!json_is_string(val)) {
+			snprintf(err, n, "field 'env' value of '%s' must be a string, not %s", key,
+				 json_kind(val));
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool check_health(const json_t *v, char *err, size_t n)
+{
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_object(v)) {
+		snprintf(err, n, "field 'healthCheck' must be an object, not %s", json_kind(v));
+		return false;
+	}
+	json_t *path = json_object_get(v, "path");
+	if (path) {
+		const char *s = json_string_value(path);
+		if (!s || s[0] != '/' || strpbrk(s, " \t\r\n")) {
+			snprintf(err, n, "field 'healthCheck.path' must be a string starting with '/' "
+					 "without spaces");
+			return false;
+		}
+	}
+	return check_int_as(v, "timeoutMs", "healthCheck.timeoutMs", 1, TIMEOUT_MAX_MS, err, n);
+}
+
+json_t *command_validate_start(const json_t *req, char *err, size_t n)
+{
+	static const char *const frameworks[] = {"auto", "next", "vite", "other"};
+	json_t *cwd = json_object_get(req, "cwd");
+	json_t *fw = json_object_get(req, "framework");
+	json_t *tunnel = json_object_get(req, "tunnel");
+	if (!check_project_id(json_object_get(req, "projectId"), err, n) ||
+	    !check_command(json_object_get(req, "command"), err, n))
+		return NULL;
+	if (!cwd) {
+		snprintf(err, n, "field 'cwd' is missing");
+		return NULL;
+	}
+	if (!json_is_string(cwd) || json_string_value(cwd)[0] != '/') {
+		snprintf(err, n, "field 'cwd' must be an absolute path (a string starting with '/')");
+		return NULL;
+	}
+	if (!check_int(req, "port", 1, 65535, err, n) || !check_bool(req, "strictPort", err, n) ||
+	    !check_env(json_object_get(req, "env"), err, n) ||
+	    !check_health(json_object_get(req, "healthCheck"), err, n) ||
+	    !check_int(req, "stopTimeoutMs", 0, TIMEOUT_MAX_MS, err, n) ||
+	    !check_bool(req, "logs", err, n))
+		return NULL;
+	const char *framework = "auto";
+	if (fw && !json_is_null(fw)) {
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_LEN(frameworks) && json_is_string(fw); i++)
+			known = known || strcmp(json_string_value(fw), frameworks[i]) == 0;
+		if (!known) {
+			snprintf(err, n, "field 'framework' must be one of auto, next, vite, other");
+			return NULL;
+		}
+		framework = json_string_value(fw);
+	}
+	if (tunnel && !json_is_null(tunnel) && !json_is_false(tunnel)) {
+		snprintf(err, n, "field 'tunnel': tunnels are not available in this build of devsup");
+		return NULL;
+	}
+	json_t *spec = json_pack("{s:O, s:O, s:O, s:s, s:b, s:b}", "projectId",
+				 json_object_get(req, "projectId"), "command",
+				 json_object_get(req, "command"), "cwd", cwd, "framework", framework,
+				 "strictPort", json_is_true(json_object_get(req, "strictPort")), "logs",
+				 json_is_true(json_object_get(req, "logs")));
+	json_t *v;
+	if ((v = json_object_get(req, "port")) && json_is_integer(v))
+		json_object_set(spec, "port", v);
+	if ((v = json_object_get(req, "env")) && json_is_object(v))
+		json_object_set(spec, "env", v);
+	if ((v = json_object_get(req, "stopTimeoutMs")) && json_is_integer(v))
+		json_object_set(spec, "stopTimeoutMs", v);
+	json_t *hc = json_object_get(req, "healthCheck");
+	if ((v = json_object_get(hc, "path")))
+		json_object_set(spec, "healthPath", v);
+	if ((v = json_object_get(hc, "timeoutMs")) && json_is_integer(v))
+		json_object_set(spec, "healthTimeoutMs", v);
+	return spec;
+}
+
+/* Handlers: each validates its fields and answers exactly once. */
+
+static void invalid(const json_t *c, json_t *id, const char *err)
+{
+	const char *pid = json_string_value(json_object_get(c, "projectId"));
+	reply_error(pid && project_id_valid(pid) ? pid : NULL, id, REASON_INVALID_COMMAND, NULL,
+		    "%s", err);
+}
+
+static void handle_start(json_t *c, json_t *id)
+{
+	char err[256];
+	json_t *spec = command_validate_start(c, err, sizeof(err));
+	if (!spec) {
+		invalid(c, id, err);
+		return;
+	}
+	json_t *request = json_deep_copy(c);
+	json_object_del(request, "type");
+	json_object_del(request, "id");
+	project_cmd_start(request, spec, id);
+	json_decref(request);
+	json_decref(spec);
+}
+
+static void handle_stop(json_t *c, json_t *id)
+{
+	char err[256];
+	json_t *reason = json_object_get(c, "reason");
+	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
+	    !check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	if (reason && !json_is_null(reason) && !json_is_string(reason)) {
+		invalid(c, id, "field 'reason' must be a string");
+		return;
+	}
+	project_cmd_stop(json_string_value(json_object_get(c, "projectId")),
+			 json_object_get(c, "timeoutMs"), json_string_value(reason), id);
+}
+
+static void handle_restart(json_t *c, json_t *id)
+{
+	char err[256];
+	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	project_cmd_restart(json_string_value(json_object_get(c, "projectId")), c, id);
+}
+
+static void handle_status(json_t *c, json_t *id)
+{
+	char err[256];
+	json_t *pid = json_object_get(c, "projectId");
+	if (pid && !json_is_null(pid) && !check_project_id(pid, err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	project_cmd_status(json_string_value(pid), id);
+}
+
+static void handle_logs(json_t *c, json_t *id)
+{
+	char err[256];
+	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
+	    !check_int(c, "lines", 1, 100000, err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	json_t *lines = json_object_get(c, "lines");
+	project_cmd_logs(json_string_value(json_object_get(c, "projectId")),
+			 json_is_integer(lines) ? (size_t)json_integer_value(lines) : 100, id);
+}
+
+static void handle_ping(json_t *c, json_t *id)
+{
+	(void)c;
+	json_t *ev = event_new("pong", NULL, id);
+	json_object_set_new(ev, "version", json_string(DEVSUP_VERSION));
+	json_object_set_new(ev, "uptimeMs", json_integer((json_int_t)(clock_ms() - cmd.started_ms)));
+	output_event(ev);
+}
+
+static void handle_metrics(json_t *c, json_t *id)
+{
+	(void)c;
+	json_t *ev = event_new("metrics", NULL, id);
+	json_t *m = metrics_json();
+	json_object_set_new(m, "liveProjects", json_integer(projects_live_count()));
+	json_object_set_new(m, "droppedLogEvents", json_integer((json_int_t)output_dropped_logs()));
+	json_object_update(ev, m);
+	json_decref(m);
+	output_event(ev);
+}
+
+static void handle_shutdown(json_t *c, json_t *id)
+{
+	char err[256];
+	if (!check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	cmd.on_shutdown(id, json_object_get(c, "timeoutMs"));
+}
+
+static const struct {
+	const char *type;
+	void (*handle)(json_t *c, json_t *id);
+} handlers[] = {
+	{"start-dev-server", handle_start}, {"stop-dev-server", handle_stop},
+	{"restart-dev-server", handle_restart}, {"status", handle_status},
+	{"logs", handle_logs}, {"ping", handle_ping}, {"metrics", handle_metrics},
+	{"shutdown", handle_shutdown},
+};
+
+void command_line_too_long(size_t max)
+{
+	reply_error(NULL, NULL, REASON_LINE_TOO_LONG, NULL,
+		    "an input line was longer than %zu bytes and was ignored", max);
+}
+
+void command_handle_line(const char *line, size_t len)
+{
+	size_t blank = 0;
+	while (blank < len && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r'))
+		blank++;
+	if (blank == len)
+		return; /* empty and whitespace-only lines are ignored */
+	json_error_t jerr;
+	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c) {
+		reply_error(NULL, NULL, REASON_INVALID_JSON, NULL,
+			    "the line is not valid JSON: %s (at byte %d)", jerr.text, jerr.position);
+		return;
+	}
+	if (!json_is_object(c)) {
+		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
+			    "a command must be a JSON object, not %s", json_kind(c));
+		json_decref(c);
+		return;
+	}
+	json_t *id = json_object_get(c, "id");
+	if (id && !json_is_string(id) && !json_is_integer(id)) {
+		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
+			    "field 'id' must be a string or an integer, not %s", json_kind(id));
+		json_decref(c);
+		return;
+	}
+	json_t *type = json_object_get(c, "type");
+	if (!json_is_string(type)) {
+		invalid(c, id, type ? "field 'type' must be a string" : "field 'type' is missing");
+		json_decref(c);
+		return;
+	}
+	const char *t = json_string_value(type);
+	for (size_t i = 0; i < ARRAY_LEN(handlers); i++) {
+		if (strcmp(t, handlers[i].type) == 0) {
+			handlers[i].handle(c, id);
+			json_decref(c);
+			return;
+		}
+	}
+	char shown[64];
+	snprintf(shown, sizeof(shown), "%s", t);
+	reply_error(NULL, id, REASON_UNKNOWN_COMMAND, NULL, "unknown command '%s'", shown);
+	json_decref(c);
+}

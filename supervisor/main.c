@@ -1,0 +1,164 @@
+/*
+ * devsup: the master. Reads NDJSON commands on stdin, writes events on stdout, and forks one
+ * devsup-reaper per project. See ../docs/architecture.md.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "supervisor/command.h"
+#include "supervisor/input.h"
+#include "supervisor/options.h"
+#include "supervisor/output.h"
+#include "supervisor/project.h"
+
+static struct {
+	struct ev_loop *loop;
+	options_t opts;
+	bool shutting_down;
+	json_t *shutdown_id;   /* the shutdown command waiting for shutdown-complete */
+	bool shutdown_waiting;
+	ev_signal sigterm, sigint, sighup;
+	ev_child children;
+} m;
+
+static void finish_if_quiet(void)
+{
+	if (!m.shutting_down || !projects_quiescent())
+		return;
+	if (m.shutdown_waiting) {
+		output_event(event_new("shutdown-complete", NULL, m.shutdown_id));
+		json_decref(m.shutdown_id);
+		m.shutdown_id = NULL;
+		m.shutdown_waiting = false;
+	}
+	ev_break(m.loop, EVBREAK_ALL);
+}
+
+/* Stops every project in parallel; the loop ends once the last reaper is gone. A second
+ * request while stopping skips the grace periods. */
+static void begin_shutdown(const char *why, json_t *timeout_ms)
+{
+	bool again = m.shutting_down;
+	m.shutting_down = true;
+	projects_set_accepting(false);
+	log_info("%s: stopping every project", why);
+	projects_stop_all("shutdown", timeout_ms, again);
+	finish_if_quiet();
+}
+
+static void on_shutdown_command(json_t *id, json_t *timeout_ms)
+{
+	if (m.shutdown_waiting) {
+		/* one shutdown-complete answers the first; later ones get theirs now */
+		output_event(event_new("shutdown-complete", NULL, id));
+		return;
+	}
+	m.shutdown_waiting = true;
+	m.shutdown_id = id ? json_incref(id) : NULL;
+	begin_shutdown("shutdown command", timeout_ms);
+}
+
+static void on_stdin_eof(void)
+{
+	begin_shutdown("stdin closed", NULL);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	begin_shutdown(strsignal(w->signum), NULL);
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	projects_child_reaped(w->rpid, w->rstatus);
+}
+
+static void emit_ready(void)
+{
+	json_t *ev = event_new("ready", NULL, NULL);
+	json_object_set_new(ev, "version", json_string(DEVSUP_VERSION));
+	json_object_set_new(ev, "pid", json_integer(getpid()));
+	json_object_set_new(ev, "runnerId", json_string(m.opts.runner_id));
+	json_object_set_new(ev, "persistence", json_string("disabled"));
+	json_object_set_new(ev, "recovered", json_integer(0));
+	json_object_set_new(ev, "portRange",
+			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
+	output_event(ev);
+}
+
+static void configure_signals(void)
+{
+	/* A reader that goes away must give EPIPE on write, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&m.sigterm, on_signal, SIGTERM);
+	ev_signal_init(&m.sigint, on_signal, SIGINT);
+	ev_signal_init(&m.sighup, on_signal, SIGHUP);
+	ev_signal_start(m.loop, &m.sigterm);
+	ev_signal_start(m.loop, &m.sigint);
+	ev_signal_start(m.loop, &m.sighup);
+	/* Every child: reapers, and orphans re-parented to us when a reaper dies. */
+	ev_child_init(&m.children, on_child, 0, 0);
+	ev_child_start(m.loop, &m.children);
+}
+
+int main(int argc, char **argv)
+{
+	switch (options_parse(argc, argv, &m.opts)) {
+	case OPTIONS_EXIT_OK:
+		return 0;
+	case OPTIONS_BAD:
+		return 2;
+	case OPTIONS_OK:
+		break;
+	}
+	log_init("devsup", m.opts.log_level);
+	if (access(m.opts.reaper_path, X_OK) < 0) {
+		log_error("cannot run the reaper %s: %s (install it beside devsup, or pass --reaper)",
+			  m.opts.reaper_path, strerror(errno));
+		return 1;
+	}
+	if (m.opts.migrate) {
+		log_error("--migrate: persistence is not available in this build");
+		return 1;
+	}
+	/* If a reaper dies, its project's processes are re-parented to us, not to init, so we
+	 * can still find and kill them. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		log_error("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return 1;
+	}
+	m.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!m.loop) {
+		log_error("cannot initialise the event loop");
+		return 1;
+	}
+	configure_signals();
+	output_init(m.loop, STDOUT_FILENO);
+	command_init(&m.opts);
+	command_on_shutdown(on_shutdown_command);
+	projects_init(m.loop, &m.opts);
+	projects_on_reaper_gone(finish_if_quiet);
+	emit_ready();
+	input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
+
+	ev_run(m.loop, 0);
+
+	input_stop();
+	output_drain(2000);
+	projects_free();
+	json_decref(m.shutdown_id);
+	ev_loop_destroy(m.loop);
+	return 0;
+}

@@ -1,0 +1,216 @@
+#include "supervisor/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+static const char usage[] =
+	"usage: devsup [options]\n"
+	"\n"
+	"Supervises development servers (npm run dev, next dev, vite, ...) for a Node.js API that\n"
+	"speaks NDJSON with it on stdin/stdout. See docs/protocol.md.\n"
+	"\n"
+	"  --db URL                 Postgres URL for persistence (default: $DATABASE_URL)\n"
+	"  --runner-id ID           identity of this runner (default: the host name)\n"
+	"  --port-range LO-HI       ports to allocate from (default: 3000-3999)\n"
+	"  --max-projects N         live projects at most (default: 256)\n"
+	"  --max-line BYTES         longest input line (default: 1048576)\n"
+	"  --reaper PATH            devsup-reaper executable (default: beside devsup)\n"
+	"  --tunnel-bin PROVIDER=PATH  executable of a tunnel provider (repeatable)\n"
+	"  --tunnel-default PROVIDER   provider for \"tunnel\": true (default: cloudflared)\n"
+	"  --tty | --no-tty         force the interactive front end on or off\n"
+	"  --log-level LEVEL        debug, info, warn, error or off (default: info)\n"
+	"  --migrate                apply the database migrations and exit\n"
+	"  --version                print the version and exit\n"
+	"  --help                   print this help and exit\n"
+	"\n"
+	"Exit codes: 0 after a clean shutdown, 2 for bad flags, 1 for a fatal error.\n";
+
+static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	if (!*s || *s == '-')
+		return false;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_port_range(const char *s, int *lo, int *hi)
+{
+	char buf[64];
+	unsigned long long a, b;
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *dash = strchr(buf, '-');
+	if (!dash)
+		return false;
+	*dash = '\0';
+	if (!parse_uint(buf, 65535, &a) || !parse_uint(dash + 1, 65535, &b) || a == 0 || a > b)
+		return false;
+	*lo = (int)a;
+	*hi = (int)b;
+	return true;
+}
+
+static void default_reaper_path(char *buf, size_t n)
+{
+	char self[PATH_MAX - 32];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0) {
+		snprintf(buf, n, "devsup-reaper");
+		return;
+	}
+	self[len] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(buf, n, "%s/devsup-reaper", self);
+}
+
+static bool __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "devsup: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'devsup --help'.\n");
+	return false;
+}
+
+options_result_t options_parse(int argc, char **argv, options_t *o)
+{
+	enum { O_DB = 256, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF, O_TTY,
+	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP };
+	static const struct option longopts[] = {
+		{"db", required_argument, 0, O_DB},
+		{"runner-id", required_argument, 0, O_RUNNER},
+		{"port-range", required_argument, 0, O_RANGE},
+		{"max-projects", required_argument, 0, O_MAXP},
+		{"max-line", required_argument, 0, O_MAXL},
+		{"reaper", required_argument, 0, O_REAPER},
+		{"tunnel-bin", required_argument, 0, O_TBIN},
+		{"tunnel-default", required_argument, 0, O_TDEF},
+		{"tty", no_argument, 0, O_TTY},
+		{"no-tty", no_argument, 0, O_NOTTY},
+		{"log-level", required_argument, 0, O_LOG},
+		{"migrate", no_argument, 0, O_MIGRATE},
+		{"version", no_argument, 0, O_VERSION},
+		{"help", no_argument, 0, O_HELP},
+		{0, 0, 0, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->db_url = getenv("DATABASE_URL");
+	if (o->db_url && !*o->db_url)
+		o->db_url = NULL;
+	if (gethostname(o->runner_id, sizeof(o->runner_id) - 1) < 0 || !o->runner_id[0])
+		snprintf(o->runner_id, sizeof(o->runner_id), "devsup");
+	o->port_lo = 3000;
+	o->port_hi = 3999;
+	o->max_projects = 256;
+	o->max_line = 1024 * 1024;
+	o->tunnel_default = "cloudflared";
+	o->tty = -1;
+	o->log_level = LOG_LEVEL_INFO;
+	default_reaper_path(o->reaper_path, sizeof(o->reaper_path));
+
+	opterr = 0;
+	optind = 1;
+	int c;
+	unsigned long long v;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		bool ok = true;
+		switch (c) {
+		case O_DB:
+			o->db_url = optarg;
+			break;
+		case O_RUNNER:
+			if (!project_id_valid(optarg))
+				ok = bad("--runner-id '%s': use 1-128 characters of [A-Za-z0-9._:-]",
+					 optarg);
+			else
+				snprintf(o->runner_id, sizeof(o->runner_id), "%s", optarg);
+			break;
+		case O_RANGE:
+			if (!parse_port_range(optarg, &o->port_lo, &o->port_hi))
+				ok = bad("--port-range '%s': expected LO-HI, 1 <= LO <= HI <= 65535",
+					 optarg);
+			break;
+		case O_MAXP:
+			if (!parse_uint(optarg, 100000, &v) || v == 0)
+				ok = bad("--max-projects '%s': expected a number from 1 to 100000", optarg);
+			else
+				o->max_projects = (unsigned)v;
+			break;
+		case O_MAXL:
+			if (!parse_uint(optarg, 1ull << 30, &v) || v < 64)
+				ok = bad("--max-line '%s': expected a number of bytes from 64 to 2^30",
+					 optarg);
+			else
+				o->max_line = (size_t)v;
+			break;
+		case O_REAPER:
+			snprintf(o->reaper_path, sizeof(o->reaper_path), "%s", optarg);
+			break;
+		case O_TBIN: {
+			char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1])
+				ok = bad("--tunnel-bin '%s': expected PROVIDER=PATH", optarg);
+			else if (o->n_tunnel_bins == OPTIONS_MAX_TUNNEL_BINS)
+				ok = bad("--tunnel-bin '%s': too many", optarg);
+			else {
+				*eq = '\0';
+				o->tunnel_bins[o->n_tunnel_bins].provider = optarg;
+				o->tunnel_bins[o->n_tunnel_bins++].path = eq + 1;
+			}
+			break;
+		}
+		case O_TDEF:
+			o->tunnel_default = optarg;
+			break;
+		case O_TTY:
+			o->tty = 1;
+			break;
+		case O_NOTTY:
+			o->tty = 0;
+			break;
+		case O_LOG: {
+			int lv = log_level_parse(optarg);
+			if (lv < 0)
+				ok = bad("--log-level '%s': expected debug, info, warn, error or off",
+					 optarg);
+			else
+				o->log_level = (log_level_t)lv;
+			break;
+		}
+		case O_MIGRATE:
+			o->migrate = true;
+			break;
+		case O_VERSION:
+			printf("devsup %s\n", DEVSUP_VERSION);
+			return OPTIONS_EXIT_OK;
+		case O_HELP:
+			fputs(usage, stdout);
+			return OPTIONS_EXIT_OK;
+		default:
+			ok = bad("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+		if (!ok)
+			return OPTIONS_BAD;
+	}
+	if (optind < argc) {
+		bad("unexpected argument '%s'", argv[optind]);
+		return OPTIONS_BAD;
+	}
+	return OPTIONS_OK;
+}

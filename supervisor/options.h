@@ -1,0 +1,39 @@
+#ifndef DEVSUP_OPTIONS_H
+#define DEVSUP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/log.h"
+
+#define OPTIONS_MAX_TUNNEL_BINS 8
+
+/* The command line of SPEC §8. */
+typedef struct {
+	const char *db_url; /* --db, else DATABASE_URL, else NULL (persistence disabled) */
+	char runner_id[129];
+	int port_lo;
+	int port_hi;
+	unsigned max_projects;
+	size_t max_line;
+	char reaper_path[4096];
+	struct {
+		const char *provider;
+		const char *path;
+	} tunnel_bins[OPTIONS_MAX_TUNNEL_BINS];
+	unsigned n_tunnel_bins;
+	const char *tunnel_default;
+	int tty; /* -1: decide by isatty(0); 0: --no-tty; 1: --tty */
+	log_level_t log_level;
+	bool migrate;
+} options_t;
+
+typedef enum {
+	OPTIONS_OK,
+	OPTIONS_EXIT_OK,  /* --help or --version was printed */
+	OPTIONS_BAD,      /* message printed on stderr: exit 2 */
+} options_result_t;
+
+options_result_t options_parse(int argc, char **argv, options_t *o);
+
+#endif

@@ -1,0 +1,32 @@
+#ifndef DEVSUP_OUTPUT_H
+#define DEVSUP_OUTPUT_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * stdout: one JSON event per line, written without blocking. Lifecycle events are queued
+ * however slow the reader is (they are few and small); `log` events are dropped once the
+ * queue holds OUTPUT_LOG_LIMIT bytes, and counted.
+ */
+#define OUTPUT_LOG_LIMIT (1024 * 1024)
+
+void output_init(struct ev_loop *loop, int fd);
+/* A new event: type, timestamp, and projectId / commandId when given (command_id borrowed). */
+json_t *event_new(const char *type, const char *project_id, json_t *command_id);
+/* Queues ev as one line; steals the reference. Never dropped while the reader is there. */
+void output_event(json_t *ev);
+/* Queues a droppable event (a `log` line); steals the reference. False when dropped. */
+bool output_log_event(json_t *ev);
+/* Bytes waiting to be written. */
+size_t output_pending(void);
+uint64_t output_dropped_logs(void);
+/* At exit: writes what is queued, waiting at most timeout_ms for a slow reader. */
+void output_drain(int timeout_ms);
+/* Sets a callback for when the queue is empty (used to exit after the last event). */
+void output_on_drained(void (*cb)(void));
+
+#endif

@@ -1,0 +1,483 @@
+/* The registry of projects, their state machine, and the commands that act on them. */
+#include "supervisor/project.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "supervisor/command.h"
+#include "supervisor/metrics.h"
+#include "supervisor/output.h"
+#include "supervisor/ports.h"
+#include "supervisor/reaper_link.h"
+#include "supervisor/reply.h"
+
+#define DEFAULT_STOP_TIMEOUT_MS 10000
+
+static struct {
+	struct ev_loop *loop;
+	const options_t *opts;
+	project_t *head;
+	bool accepting;
+	void (*on_gone)(void);
+} reg = {.accepting = true};
+
+void projects_init(struct ev_loop *loop, const options_t *opts)
+{
+	reg.loop = loop;
+	reg.opts = opts;
+	ports_init(opts->port_lo, opts->port_hi);
+	reaper_link_init(loop, opts);
+}
+
+void projects_set_accepting(bool accepting)
+{
+	reg.accepting = accepting;
+}
+
+void projects_on_reaper_gone(void (*cb)(void))
+{
+	reg.on_gone = cb;
+}
+
+project_t *project_find(const char *id)
+{
+	for (project_t *p = reg.head; p; p = p->next)
+		if (strcmp(p->id, id) == 0)
+			return p;
+	return NULL;
+}
+
+project_t *project_first(void)
+{
+	return reg.head;
+}
+
+static project_t *project_create(const char *id)
+{
+	project_t *p = xcalloc(1, sizeof(*p));
+	p->id = xstrdup(id);
+	p->state = STATE_IDLE;
+	p->chan.fd = -1;
+	p->stop_ids = json_array();
+	p->log_requests = json_object();
+	ring_init(&p->archive, 500);
+	p->next = reg.head;
+	reg.head = p;
+	return p;
+}
+
+static void project_free(project_t *p)
+{
+	chan_close(&p->chan);
+	json_decref(p->request);
+	json_decref(p->spec);
+	json_decref(p->start_id);
+	json_decref(p->stop_ids);
+	json_decref(p->restart_spec);
+	json_decref(p->restart_request);
+	json_decref(p->restart_id);
+	json_decref(p->log_requests);
+	ring_free(&p->archive);
+	free(p->framework);
+	free(p->stop_reason);
+	free(p->id);
+	free(p);
+}
+
+void projects_free(void)
+{
+	while (reg.head) {
+		project_t *p = reg.head;
+		reg.head = p->next;
+		project_free(p);
+	}
+}
+
+bool project_has_reaper(const project_t *p)
+{
+	return p->reaper_pid > 0 || chan_is_open(&p->chan) || p->cleaning;
+}
+
+bool projects_port_taken(int port)
+{
+	for (project_t *p = reg.head; p; p = p->next)
+		if (p->port == port && (state_is_live(p->state) || project_has_reaper(p)))
+			return true;
+	return false;
+}
+
+unsigned projects_live_count(void)
+{
+	unsigned n = 0;
+	for (project_t *p = reg.head; p; p = p->next)
+		n += state_is_live(p->state) || project_has_reaper(p);
+	return n;
+}
+
+bool projects_quiescent(void)
+{
+	for (project_t *p = reg.head; p; p = p->next)
+		if (project_has_reaper(p))
+			return false;
+	return true;
+}
+
+void projects_notify_gone(void)
+{
+	if (reg.on_gone)
+		reg.on_gone();
+}
+
+bool project_transition(project_t *p, state_t to, const char *reason, json_t *cmd_id)
+{
+	if (!state_can_transition(p->state, to)) {
+		log_error("BUG: project %s: refused transition %s -> %s", p->id, state_name(p->state),
+			  state_name(to));
+		return false;
+	}
+	state_t from = p->state;
+	p->state = to;
+	p->seq++;
+	json_t *ev = event_new("dev-server-state", p->id, cmd_id);
+	json_object_set_new(ev, "from", json_string(state_name(from)));
+	json_object_set_new(ev, "to", json_string(state_name(to)));
+	json_object_set_new(ev, "seq", json_integer((json_int_t)p->seq));
+	if (reason)
+		json_object_set_new(ev, "reason", json_string(reason));
+	output_event(ev);
+	if (to == STATE_STOPPED || to == STATE_FAILED) {
+		/* released together, once the reaper has seen the last process go */
+		p->port = 0;
+		p->pid = p->pgid = 0;
+		p->started_at_ms = 0;
+	}
+	return true;
+}
+
+static const char *live_description(const project_t *p, char *buf, size_t n)
+{
+	if (p->state == STATE_RUNNING)
+		snprintf(buf, n, "is already running on port %d (http://localhost:%d)", p->port,
+			 p->port);
+	else
+		snprintf(buf, n, "is %s (port %d)", state_name(p->state), p->port);
+	return buf;
+}
+
+void project_take_start_id(project_t *p, json_t **id)
+{
+	*id = p->start_id;
+	p->start_id = NULL;
+	p->start_waiting = false;
+}
+
+void project_cmd_start(json_t *request, json_t *spec, json_t *id)
+{
+	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
+	project_t *p = project_find(pid_s);
+	char err[256], desc[128];
+	if (p && (state_is_live(p->state) || project_has_reaper(p))) {
+		reply_error(pid_s, id, REASON_ALREADY_RUNNING, NULL, "project %s %s", pid_s,
+			    live_description(p, desc, sizeof(desc)));
+		return;
+	}
+	if (!reg.accepting) {
+		reply_error(pid_s, id, REASON_CAPACITY, "Start it again once devsup has restarted.",
+			    "devsup is shutting down and accepts no new start (project %s)", pid_s);
+		return;
+	}
+	if (projects_live_count() >= reg.opts->max_projects) {
+		reply_error(pid_s, id, REASON_CAPACITY, NULL,
+			    "devsup already supervises %u live projects (--max-projects %u); "
+			    "project %s was not started",
+			    projects_live_count(), reg.opts->max_projects, pid_s);
+		return;
+	}
+	json_t *jport = json_object_get(spec, "port");
+	int wanted = json_is_integer(jport) ? (int)json_integer_value(jport) : 0;
+	bool strict = json_is_true(json_object_get(spec, "strictPort"));
+	int port = ports_allocate(wanted, strict, projects_port_taken, err, sizeof(err));
+	if (port < 0) {
+		metrics_start_requested();
+		metrics_start_failed(REASON_PORT_IN_USE);
+		reply_error(pid_s, id, REASON_PORT_IN_USE, NULL, "cannot start project %s: %s", pid_s,
+			    err);
+		return;
+	}
+	json_object_set_new(spec, "port", json_integer(port));
+	if (!p)
+		p = project_create(pid_s);
+	if (!reaper_link_spawn(p, err, sizeof(err))) {
+		reply_error(pid_s, id, REASON_UNKNOWN, "Check devsup's installation (--reaper).",
+			    "cannot start the reaper for project %s: %s", pid_s, err);
+		return;
+	}
+	json_decref(p->request);
+	json_decref(p->spec);
+	p->request = json_incref(request);
+	p->spec = json_incref(spec);
+	p->port = port;
+	p->pid = p->pgid = 0;
+	p->start_mono_ms = clock_ms();
+	free(p->framework);
+	p->framework = NULL;
+	ring_free(&p->archive);
+	ring_init(&p->archive, 500);
+	project_transition(p, STATE_STARTING, NULL, id);
+	p->start_waiting = true;
+	json_decref(p->start_id);
+	p->start_id = id ? json_incref(id) : NULL;
+	metrics_start_requested();
+	json_t *msg = json_deep_copy(spec);
+	json_object_set_new(msg, "type", json_string("start"));
+	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
+	chan_send(&p->chan, msg);
+}
+
+static uint64_t stop_timeout_of(const project_t *p, json_t *timeout)
+{
+	if (json_is_integer(timeout))
+		return (uint64_t)json_integer_value(timeout);
+	json_t *t = p->spec ? json_object_get(p->spec, "stopTimeoutMs") : NULL;
+	return json_is_integer(t) ? (uint64_t)json_integer_value(t) : DEFAULT_STOP_TIMEOUT_MS;
+}
+
+/* starting/running -> stopping, and the stop sent to the reaper. */
+static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *reason,
+			       json_t *id)
+{
+	free(p->stop_reason);
+	p->stop_reason = xstrdup(reason);
+	p->stop_mono_ms = clock_ms();
+	bool was_starting = p->state == STATE_STARTING;
+	if (!project_transition(p, STATE_STOPPING, reason, id))
+		return;
+	if (was_starting && p->start_waiting) {
+		json_t *sid;
+		project_take_start_id(p, &sid);
+		metrics_start_failed(REASON_CANCELLED);
+		reply_error(p->id, sid, REASON_CANCELLED, NULL,
+			    "the start of project %s was cancelled by a stop (%s) before it was "
+			    "healthy",
+			    p->id, reason);
+		json_decref(sid);
+	}
+	chan_send(&p->chan, json_pack("{s:s, s:I}", "type", "stop", "timeoutMs",
+				      (json_int_t)timeout_ms));
+}
+
+void project_cmd_stop(const char *project_id, json_t *timeout, const char *reason, json_t *id)
+{
+	project_t *p = project_find(project_id);
+	if (!p || !(state_is_live(p->state))) {
+		reply_error(project_id, id, REASON_NOT_RUNNING, NULL,
+			    "project %s is not running (state: %s)", project_id,
+			    p ? state_name(p->state) : "idle");
+		return;
+	}
+	json_array_append_new(p->stop_ids, id ? json_incref(id) : json_null());
+	if (p->state == STATE_STOPPING) {
+		/* completes with the stop under way; a shorter timeout still applies */
+		if (json_is_integer(timeout))
+			chan_send(&p->chan, json_pack("{s:s, s:O}", "type", "stop", "timeoutMs",
+						      timeout));
+		return;
+	}
+	project_begin_stop(p, stop_timeout_of(p, timeout), reason ? reason : "requested", id);
+}
+
+void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id)
+{
+	project_t *p = project_find(project_id);
+	char err[256];
+	if (!p || !p->request) {
+		reply_error(project_id, id, REASON_NOT_RUNNING, "Use start-dev-server first.",
+			    "project %s was never started, so there is nothing to restart",
+			    project_id);
+		return;
+	}
+	json_t *merged = json_deep_copy(p->request);
+	json_object_update(merged, overrides);
+	json_object_del(merged, "type");
+	json_object_del(merged, "id");
+	json_t *spec = command_validate_start(merged, err, sizeof(err));
+	if (!spec) {
+		reply_error(project_id, id, REASON_INVALID_COMMAND, NULL, "%s", err);
+		json_decref(merged);
+		return;
+	}
+	if (!state_is_live(p->state) && !project_has_reaper(p)) {
+		project_cmd_start(merged, spec, id);
+		json_decref(merged);
+		json_decref(spec);
+		return;
+	}
+	if (p->restart_waiting) {
+		reply_error(project_id, id, REASON_ALREADY_RUNNING, NULL,
+			    "project %s is already restarting", project_id);
+		json_decref(merged);
+		json_decref(spec);
+		return;
+	}
+	p->restart_waiting = true;
+	p->restart_request = merged;
+	p->restart_spec = spec;
+	p->restart_id = id ? json_incref(id) : NULL;
+	if (p->state != STATE_STOPPING)
+		project_begin_stop(p, stop_timeout_of(p, NULL), "restart", id);
+}
+
+/* The restart that waited for its stop. */
+void project_resume_restart(project_t *p)
+{
+	if (!p->restart_waiting)
+		return;
+	json_t *req = p->restart_request, *spec = p->restart_spec, *id = p->restart_id;
+	p->restart_request = p->restart_spec = p->restart_id = NULL;
+	p->restart_waiting = false;
+	project_cmd_start(req, spec, id);
+	json_decref(req);
+	json_decref(spec);
+	json_decref(id);
+}
+
+static json_t *int_or_null(long long v)
+{
+	return v > 0 ? json_integer(v) : json_null();
+}
+
+static json_t *project_status_json(const project_t *p)
+{
+	char url[64], ts[32];
+	json_t *o = json_object();
+	json_object_set_new(o, "projectId", json_string(p->id));
+	json_object_set_new(o, "state", json_string(state_name(p->state)));
+	json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
+	json_object_set_new(o, "port", int_or_null(state_is_live(p->state) ? p->port : 0));
+	json_object_set_new(o, "pid", int_or_null(p->pid));
+	snprintf(url, sizeof(url), "http://localhost:%d", p->port);
+	json_object_set_new(o, "url", p->state == STATE_RUNNING ? json_string(url) : json_null());
+	json_object_set_new(o, "tunnelUrl", json_null());
+	json_object_set_new(o, "framework", p->framework ? json_string(p->framework) : json_null());
+	if (p->started_at_ms) {
+		time_iso8601(p->started_at_ms, ts, sizeof(ts));
+		json_object_set_new(o, "startedAt", json_string(ts));
+	} else {
+		json_object_set_new(o, "startedAt", json_null());
+	}
+	return o;
+}
+
+void project_cmd_status(const char *project_id, json_t *id)
+{
+	json_t *list = json_array();
+	if (project_id) {
+		project_t *p = project_find(project_id);
+		if (p) {
+			json_array_append_new(list, project_status_json(p));
+		} else {
+			project_t idle = {.id = (char *)project_id, .state = STATE_IDLE};
+			json_array_append_new(list, project_status_json(&idle));
+		}
+	} else {
+		for (project_t *p = reg.head; p; p = p->next)
+			json_array_append_new(list, project_status_json(p));
+	}
+	json_t *ev = event_new("status", project_id, id);
+	json_object_set_new(ev, "projects", list);
+	json_object_set_new(ev, "outputQueueBytes", json_integer((json_int_t)output_pending()));
+	output_event(ev);
+}
+
+/* The last `want` lines of the archive as `logs` lines. */
+static json_t *archive_lines(const project_t *p, size_t want)
+{
+	json_t *lines = json_array();
+	size_t n = p->archive.count;
+	char ts[32];
+	for (size_t i = want < n ? n - want : 0; i < n; i++) {
+		const ring_line_t *l = ring_at(&p->archive, i);
+		time_iso8601(l->at_ms, ts, sizeof(ts));
+		json_array_append_new(lines, json_pack("{s:s, s:s, s:s}", "stream",
+						       ring_stream_name(l->stream), "line", l->text,
+						       "timestamp", ts));
+	}
+	return lines;
+}
+
+void project_reply_logs(const project_t *p, json_t *id, json_t *lines)
+{
+	json_t *ev = event_new("logs", p->id, id);
+	json_object_set_new(ev, "lines", lines);
+	output_event(ev);
+}
+
+void project_cmd_logs(const char *project_id, size_t lines, json_t *id)
+{
+	project_t *p = project_find(project_id);
+	if (!p) {
+		reply_error(project_id, id, REASON_NOT_RUNNING, NULL,
+			    "project %s was never started, so it has no output", project_id);
+		return;
+	}
+	if (!chan_is_open(&p->chan)) {
+		project_reply_logs(p, id, archive_lines(p, lines));
+		return;
+	}
+	char key[32];
+	uint64_t req = ++p->next_req;
+	snprintf(key, sizeof(key), "%llu", (unsigned long long)req);
+	json_object_set_new(p->log_requests, key,
+			    json_pack("{s:O?, s:[], s:I}", "id", id, "lines", "want",
+				      (json_int_t)lines));
+	chan_send(&p->chan, json_pack("{s:s, s:I, s:I}", "type", "logs", "reqId", (json_int_t)req,
+				      "lines", (json_int_t)lines));
+}
+
+/* Answers log requests the reaper can no longer answer, from the archive. */
+void project_flush_log_requests(project_t *p)
+{
+	const char *key;
+	json_t *req, *tmp;
+	json_object_foreach_safe(p->log_requests, tmp, key, req)
+	{
+		json_t *want = json_object_get(req, "want");
+		json_t *id = json_object_get(req, "id");
+		project_reply_logs(p, json_is_null(id) ? NULL : id,
+				   archive_lines(p, (size_t)json_integer_value(want)));
+		json_object_del(p->log_requests, key);
+	}
+}
+
+void projects_stop_all(const char *reason, json_t *timeout_ms, bool force)
+{
+	json_t *zero = json_integer(0);
+	for (project_t *p = reg.head; p; p = p->next) {
+		if (p->state == STATE_STARTING || p->state == STATE_RUNNING)
+			project_begin_stop(p, stop_timeout_of(p, force ? zero : timeout_ms), reason,
+					   NULL);
+		else if (p->state == STATE_STOPPING && force)
+			chan_send(&p->chan, json_pack("{s:s, s:i}", "type", "stop", "timeoutMs", 0));
+		if (p->restart_waiting) { /* a restart cannot start during a shutdown */
+			json_t *rid = p->restart_id;
+			p->restart_id = NULL;
+			p->restart_waiting = false;
+			reply_error(p->id, rid, REASON_CANCELLED, NULL,
+				    "the restart of project %s was cancelled: devsup is shutting down",
+				    p->id);
+			json_decref(rid);
+		}
+	}
+	json_decref(zero);
+}
+
+void projects_child_reaped(pid_t pid, int status)
+{
+	reaper_link_child_reaped(pid, status);
+}

@@ -1,0 +1,95 @@
+#ifndef DEVSUP_PROJECT_H
+#define DEVSUP_PROJECT_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/chan.h"
+#include "common/reason.h"
+#include "common/ring.h"
+#include "common/state.h"
+#include "supervisor/options.h"
+
+/* One project known to this master: its state machine, its reaper, and the commands waiting
+ * for an answer. Kept after it stops (for seq, status and logs). */
+typedef struct project {
+	struct project *next;
+	char *id;
+	state_t state;
+	uint64_t seq;
+
+	json_t *request; /* the start command's fields as validated (for restart) */
+	json_t *spec;    /* the start message sent to the reaper */
+	char *framework;
+
+	/* the reaper: alive until reaped; its channel open until EOF */
+	pid_t reaper_pid; /* 0 once reaped */
+	chan_t chan;
+	bool cleaning; /* the reaper died without finishing: killing its orphans */
+
+	/* the dev server */
+	pid_t pid;
+	pid_t pgid;
+	int port;
+	uint64_t started_at_ms;  /* wall clock, when it became running */
+	uint64_t start_mono_ms;  /* when the start was accepted */
+	uint64_t stop_mono_ms;   /* when the stop was accepted */
+
+	/* commands waiting for their answer */
+	bool start_waiting;
+	json_t *start_id;  /* NULL when the command had no id */
+	json_t *stop_ids;  /* array of ids (null for none) of stops waiting */
+	char *stop_reason;
+	json_t *restart_spec; /* a restart waiting for its stop to finish */
+	json_t *restart_request;
+	json_t *restart_id;
+	bool restart_waiting;
+	json_t *log_requests; /* reqId -> {"id": ..., "lines": [...]} */
+	uint64_t next_req;
+
+	ring_t archive; /* the output, kept once the reaper is gone */
+} project_t;
+
+/* Sets up the registry; opts must outlive it. */
+void projects_init(struct ev_loop *loop, const options_t *opts);
+void projects_free(void);
+project_t *project_find(const char *id);
+
+/* The commands, fields already validated (spec: see command.c). */
+void project_cmd_start(json_t *request, json_t *spec, json_t *id);
+void project_cmd_stop(const char *project_id, json_t *timeout, const char *reason, json_t *id);
+void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id);
+void project_cmd_status(const char *project_id, json_t *id);
+void project_cmd_logs(const char *project_id, size_t lines, json_t *id);
+
+/* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. */
+void projects_stop_all(const char *reason, json_t *timeout_ms, bool force);
+/* True when no reaper is alive and no orphan is being cleaned up. */
+bool projects_quiescent(void);
+/* Sets a callback run whenever a project's reaper is gone for good. */
+void projects_on_reaper_gone(void (*cb)(void));
+/* The master's SIGCHLD: any child reaped (reapers and orphans re-parented to us). */
+void projects_child_reaped(pid_t pid, int status);
+/* A port held by a live project. */
+bool projects_port_taken(int port);
+unsigned projects_live_count(void);
+/* While false (shutting down), starts are refused. */
+void projects_set_accepting(bool accepting);
+
+/* Shared with reaper_link.c, which turns the reaper's messages into transitions. */
+/* Moves p to `to` through the table of SPEC §2 and emits dev-server-state; refuses (and logs
+ * a bug) anything else. */
+bool project_transition(project_t *p, state_t to, const char *reason, json_t *cmd_id);
+/* Hands over the id of the waiting start (caller owns it; may be NULL). */
+void project_take_start_id(project_t *p, json_t **id);
+void project_reply_logs(const project_t *p, json_t *id, json_t *lines);
+void project_flush_log_requests(project_t *p);
+void project_resume_restart(project_t *p);
+bool project_has_reaper(const project_t *p);
+project_t *project_first(void);
+void projects_notify_gone(void);
+
+#endif

@@ -1,0 +1,382 @@
+/* The master's side of each reaper: spawn, control messages, and reaper_lost cleanup. */
+#include "supervisor/reaper_link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+#include "supervisor/metrics.h"
+#include "supervisor/output.h"
+#include "supervisor/project.h"
+#include "supervisor/reply.h"
+
+#define CONTROL_FD 3
+#define CLEANUP_RETRY_S 0.25
+
+extern char **environ;
+
+static struct {
+	struct ev_loop *loop;
+	const options_t *opts;
+	ev_timer cleanup_timer; /* re-kills orphans of lost reapers while there are any */
+} rl;
+
+static void on_msg(chan_t *c, json_t *msg, void *ctx);
+static void on_eof(chan_t *c, void *ctx);
+static void cleanup_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+void reaper_link_init(struct ev_loop *loop, const options_t *opts)
+{
+	rl.loop = loop;
+	rl.opts = opts;
+	ev_timer_init(&rl.cleanup_timer, cleanup_cb, CLEANUP_RETRY_S, CLEANUP_RETRY_S);
+}
+
+bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
+		return false;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* the channel on fd 3; stdin /dev/null; stdout to our stderr: stdout is the protocol's */
+	posix_spawn_file_actions_adddup2(&fa, sv[1], CONTROL_FD);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, 2, 1);
+	/* Its own process group, so a terminal's Ctrl-C reaches the master only; default
+	 * signal dispositions and an empty mask whatever ours are. */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	char *argv[] = {"devsup-reaper", p->id, NULL};
+	pid_t pid;
+	int r = posix_spawn(&pid, rl.opts->reaper_path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sv[1]);
+	if (r != 0) {
+		close(sv[0]);
+		snprintf(err, errlen, "%s: %s", rl.opts->reaper_path, strerror(r));
+		return false;
+	}
+	p->reaper_pid = pid;
+	p->cleaning = false;
+	chan_init(&p->chan, rl.loop, sv[0], on_msg, on_eof, p);
+	log_debug("project %s: reaper %d", p->id, (int)pid);
+	return true;
+}
+
+static void copy_exit_fields(json_t *ev, const json_t *msg)
+{
+	json_t *v;
+	if ((v = json_object_get(msg, "exitCode")))
+		json_object_set(ev, "exitCode", v);
+	if ((v = json_object_get(msg, "signal")))
+		json_object_set(ev, "signal", v);
+}
+
+/* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown). */
+static void finish_stop(project_t *p, const json_t *msg)
+{
+	if (!project_transition(p, STATE_STOPPED, p->stop_reason, NULL))
+		return;
+	bool forced = json_is_true(json_object_get(msg, "forced"));
+	json_t *escaped = json_object_get(msg, "escaped");
+	size_t n = json_array_size(p->stop_ids);
+	for (size_t i = 0; i < (n ? n : 1); i++) {
+		json_t *id = n ? json_array_get(p->stop_ids, i) : NULL;
+		json_t *ev = event_new("dev-server-stopped", p->id, json_is_null(id) ? NULL : id);
+		copy_exit_fields(ev, msg);
+		json_object_set_new(ev, "forced", json_boolean(forced));
+		json_object_set_new(ev, "durationMs",
+				    json_integer((json_int_t)(clock_ms() - p->stop_mono_ms)));
+		json_object_set_new(ev, "reason", json_string(p->stop_reason ? p->stop_reason : ""));
+		json_object_set_new(ev, "escaped", json_is_integer(escaped) ? json_incref(escaped)
+									      : json_integer(0));
+		output_event(ev);
+	}
+	json_array_clear(p->stop_ids);
+	metrics_stopped(forced);
+}
+
+static void on_running(project_t *p, const json_t *msg)
+{
+	if (p->state != STATE_STARTING)
+		return; /* a stop overtook it */
+	json_t *id;
+	int port = (int)json_integer_value(json_object_get(msg, "port"));
+	json_int_t startup = json_integer_value(json_object_get(msg, "startupMs"));
+	const char *fw = json_string_value(json_object_get(msg, "framework"));
+	if (port > 0)
+		p->port = port;
+	p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
+	p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
+	free(p->framework);
+	p->framework = xstrdup(fw ? fw : "other");
+	p->started_at_ms = wall_ms();
+	project_take_start_id(p, &id);
+	project_transition(p, STATE_RUNNING, NULL, id);
+	char url[64];
+	snprintf(url, sizeof(url), "http://localhost:%d", p->port);
+	json_t *ev = event_new("dev-server-started", p->id, id);
+	json_object_set_new(ev, "port", json_integer(p->port));
+	json_object_set_new(ev, "pid", json_integer(p->pid));
+	json_object_set_new(ev, "pgid", json_integer(p->pgid));
+	json_object_set_new(ev, "url", json_string(url));
+	json_object_set_new(ev, "framework", json_string(p->framework));
+	json_object_set_new(ev, "startupMs", json_integer(startup));
+	output_event(ev);
+	metrics_start_succeeded((uint64_t)startup);
+	json_decref(id);
+}
+
+static void on_failed(project_t *p, const json_t *msg)
+{
+	const char *phase = json_string_value(json_object_get(msg, "phase"));
+	const char *rname = json_string_value(json_object_get(msg, "reason"));
+	int r = rname ? reason_parse(rname) : -1;
+	reason_t reason = r > 0 ? (reason_t)r : REASON_UNKNOWN;
+	const char *message = json_string_value(json_object_get(msg, "message"));
+	const char *suggestion = json_string_value(json_object_get(msg, "suggestion"));
+	if (p->state == STATE_STOPPING) {
+		finish_stop(p, msg); /* it died while we were stopping it: the stop is done */
+		return;
+	}
+	json_t *extra = json_object();
+	copy_exit_fields(extra, msg);
+	json_object_set(extra, "logTail", json_object_get(msg, "logTail") ?: json_array());
+	if (p->state == STATE_STARTING && phase && strcmp(phase, "start") == 0) {
+		json_t *id;
+		project_take_start_id(p, &id);
+		project_transition(p, STATE_FAILED, reason_name(reason), id);
+		metrics_start_failed(reason);
+		reply_error_with(p->id, id, reason, message ? message : "the start failed",
+				 suggestion, extra);
+		json_decref(id);
+	} else if (p->state == STATE_RUNNING) {
+		project_transition(p, STATE_FAILED, reason_name(reason), NULL);
+		metrics_exited(reason);
+		json_t *ev = event_new("dev-server-exited", p->id, NULL);
+		json_object_set_new(ev, "reason", json_string(reason_name(reason)));
+		if (message)
+			json_object_set_new(ev, "message", json_string(message));
+		json_object_update(ev, extra);
+		json_decref(extra);
+		output_event(ev);
+	} else {
+		log_error("project %s: 'failed' (%s) in state %s ignored", p->id, phase ? phase : "?",
+			  state_name(p->state));
+		json_decref(extra);
+	}
+}
+
+static void on_lines(project_t *p, const json_t *msg, bool archive)
+{
+	json_t *lines = json_object_get(msg, "lines");
+	if (archive) {
+		size_t i;
+		json_t *l;
+		json_array_foreach(lines, i, l)
+		{
+			const char *text = json_string_value(json_object_get(l, "line"));
+			const char *stream = json_string_value(json_object_get(l, "stream"));
+			if (text)
+				ring_push(&p->archive,
+					  stream && strcmp(stream, "stderr") == 0 ? RING_STDERR
+										  : RING_STDOUT,
+					  text, strlen(text), wall_ms());
+		}
+		return;
+	}
+	char key[32];
+	snprintf(key, sizeof(key), "%lld",
+		 (long long)json_integer_value(json_object_get(msg, "reqId")));
+	json_t *req = json_object_get(p->log_requests, key);
+	if (!req)
+		return;
+	json_array_extend(json_object_get(req, "lines"), lines);
+	if (!json_is_true(json_object_get(msg, "done")))
+		return;
+	json_t *id = json_object_get(req, "id");
+	project_reply_logs(p, json_is_null(id) ? NULL : id,
+			   json_incref(json_object_get(req, "lines")));
+	json_object_del(p->log_requests, key);
+}
+
+static void on_log(project_t *p, const json_t *msg)
+{
+	json_t *ev = event_new("log", p->id, NULL);
+	json_object_set(ev, "stream", json_object_get(msg, "stream"));
+	json_object_set(ev, "line", json_object_get(msg, "line"));
+	json_t *dropped = json_object_get(msg, "dropped");
+	if (dropped)
+		json_object_set(ev, "dropped", dropped);
+	output_log_event(ev);
+}
+
+static void on_msg(chan_t *c, json_t *msg, void *ctx)
+{
+	project_t *p = ctx;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	(void)c;
+	if (!type) {
+		log_error("project %s: reaper message without type", p->id);
+	} else if (strcmp(type, "spawned") == 0) {
+		p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
+		p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
+	} else if (strcmp(type, "running") == 0) {
+		on_running(p, msg);
+	} else if (strcmp(type, "failed") == 0) {
+		on_failed(p, msg);
+	} else if (strcmp(type, "stopped") == 0) {
+		if (p->state == STATE_STOPPING)
+			finish_stop(p, msg);
+	} else if (strcmp(type, "archive") == 0) {
+		on_lines(p, msg, true);
+	} else if (strcmp(type, "logs") == 0) {
+		on_lines(p, msg, false);
+	} else if (strcmp(type, "log") == 0) {
+		on_log(p, msg);
+	} else {
+		log_error("project %s: unknown reaper message '%s'", p->id, type);
+	}
+}
+
+/* Kills what a lost reaper left: every process below us that carries the project's marker
+ * (re-parented to us, since we are a subreaper). True while any is alive; a zombie is dead
+ * already, and its environment can no longer be read anyway. */
+static bool kill_orphans(project_t *p)
+{
+	char marker[160];
+	snprintf(marker, sizeof(marker), "DEVSUP_PROJECT_ID=%s", p->id);
+	proc_info_t *procs;
+	size_t n = proc_descendants(getpid(), &procs);
+	bool left = false;
+	for (size_t i = 0; i < n; i++) {
+		if (procs[i].state == 'Z' || !proc_environ_has(procs[i].pid, marker))
+			continue;
+		left = true;
+		if (proc_signal(&procs[i], SIGKILL) < 0 && errno != ESRCH)
+			log_warn("project %s: SIGKILL to orphan %d: %s", p->id, (int)procs[i].pid,
+				 strerror(errno));
+	}
+	free(procs);
+	return left;
+}
+
+/* The reaper is gone without its final message: report reaper_lost, per the state. */
+static void report_lost(project_t *p)
+{
+	static const char msg[] = "the reaper of project %s died unexpectedly; its processes "
+				  "were killed";
+	char text[256];
+	snprintf(text, sizeof(text), msg, p->id);
+	json_t *extra = json_pack("{s:[]}", "logTail");
+	if (p->state == STATE_STARTING) {
+		json_t *id;
+		project_take_start_id(p, &id);
+		project_transition(p, STATE_FAILED, "reaper_lost", id);
+		metrics_start_failed(REASON_REAPER_LOST);
+		reply_error_with(p->id, id, REASON_REAPER_LOST, text, NULL, extra);
+		json_decref(id);
+	} else if (p->state == STATE_RUNNING) {
+		project_transition(p, STATE_FAILED, "reaper_lost", NULL);
+		metrics_exited(REASON_REAPER_LOST);
+		json_t *ev = event_new("dev-server-exited", p->id, NULL);
+		json_object_set_new(ev, "reason", json_string("reaper_lost"));
+		json_object_set_new(ev, "message", json_string(text));
+		json_object_set_new(ev, "signal", json_string("SIGKILL"));
+		json_object_update(ev, extra);
+		json_decref(extra);
+		output_event(ev);
+	} else {
+		if (p->state == STATE_STOPPING) {
+			json_t *fin = json_pack("{s:b}", "forced", 1);
+			finish_stop(p, fin);
+			json_decref(fin);
+		}
+		json_decref(extra);
+	}
+}
+
+/* Both the channel's EOF and the reaper's exit are in: the project has no reaper now. */
+static void reaper_gone(project_t *p)
+{
+	if (p->reaper_pid > 0 || chan_is_open(&p->chan))
+		return;
+	if (state_is_live(p->state) && !p->cleaning) {
+		log_error("project %s: reaper lost in state %s", p->id, state_name(p->state));
+		p->cleaning = true;
+	}
+	if (p->cleaning) {
+		if (kill_orphans(p)) {
+			if (!ev_is_active(&rl.cleanup_timer))
+				ev_timer_start(rl.loop, &rl.cleanup_timer);
+			return;
+		}
+		p->cleaning = false;
+		report_lost(p);
+	}
+	project_flush_log_requests(p);
+	project_resume_restart(p);
+	projects_notify_gone();
+}
+
+static void on_eof(chan_t *c, void *ctx)
+{
+	project_t *p = ctx;
+	chan_close(c);
+	/* A reaper that closed its channel without finishing is of no more use: make sure it
+	 * is dead (it is our child and not yet reaped, so the pid is still its own). */
+	if (state_is_live(p->state) && p->reaper_pid > 0)
+		kill(p->reaper_pid, SIGKILL);
+	reaper_gone(p);
+}
+
+static void cleanup_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	bool any = false;
+	(void)revents;
+	for (project_t *p = project_first(); p; p = p->next) {
+		if (p->cleaning) {
+			reaper_gone(p);
+			any = any || p->cleaning;
+		}
+	}
+	if (!any)
+		ev_timer_stop(loop, w);
+}
+
+void reaper_link_child_reaped(pid_t pid, int status)
+{
+	(void)status;
+	for (project_t *p = project_first(); p; p = p->next) {
+		if (p->reaper_pid == pid) {
+			p->reaper_pid = 0;
+			reaper_gone(p);
+			return;
+		}
+	}
+	/* an orphan of a lost reaper: see whether its project is clean now */
+	for (project_t *p = project_first(); p; p = p->next)
+		if (p->cleaning)
+			reaper_gone(p);
+}

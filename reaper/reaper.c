@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "reaper/framework.h"
 #include "reaper/spawn.h"
 
 #define IMMEDIATE_CRASH_MS 3000
@@ -200,9 +201,10 @@ void reaper_healthy(reaper_t *r, int port)
 		return;
 	r->phase = PHASE_RUNNING;
 	r->healthy_ms = clock_ms();
-	chan_send(&r->chan, json_pack("{s:s, s:i, s:i, s:i, s:I}", "type", "running", "port", port,
-				      "pid", r->pid, "pgid", r->pid, "startupMs",
-				      (json_int_t)(r->healthy_ms - r->spawned_ms)));
+	chan_send(&r->chan, json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "type", "running", "port",
+				      port, "pid", r->pid, "pgid", r->pid, "startupMs",
+				      (json_int_t)(r->healthy_ms - r->spawned_ms), "framework",
+				      r->framework));
 }
 
 void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
@@ -311,7 +313,11 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	r->runner_id = xstrdup(json_string_value(json_object_get(msg, "runnerId")) ?: "");
 	r->port = (int)msg_uint(msg, "port", 0);
 	r->health_path = xstrdup(json_string_value(json_object_get(msg, "healthPath")) ?: "/");
-	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", 10000);
+	const char *cwd = json_string_value(json_object_get(msg, "cwd"));
+	framework_t fw = framework_detect(json_string_value(json_object_get(msg, "framework")),
+					  json_object_get(msg, "command"), cwd);
+	r->framework = xstrdup(framework_name(fw));
+	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", framework_health_timeout_ms(fw));
 	r->stop_timeout_ms = msg_uint(msg, "stopTimeoutMs", 10000);
 	r->stream_logs = json_is_true(json_object_get(msg, "logs"));
 	reaper_spawn(r, msg);

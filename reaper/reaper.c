@@ -402,7 +402,14 @@ static void reaper_sigterm_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)revents;
 	log_warn("SIGTERM: tearing %s down", r->project_id);
-	reaper_begin_teardown(r, END_STOPPED);
+	if (r->phase == PHASE_TEARDOWN || r->phase == PHASE_DONE)
+		return;
+	/* Someone outside devsup ended this project: report it as killed, with what is known. */
+	failure_set(&r->failure, REASON_KILLED, NULL,
+		    "devsup-reaper of project %s received SIGTERM from outside devsup; the "
+		    "project was torn down",
+		    r->project_id);
+	reaper_begin_teardown(r, r->phase == PHASE_RUNNING ? END_FAILED_RUN : END_FAILED_START);
 }
 
 void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int control_fd)

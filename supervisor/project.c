@@ -306,6 +306,9 @@ void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id)
 	json_object_update(merged, overrides);
 	json_object_del(merged, "type");
 	json_object_del(merged, "id");
+	/* Same port as before unless told otherwise: clients and browsers still point there. */
+	if (!json_object_get(merged, "port") && p->last_port > 0)
+		json_object_set_new(merged, "port", json_integer(p->last_port));
 	json_t *spec = command_validate_start(merged, err, sizeof(err));
 	if (!spec) {
 		reply_error(project_id, id, REASON_INVALID_COMMAND, NULL, "%s", err);

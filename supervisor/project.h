@@ -34,6 +34,7 @@ typedef struct project {
 	pid_t pid;
 	pid_t pgid;
 	int port;
+	int last_port; /* where it last ran: a restart asks for it again */
 	uint64_t started_at_ms;  /* wall clock, when it became running */
 	uint64_t start_mono_ms;  /* when the start was accepted */
 	uint64_t stop_mono_ms;   /* when the stop was accepted */

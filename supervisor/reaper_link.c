@@ -127,6 +127,7 @@ static void on_running(project_t *p, const json_t *msg)
 	const char *fw = json_string_value(json_object_get(msg, "framework"));
 	if (port > 0)
 		p->port = port;
+	p->last_port = p->port;
 	p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
 	p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
 	free(p->framework);

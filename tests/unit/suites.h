@@ -1,0 +1,17 @@
+#ifndef DEVSUP_TESTS_UNIT_SUITES_H
+#define DEVSUP_TESTS_UNIT_SUITES_H
+
+#include <check.h>
+
+/* One suite per module under test; main.c runs them all. */
+Suite *linebuf_suite(void);
+Suite *sanitize_suite(void);
+Suite *ring_suite(void);
+Suite *state_suite(void);
+Suite *reason_suite(void);
+Suite *util_suite(void);
+Suite *proc_suite(void);
+Suite *command_suite(void);
+Suite *health_suite(void);
+
+#endif

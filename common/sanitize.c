@@ -25,7 +25,37 @@ static size_t ansi_len(const unsigned char *in, size_t n)
 		}
 		return n;
 	}
-	return 2;
+	/* nF escapes such as ESC ( B (select character set): intermediates 0x20-0x2F, then a
+	 * final byte 0x30-0x7E */
+	i = 1;
+	while (i < n && in[i] >= 0x20 && in[i] <= 0x2f)
+		i++;
+	return i < n ? i + 1 : n;
+}
+
+/* Bytes of an invalid sequence to replace by one U+FFFD: its maximal subpart (Unicode's
+ * recommended practice), so a truncated character becomes one replacement, not several. */
+static size_t utf8_invalid_len(const unsigned char *in, size_t n)
+{
+	unsigned char c = in[0];
+	size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (c < 0xc2 || c > 0xf4 || n < 2)
+		return 1;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (in[1] < lo || in[1] > hi)
+		return 1;
+	size_t k = 2;
+	while (k < len && k < n && (in[k] & 0xc0) == 0x80)
+		k++;
+	return k;
 }
 
 /* Length of the valid UTF-8 character at in[0], or 0 if it is not one. */
@@ -84,7 +114,7 @@ size_t sanitize_line(const char *in_, size_t n, char *out, size_t outcap)
 		if (adv == 0) {
 			src = replacement;
 			take = 3;
-			adv = 1;
+			adv = utf8_invalid_len(in + i, n - i);
 		} else {
 			src = (const char *)in + i;
 			take = adv;

@@ -1,0 +1,213 @@
+/* command_validate_start: what a start-dev-server request must look like (SPEC §4). */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor/command.h"
+#include "tests/unit/suites.h"
+
+static const char minimal[] = "{\"projectId\":\"p\",\"command\":[\"node\",\"x.js\"],\"cwd\":\"/tmp\"}";
+
+static json_t *load(const char *text)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+	ck_assert_msg(j != NULL, "bad test JSON %s: %s", text, jerr.text);
+	return j;
+}
+
+/* The minimal request with key set to the JSON value `value` (NULL: key removed). */
+static json_t *with(const char *key, const char *value)
+{
+	json_t *req = load(minimal);
+	if (value)
+		json_object_set_new(req, key, load(value));
+	else
+		json_object_del(req, key);
+	return req;
+}
+
+/* Asserts the request is refused with an error naming `field`. */
+static void expect_refused(json_t *req, const char *field)
+{
+	char err[256];
+	strcpy(err, "(unset)");
+	char *shown = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_msg(spec == NULL, "accepted %s", shown);
+	ck_assert_msg(strstr(err, field) != NULL, "%s: error \"%s\" does not name '%s'", shown,
+		      err, field);
+	free(shown);
+	json_decref(req);
+}
+
+static void refused(const char *key, const char *value, const char *field)
+{
+	expect_refused(with(key, value), field);
+}
+
+/* --- accepted -------------------------------------------------------------------------- */
+
+START_TEST(test_minimal_start)
+{
+	char err[256] = "";
+	json_t *req = load(minimal);
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_msg(spec != NULL, "refused: %s", err);
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "projectId")), "p");
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "cwd")), "/tmp");
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "framework")), "auto");
+	ck_assert(json_is_false(json_object_get(spec, "strictPort")));
+	ck_assert(json_is_false(json_object_get(spec, "logs")));
+	json_t *cmd = json_object_get(spec, "command");
+	ck_assert(json_is_array(cmd));
+	ck_assert_uint_eq(json_array_size(cmd), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 0)), "node");
+	ck_assert_str_eq(json_string_value(json_array_get(cmd, 1)), "x.js");
+	ck_assert_ptr_null(json_object_get(spec, "port")); /* none asked: one is allocated */
+	json_decref(spec);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_string_command)
+{
+	char err[256] = "";
+	json_t *req = with("command", "\"npm run dev -- --port {port}\"");
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_msg(spec != NULL, "refused: %s", err);
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "command")),
+			 "npm run dev -- --port {port}");
+	json_decref(spec);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_full_start)
+{
+	char err[256] = "";
+	json_t *req = load("{\"projectId\":\"web-1\",\"command\":[\"vite\"],\"cwd\":\"/srv/app\","
+			   "\"port\":5173,\"strictPort\":true,\"env\":{\"NODE_ENV\":\"development\"},"
+			   "\"framework\":\"vite\",\"healthCheck\":{\"path\":\"/health\","
+			   "\"timeoutMs\":2000},\"stopTimeoutMs\":0,\"logs\":true,\"tunnel\":false}");
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_msg(spec != NULL, "refused: %s", err);
+	ck_assert_str_eq(json_string_value(json_object_get(spec, "framework")), "vite");
+	ck_assert(json_is_true(json_object_get(spec, "strictPort")));
+	ck_assert(json_is_true(json_object_get(spec, "logs")));
+	ck_assert_int_eq(json_integer_value(json_object_get(spec, "port")), 5173);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(spec, "env"),
+							    "NODE_ENV")),
+			 "development");
+	json_decref(spec);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_port_bounds_accepted)
+{
+	char err[256];
+	for (int i = 0; i < 2; i++) {
+		json_t *req = with("port", i ? "65535" : "1");
+		json_t *spec = command_validate_start(req, err, sizeof(err));
+		ck_assert_msg(spec != NULL, "refused: %s", err);
+		json_decref(spec);
+		json_decref(req);
+	}
+}
+END_TEST
+
+/* --- refused, by field ----------------------------------------------------------------- */
+
+START_TEST(test_project_id_refused)
+{
+	char long_id[256];
+	memset(long_id, 0, sizeof(long_id));
+	long_id[0] = '"';
+	memset(long_id + 1, 'a', 200);
+	long_id[201] = '"';
+	refused("projectId", NULL, "projectId");
+	refused("projectId", "\"a/b\"", "projectId");
+	refused("projectId", long_id, "projectId");
+	refused("projectId", "42", "projectId");
+	refused("projectId", "\"\"", "projectId");
+	refused("projectId", "null", "projectId");
+}
+END_TEST
+
+START_TEST(test_command_refused)
+{
+	refused("command", NULL, "command");
+	refused("command", "[]", "command");
+	refused("command", "\"\"", "command");
+	refused("command", "\"   \"", "command");
+	refused("command", "[\"node\", 1]", "command");
+	refused("command", "[\"\"]", "command");
+	refused("command", "5", "command");
+	refused("command", "{}", "command");
+}
+END_TEST
+
+START_TEST(test_cwd_refused)
+{
+	refused("cwd", NULL, "cwd");
+	refused("cwd", "\"relative/dir\"", "cwd");
+	refused("cwd", "\"\"", "cwd");
+	refused("cwd", "3", "cwd");
+}
+END_TEST
+
+START_TEST(test_port_refused)
+{
+	refused("port", "0", "port");
+	refused("port", "65536", "port");
+	refused("port", "-1", "port");
+	refused("port", "\"3000\"", "port");
+	refused("port", "3000.5", "port");
+}
+END_TEST
+
+START_TEST(test_env_refused)
+{
+	refused("env", "{\"A\":1}", "env");
+	refused("env", "{\"A=B\":\"x\"}", "env");
+	refused("env", "{\"\":\"x\"}", "env");
+	refused("env", "[]", "env");
+	refused("env", "\"A=B\"", "env");
+}
+END_TEST
+
+START_TEST(test_other_fields_refused)
+{
+	refused("framework", "\"rails\"", "framework");
+	refused("framework", "7", "framework");
+	refused("healthCheck", "{\"path\":\"no-slash\"}", "healthCheck.path");
+	refused("healthCheck", "{\"path\":\"/a b\"}", "healthCheck.path");
+	refused("healthCheck", "{\"timeoutMs\":0}", "healthCheck.timeoutMs");
+	refused("healthCheck", "\"/\"", "healthCheck");
+	refused("stopTimeoutMs", "-5", "stopTimeoutMs");
+	refused("strictPort", "\"yes\"", "strictPort");
+	refused("logs", "1", "logs");
+}
+END_TEST
+
+Suite *command_suite(void)
+{
+	Suite *s = suite_create("command");
+	TCase *tc = tcase_create("start_accepted");
+	tcase_add_test(tc, test_minimal_start);
+	tcase_add_test(tc, test_string_command);
+	tcase_add_test(tc, test_full_start);
+	tcase_add_test(tc, test_port_bounds_accepted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("start_refused");
+	tcase_add_test(tc, test_project_id_refused);
+	tcase_add_test(tc, test_command_refused);
+	tcase_add_test(tc, test_cwd_refused);
+	tcase_add_test(tc, test_port_refused);
+	tcase_add_test(tc, test_env_refused);
+	tcase_add_test(tc, test_other_fields_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}

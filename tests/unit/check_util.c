@@ -1,0 +1,75 @@
+/* util: timestamps, signal names and project ids. */
+#include <signal.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "tests/unit/suites.h"
+
+START_TEST(test_iso8601)
+{
+	char buf[32];
+	time_iso8601(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+	time_iso8601(1795694400123ull, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2026-11-26T12:00:00.123Z");
+	time_iso8601(1795694400007ull, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2026-11-26T12:00:00.007Z"); /* milliseconds zero-padded */
+	time_iso8601(951782400999ull, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2000-02-29T00:00:00.999Z");
+}
+END_TEST
+
+START_TEST(test_signal_names)
+{
+	ck_assert_str_eq(signal_name(9), "SIGKILL");
+	ck_assert_str_eq(signal_name(15), "SIGTERM");
+	ck_assert_str_eq(signal_name(SIGINT), "SIGINT");
+	ck_assert_str_eq(signal_name(SIGSEGV), "SIGSEGV");
+	ck_assert_str_eq(signal_name(200), "SIG200"); /* no name: the number */
+}
+END_TEST
+
+START_TEST(test_project_id_valid)
+{
+	char id[200];
+	ck_assert(project_id_valid("a"));
+	ck_assert(project_id_valid("web-1.x:y_z"));
+	ck_assert(project_id_valid("ABC123"));
+	memset(id, 'a', 128);
+	id[128] = '\0';
+	ck_assert(project_id_valid(id));
+}
+END_TEST
+
+START_TEST(test_project_id_invalid)
+{
+	char id[200];
+	ck_assert(!project_id_valid(""));
+	memset(id, 'a', 129);
+	id[129] = '\0';
+	ck_assert(!project_id_valid(id));
+	ck_assert(!project_id_valid("a/b"));
+	ck_assert(!project_id_valid("a b"));
+	ck_assert(!project_id_valid("\xc3\xa9")); /* é */
+	ck_assert(!project_id_valid("a\tb"));
+	ck_assert(!project_id_valid("a\\b"));
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("time");
+	tcase_add_test(tc, test_iso8601);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("signals");
+	tcase_add_test(tc, test_signal_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("project_id");
+	tcase_add_test(tc, test_project_id_valid);
+	tcase_add_test(tc, test_project_id_invalid);
+	suite_add_tcase(s, tc);
+	return s;
+}

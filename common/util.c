@@ -1,7 +1,10 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +69,31 @@ int fd_set_cloexec(int fd)
 	if (fl < 0)
 		return -1;
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+}
+
+int fd_cloexec_from(int lowfd)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return 0;
+#endif
+	/* older kernels: walk /proc/self/fd */
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int self = dirfd(d);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (e->d_name[0] != '.' && fd >= lowfd && fd != self && fd_set_cloexec(fd) < 0) {
+			int err = errno;
+			closedir(d);
+			errno = err;
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
 }
 
 ssize_t fd_read(int fd, void *buf, size_t n)

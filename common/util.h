@@ -21,6 +21,10 @@ char *xstrndup(const char *s, size_t n);
 int fd_set_nonblock(int fd) WUR;
 int fd_set_cloexec(int fd) WUR;
 
+/* Marks every fd >= lowfd close-on-exec: whatever we inherited must not reach a dev server.
+ * 0, or -1 with errno. */
+int fd_cloexec_from(int lowfd) WUR;
+
 /* read/write that retry EINTR and otherwise behave like the syscalls. */
 ssize_t fd_read(int fd, void *buf, size_t n) WUR;
 ssize_t fd_write(int fd, const void *buf, size_t n) WUR;

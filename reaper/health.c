@@ -18,6 +18,7 @@
 #define RETRY_CLOSED_S 0.020
 #define RETRY_NOT_HTTP_S 0.100
 #define RETRY_UNREACHABLE_S 0.250
+#define RETRY_FOREIGN_S 0.050
 
 static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void probe_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -90,7 +91,7 @@ static void probe_send(health_probe_t *p)
 	/* Keep the request in flight, however long the server takes to answer: its answer is
 	 * the signal. */
 	p->state = PROBE_READING;
-	if (h->seen == SEEN_NOTHING)
+	if (h->seen == SEEN_NOTHING || h->seen == SEEN_CLOSED)
 		h->seen = SEEN_SILENCE;
 	probe_want(p, EV_READ);
 }
@@ -144,7 +145,7 @@ static void probe_read(health_probe_t *p)
 		return;
 	if (r <= 0) {
 		if (p->got == 0) {
-			if (h->seen != SEEN_NOT_HTTP)
+			if (h->seen != SEEN_NOT_HTTP && h->seen != SEEN_FOREIGN)
 				h->seen = SEEN_CLOSED;
 			probe_schedule(p, RETRY_CLOSED_S);
 			return;
@@ -154,6 +155,12 @@ static void probe_read(health_probe_t *p)
 	}
 	bool complete;
 	bool http = health_is_status_line(p->answer, p->got, &complete);
+	if (http && h->verify && !h->verify(h->ctx, h->port)) {
+		/* someone else's server on our port: never taken for ours */
+		h->seen = SEEN_FOREIGN;
+		probe_schedule(p, RETRY_FOREIGN_S);
+		return;
+	}
 	if (http) {
 		health_finish(h, true, REASON_NONE, NULL);
 		return;
@@ -200,6 +207,11 @@ static void health_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	switch (h->seen) {
+	case SEEN_FOREIGN:
+		snprintf(msg, sizeof(msg),
+			 "port %d answers HTTP, but not from a process of this project", h->port);
+		health_finish(h, false, REASON_PORT_IN_USE, msg);
+		return;
 	case SEEN_NOT_HTTP:
 		snprintf(msg, sizeof(msg),
 			 "port %d answered with something that is not HTTP (\"%s\") for %llu ms",
@@ -225,6 +237,43 @@ static void health_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	health_finish(h, false, REASON_HEALTH_CHECK_TIMEOUT, msg);
 }
 
+static void health_build_request(health_t *h, const char *path)
+{
+	int n = snprintf(h->request, sizeof(h->request),
+			 "HEAD %s HTTP/1.1\r\nHost: localhost:%d\r\nUser-Agent: devsup-health\r\n"
+			 "Accept: */*\r\nConnection: close\r\n\r\n",
+			 path, h->port);
+	h->request_len = n > 0 && (size_t)n < sizeof(h->request) ? (size_t)n : 0;
+}
+
+void health_set_verify(health_t *h, health_verify_cb verify)
+{
+	h->verify = verify;
+}
+
+void health_retarget(health_t *h, int port)
+{
+	if (!h->active || port == h->port)
+		return;
+	char path[sizeof(h->request)];
+	/* the path is the request line's second word */
+	if (sscanf(h->request, "HEAD %511s ", path) != 1)
+		snprintf(path, sizeof(path), "/");
+	h->port = port;
+	h->seen = SEEN_NOTHING;
+	health_build_request(h, path);
+	for (int i = 0; i < 2; i++) {
+		health_probe_t *p = &h->probes[i];
+		if (p->state == PROBE_OFF)
+			continue;
+		ev_timer_stop(h->loop, &p->retry);
+		probe_close(p);
+		probe_connect(p);
+		if (!h->active)
+			return;
+	}
+}
+
 void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 		  uint64_t timeout_ms, health_cb cb, void *ctx)
 {
@@ -236,11 +285,7 @@ void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 	h->cb = cb;
 	h->ctx = ctx;
 	h->active = true;
-	int n = snprintf(h->request, sizeof(h->request),
-			 "HEAD %s HTTP/1.1\r\nHost: localhost:%d\r\nUser-Agent: devsup-health\r\n"
-			 "Accept: */*\r\nConnection: close\r\n\r\n",
-			 path, port);
-	h->request_len = n > 0 && (size_t)n < sizeof(h->request) ? (size_t)n : 0;
+	health_build_request(h, path);
 	ev_timer_init(&h->deadline, health_deadline_cb, (double)timeout_ms / 1000., 0.);
 	h->deadline.data = h;
 	ev_timer_start(loop, &h->deadline);

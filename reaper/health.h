@@ -36,7 +36,11 @@ typedef enum {
 	SEEN_SILENCE,    /* a connection was accepted but nothing came back (yet) */
 	SEEN_CLOSED,     /* accepted, then closed without a byte */
 	SEEN_NOT_HTTP,   /* bytes that are not an HTTP status line */
+	SEEN_FOREIGN,    /* an HTTP answer from a listener that is not ours */
 } health_seen_t;
+
+/* Says whether the listener on port belongs to the project (SPEC §4.4). */
+typedef bool (*health_verify_cb)(void *ctx, int port);
 
 struct health {
 	struct ev_loop *loop;
@@ -52,12 +56,17 @@ struct health {
 	char not_http[40]; /* the start of the last non-HTTP answer, sanitized */
 	unsigned attempts;
 	health_cb cb;
+	health_verify_cb verify;
 	void *ctx;
 };
 
 /* Starts probing port; calls cb exactly once (unless stopped first). */
 void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 		  uint64_t timeout_ms, health_cb cb, void *ctx);
+/* Only count HTTP answers for which verify(ctx, port) is true (ctx as given to start). */
+void health_set_verify(health_t *h, health_verify_cb verify);
+/* Probes another port from now on (the server moved to it); the deadline stays. */
+void health_retarget(health_t *h, int port);
 /* Stops probing and releases the sockets; safe to call twice. */
 void health_stop(health_t *h);
 /* True when the bytes are the start of an HTTP/1.x status line ("HTTP/1.1 200"). Needs 12

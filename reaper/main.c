@@ -3,6 +3,7 @@
  * (a SOCK_SEQPACKET socket) is fd 3; see docs/control-channel.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,8 @@ int main(int argc, char **argv)
 				"channel on fd 3)\n");
 		return 2;
 	}
-	/* The dev server must not inherit the channel. */
-	if (fd_set_cloexec(CONTROL_FD) < 0) {
+	/* The dev server must not inherit the channel, nor anything else we were given. */
+	if (fcntl(CONTROL_FD, F_GETFD) < 0 || fd_cloexec_from(CONTROL_FD) < 0) {
 		log_error("no control channel on fd %d: %s", CONTROL_FD, strerror(errno));
 		return 1;
 	}

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/listeners.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "reaper/framework.h"
@@ -17,6 +18,9 @@
 #define IMMEDIATE_CRASH_MS 3000
 #define LOG_TAIL_LINES 20
 #define CHUNK_BYTES (32 * 1024)
+/* How often a starting server's listening ports are looked up (to follow a server that moved
+ * to another port). Also done at once when its output talks about a port in use. */
+#define PORT_SCAN_S 0.25
 
 static spawn_plan_t plan;
 
@@ -135,6 +139,7 @@ void reaper_begin_teardown(reaper_t *r, end_t end)
 	r->phase = PHASE_TEARDOWN;
 	r->end = end;
 	health_stop(&r->health);
+	ev_timer_stop(r->loop, &r->scan_timer);
 	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
 }
 
@@ -155,6 +160,14 @@ void reaper_exec_failed(reaper_t *r, const failure_t *f)
 static void classify_early_exit(reaper_t *r, failure_t *f)
 {
 	uint64_t after = clock_ms() - r->spawned_ms;
+	if (r->port_conflict) {
+		char owner[128];
+		listeners_owner(r->port, owner, sizeof(owner));
+		failure_set(f, REASON_PORT_IN_USE, NULL,
+			    "'%s' exited because port %d is already in use (held by %s)",
+			    plan.display, r->port, owner);
+		return;
+	}
 	if (spawn_classify_shell_exit(&plan, r->status, f))
 		return;
 	reason_t reason = after < IMMEDIATE_CRASH_MS ? REASON_IMMEDIATE_CRASH : REASON_CRASHED;
@@ -201,6 +214,7 @@ void reaper_healthy(reaper_t *r, int port)
 		return;
 	r->phase = PHASE_RUNNING;
 	r->healthy_ms = clock_ms();
+	ev_timer_stop(r->loop, &r->scan_timer);
 	chan_send(&r->chan, json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "type", "running", "port",
 				      port, "pid", r->pid, "pgid", r->pid, "startupMs",
 				      (json_int_t)(r->healthy_ms - r->spawned_ms), "framework",
@@ -210,13 +224,34 @@ void reaper_healthy(reaper_t *r, int port)
 void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
 {
 	failure_t f;
+	if (reason == REASON_PORT_IN_USE) {
+		char owner[128];
+		listeners_owner(r->health.port, owner, sizeof(owner));
+		failure_set(&f, reason, NULL, "'%s': %s; it is held by %s", plan.display, message,
+			    owner);
+		reaper_fail_start(r, &f);
+		return;
+	}
 	failure_set(&f, reason, NULL, "'%s': %s", plan.display, message);
 	reaper_fail_start(r, &f);
+}
+
+/* What Node, Vite and Next.js print when their port is taken. */
+static bool mentions_port_conflict(const char *line)
+{
+	return strstr(line, "EADDRINUSE") || strcasestr(line, "address already in use") ||
+	       (strcasestr(line, "port") && strcasestr(line, "is already in use")) ||
+	       (strcasestr(line, "port") && strcasestr(line, "is in use"));
 }
 
 void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
 {
 	ring_push(&r->ring, stream, line, len, wall_ms());
+	if (r->phase == PHASE_HEALTH && mentions_port_conflict(line)) {
+		r->port_conflict = true;
+		/* it may be moving to another port: look now, and keep looking */
+		ev_feed_event(r->loop, &r->scan_timer, EV_TIMER);
+	}
 	if (!r->stream_logs || r->phase == PHASE_DONE)
 		return;
 	json_t *msg = json_pack("{s:s, s:s, s:s%}", "type", "log", "stream",
@@ -232,6 +267,35 @@ void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, siz
 static void output_cb(void *ctx, ring_stream_t stream, const char *line, size_t len)
 {
 	reaper_output_line(ctx, stream, line, len);
+}
+
+static bool verify_listener(void *ctx, int port)
+{
+	(void)ctx;
+	return listeners_tree_owns(getpid(), port);
+}
+
+/* A server that moved to another port (Vite and Next.js do when theirs is taken) is followed
+ * there: the health check probes the port the tree really listens on. */
+static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	reaper_t *r = w->data;
+	int ports[16];
+	(void)revents;
+	if (r->phase != PHASE_HEALTH) {
+		ev_timer_stop(loop, w);
+		return;
+	}
+	size_t n = listeners_of_tree(getpid(), ports, ARRAY_LEN(ports));
+	for (size_t i = 0; i < n; i++)
+		if (ports[i] == r->health.port)
+			return;
+	if (n > 0) {
+		log_info("%s listens on port %d, not %d: following it", r->project_id, ports[0],
+			 r->health.port);
+		r->port = ports[0];
+		health_retarget(&r->health, ports[0]);
+	}
 }
 
 static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -253,9 +317,12 @@ static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	/* EOF: close-on-exec closed the pipe, so exec succeeded */
 	reaper_exec_succeeded(r);
-	if (r->phase == PHASE_HEALTH)
+	if (r->phase == PHASE_HEALTH) {
 		health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
 			     reaper_health_cb, r);
+		health_set_verify(&r->health, verify_listener);
+		ev_timer_start(r->loop, &r->scan_timer);
+	}
 }
 
 static void reaper_spawn(reaper_t *r, const json_t *start)
@@ -426,6 +493,8 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 	ev_child_init(&r->child_watcher, reaper_child_cb, 0, 0);
 	r->child_watcher.data = r;
 	ev_child_start(loop, &r->child_watcher);
+	ev_timer_init(&r->scan_timer, scan_cb, PORT_SCAN_S, PORT_SCAN_S);
+	r->scan_timer.data = r;
 	ev_signal_init(&r->sigterm_watcher, reaper_sigterm_cb, SIGTERM);
 	r->sigterm_watcher.data = r;
 	ev_signal_start(loop, &r->sigterm_watcher);

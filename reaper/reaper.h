@@ -60,6 +60,8 @@ typedef struct {
 	ev_io exec_watcher;     /* close-on-exec pipe that reports exec errors */
 	int exec_fd;
 	ev_signal sigterm_watcher;
+	ev_timer scan_timer; /* while starting: which ports does the tree listen on? */
+	bool port_conflict;  /* the output said the port was taken (EADDRINUSE, ...) */
 
 	ring_t ring;
 	capture_t out;

@@ -371,7 +371,7 @@ void command_handle_line(const char *line, size_t len)
 	if (blank == len)
 		return; /* empty and whitespace-only lines are ignored */
 	json_error_t jerr;
-	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!c) {
 		reply_error(NULL, NULL, REASON_INVALID_JSON, NULL,
 			    "the line is not valid JSON: %s (at byte %d)", jerr.text, jerr.position);

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_init("devsup", m.opts.log_level);
+	if (fd_cloexec_from(3) < 0)
+		log_warn("cannot mark inherited fds close-on-exec: %s", strerror(errno));
 	if (access(m.opts.reaper_path, X_OK) < 0) {
 		log_error("cannot run the reaper %s: %s (install it beside devsup, or pass --reaper)",
 			  m.opts.reaper_path, strerror(errno));

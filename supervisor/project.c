@@ -92,6 +92,7 @@ static void project_free(project_t *p)
 
 void projects_free(void)
 {
+	reaper_link_free();
 	while (reg.head) {
 		project_t *p = reg.head;
 		reg.head = p->next;
@@ -122,6 +123,8 @@ unsigned projects_live_count(void)
 
 bool projects_quiescent(void)
 {
+	if (reaper_link_retiring())
+		return false;
 	for (project_t *p = reg.head; p; p = p->next)
 		if (project_has_reaper(p))
 			return false;

@@ -28,6 +28,8 @@ static struct {
 	struct ev_loop *loop;
 	const options_t *opts;
 	ev_timer cleanup_timer; /* re-kills orphans of lost reapers while there are any */
+	pid_t *retiring; /* reapers that sent their last message and are exiting */
+	size_t nretiring, capretiring;
 } rl;
 
 static void on_msg(chan_t *c, json_t *msg, void *ctx);
@@ -91,6 +93,34 @@ static void copy_exit_fields(json_t *ev, const json_t *msg)
 		json_object_set(ev, "exitCode", v);
 	if ((v = json_object_get(msg, "signal")))
 		json_object_set(ev, "signal", v);
+}
+
+/* The reaper sent its last message: nothing of the project is alive, so the project is free
+ * at once (a new start may follow this very answer) while the old reaper finishes exiting. */
+static void detach_reaper(project_t *p)
+{
+	chan_close(&p->chan);
+	if (p->reaper_pid > 0) {
+		if (rl.nretiring == rl.capretiring) {
+			rl.capretiring = rl.capretiring ? rl.capretiring * 2 : 8;
+			rl.retiring = xrealloc(rl.retiring, rl.capretiring * sizeof(*rl.retiring));
+		}
+		rl.retiring[rl.nretiring++] = p->reaper_pid;
+		p->reaper_pid = 0;
+	}
+	project_flush_log_requests(p);
+}
+
+bool reaper_link_retiring(void)
+{
+	return rl.nretiring > 0;
+}
+
+void reaper_link_free(void)
+{
+	free(rl.retiring);
+	rl.retiring = NULL;
+	rl.nretiring = rl.capretiring = 0;
 }
 
 /* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown). */
@@ -245,11 +275,24 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 		p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
 	} else if (strcmp(type, "running") == 0) {
 		on_running(p, msg);
-	} else if (strcmp(type, "failed") == 0) {
-		on_failed(p, msg);
-	} else if (strcmp(type, "stopped") == 0) {
-		if (p->state == STATE_STOPPING)
+	} else if (strcmp(type, "failed") == 0 || strcmp(type, "stopped") == 0) {
+		if (type[0] == 'f')
+			on_failed(p, msg);
+		else if (p->state == STATE_STOPPING)
 			finish_stop(p, msg);
+		if (state_is_live(p->state)) {
+			/* a last message that ended nothing: a reaper bug. Kill it; the lost path
+			 * cleans up and reports. */
+			log_error("project %s: reaper sent '%s' in state %s", p->id, type,
+				  state_name(p->state));
+			if (p->reaper_pid > 0)
+				kill(p->reaper_pid, SIGKILL);
+			return;
+		}
+		/* the reaper's last message: release the project now, not when it has exited */
+		detach_reaper(p);
+		project_resume_restart(p);
+		projects_notify_gone();
 	} else if (strcmp(type, "archive") == 0) {
 		on_lines(p, msg, true);
 	} else if (strcmp(type, "logs") == 0) {
@@ -369,6 +412,13 @@ static void cleanup_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void reaper_link_child_reaped(pid_t pid, int status)
 {
 	(void)status;
+	for (size_t i = 0; i < rl.nretiring; i++) {
+		if (rl.retiring[i] == pid) {
+			rl.retiring[i] = rl.retiring[--rl.nretiring];
+			projects_notify_gone();
+			return;
+		}
+	}
 	for (project_t *p = project_first(); p; p = p->next) {
 		if (p->reaper_pid == pid) {
 			p->reaper_pid = 0;

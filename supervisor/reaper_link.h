@@ -17,4 +17,8 @@ bool reaper_link_spawn(struct project *p, char *err, size_t errlen);
 /* A child of the master was reaped: a reaper, or an orphan re-parented to us. */
 void reaper_link_child_reaped(pid_t pid, int status);
 
+/* True while reapers that have finished their project are still exiting. */
+bool reaper_link_retiring(void);
+void reaper_link_free(void);
+
 #endif

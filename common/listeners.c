@@ -1,0 +1,189 @@
+#include "common/listeners.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/proc.h"
+#include "common/util.h"
+
+typedef struct {
+	int port;
+	unsigned long inode;
+} listen_sock_t;
+
+#define TCP_LISTEN 0x0A
+
+/* Every listening TCP socket of this network namespace. */
+static size_t read_listeners(listen_sock_t **out)
+{
+	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	for (size_t f = 0; f < ARRAY_LEN(files); f++) {
+		FILE *fp = fopen(files[f], "re");
+		if (!fp)
+			continue;
+		char line[512];
+		if (!fgets(line, sizeof(line), fp)) { /* the header */
+			fclose(fp);
+			continue;
+		}
+		while (fgets(line, sizeof(line), fp)) {
+			char local[64];
+			unsigned st;
+			unsigned long inode;
+			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+			if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
+				   &inode) != 3 ||
+			    st != TCP_LISTEN)
+				continue;
+			char *colon = strrchr(local, ':');
+			if (!colon)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				*out = xrealloc(*out, cap * sizeof(**out));
+			}
+			(*out)[n].port = (int)strtol(colon + 1, NULL, 16);
+			(*out)[n].inode = inode;
+			n++;
+		}
+		fclose(fp);
+	}
+	return n;
+}
+
+/* Calls found(ctx, inode) for every socket fd of pid; stops early when it returns true. */
+static bool pid_sockets(pid_t pid, bool (*found)(void *ctx, unsigned long inode), void *ctx)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return false;
+	struct dirent *e;
+	bool hit = false;
+	while (!hit && (e = readdir(d))) {
+		char link[300], target[64];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/%d/fd/%s", (int)pid, e->d_name);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		unsigned long inode;
+		if (sscanf(target, "socket:[%lu]", &inode) == 1)
+			hit = found(ctx, inode);
+	}
+	closedir(d);
+	return hit;
+}
+
+typedef struct {
+	listen_sock_t *socks;
+	size_t nsocks;
+	int *ports;
+	size_t nports;
+	size_t max;
+	int want; /* > 0: stop at the first socket on this port */
+} tree_scan_t;
+
+static bool tree_found(void *ctx, unsigned long inode)
+{
+	tree_scan_t *t = ctx;
+	for (size_t i = 0; i < t->nsocks; i++) {
+		if (t->socks[i].inode != inode)
+			continue;
+		int port = t->socks[i].port;
+		if (t->want > 0)
+			return port == t->want;
+		bool dup = false;
+		for (size_t k = 0; k < t->nports; k++)
+			dup = dup || t->ports[k] == port;
+		if (!dup && t->nports < t->max)
+			t->ports[t->nports++] = port;
+	}
+	return false;
+}
+
+static bool scan_tree(pid_t root, tree_scan_t *t)
+{
+	t->nsocks = read_listeners(&t->socks);
+	bool hit = false;
+	if (t->nsocks > 0) {
+		proc_info_t *procs;
+		size_t n = proc_descendants(root, &procs);
+		hit = pid_sockets(root, tree_found, t);
+		for (size_t i = 0; i < n && !hit; i++)
+			hit = pid_sockets(procs[i].pid, tree_found, t);
+		free(procs);
+	}
+	free(t->socks);
+	return hit;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+size_t listeners_of_tree(pid_t root, int *ports, size_t max)
+{
+	tree_scan_t t = {.ports = ports, .max = max};
+	scan_tree(root, &t);
+	qsort(ports, t.nports, sizeof(int), cmp_int);
+	return t.nports;
+}
+
+bool listeners_tree_owns(pid_t root, int port)
+{
+	tree_scan_t t = {.want = port};
+	return scan_tree(root, &t);
+}
+
+typedef struct {
+	listen_sock_t *socks;
+	size_t nsocks;
+	int port;
+} owner_scan_t;
+
+static bool owner_found(void *ctx, unsigned long inode)
+{
+	owner_scan_t *o = ctx;
+	for (size_t i = 0; i < o->nsocks; i++)
+		if (o->socks[i].inode == inode && o->socks[i].port == o->port)
+			return true;
+	return false;
+}
+
+pid_t listeners_owner(int port, char *desc, size_t n)
+{
+	owner_scan_t o = {.port = port};
+	o.nsocks = read_listeners(&o.socks);
+	pid_t owner = 0;
+	DIR *d = o.nsocks ? opendir("/proc") : NULL;
+	struct dirent *e;
+	while (d && !owner && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		if (pid_sockets((pid_t)pid, owner_found, &o))
+			owner = (pid_t)pid;
+	}
+	if (d)
+		closedir(d);
+	free(o.socks);
+	proc_info_t info;
+	if (owner && proc_read(owner, &info) == 0)
+		snprintf(desc, n, "pid %d (%s)", (int)owner, info.comm);
+	else if (owner)
+		snprintf(desc, n, "pid %d", (int)owner);
+	else
+		snprintf(desc, n, "a process devsup cannot see (another user or container)");
+	return owner;
+}

@@ -1,0 +1,20 @@
+#ifndef DEVSUP_LISTENERS_H
+#define DEVSUP_LISTENERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Listening TCP sockets (from /proc/net/tcp and /proc/net/tcp6) matched against processes'
+ * open fds, so that "who listens on this port" has an exact answer. */
+
+/* The ports on which root or any of its descendants listens (each once, ascending). Returns
+ * the count (at most max). */
+size_t listeners_of_tree(pid_t root, int *ports, size_t max);
+/* True when root or a descendant owns a listening socket on port. */
+bool listeners_tree_owns(pid_t root, int port);
+/* Who listens on port: its pid (0 if none can be seen) and "pid N (comm)" in desc. Scans
+ * every process: for error messages only. */
+pid_t listeners_owner(int port, char *desc, size_t n);
+
+#endif

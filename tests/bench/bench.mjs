@@ -6,7 +6,7 @@
 //  - RSS of the master and of one reaper while supervising one server;
 //  - CPU time and wake-ups (context switches) of master + reaper over 10 s of idling.
 import { spawn } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,9 +58,16 @@ function procStatus(pid) {
   };
 }
 
+// The reaper: a child of the master (found by the parent links of /proc/*/stat, since
+// /proc/PID/task/TID/children is not on every kernel).
 function reaperOf(masterPid) {
-  for (const d of readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').trim().split(/\s+/)) {
-    if (d && readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('devsup-reaper')) return Number(d);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === masterPid && readFileSync(`/proc/${d}/cmdline`, 'utf8').startsWith('devsup-reaper')) return Number(d);
+    } catch { /* gone */ }
   }
   return 0;
 }

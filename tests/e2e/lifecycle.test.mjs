@@ -204,7 +204,7 @@ test('environment, fds and stdin of the dev server', T, () =>
     assert.ok(env.PATH, 'PATH was not passed on');
 
     // `ls -l /proc/self/fd` run by the server's shell: 0, 1, 2 and ls's own directory fd (3)
-    // only. devsup itself was given an inherited fd 3 (extraFd), which must not get through.
+    // only. devsup itself was given an inherited fd 9 (extraFd), which must not get through.
     const listing = readFileSync(out, 'utf8');
     const fds = [...listing.matchAll(/ (\d+) -> (.*)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
     assert.deepEqual(fds, [0, 1, 2, 3], `fds of a process spawned by the dev server's shell (3 is ls's own directory fd):\n${listing}`);
@@ -433,7 +433,8 @@ test('a stop while starting cancels the start', T, () =>
     const id = projectId('cancel');
     const startP = start(d, { id: 'slow-start', projectId: id, command: serverCmd('--listen-after', '100000') });
     await d.next((e) => e.type === 'dev-server-state' && e.projectId === id && e.to === 'starting', 10000, 'starting');
-    await sleep(200); // let the spawn happen
+    // Let the spawn happen: the server process exists (it never listens).
+    assert.ok(await pollUntil(() => projectPids(id).length > 0, 5000), 'the server was never spawned');
     const stopP = stop(d, id, { id: 'cancel-stop' });
     const [s, x] = await Promise.all([startP, stopP]);
     expectError(s, 'cancelled', 'the cancelled start');
@@ -501,4 +502,27 @@ test('restart of a running project answers dev-server-started with a new pid', T
     assertStateChain(d, id, tos);
     await stopOk(d, id);
     assertNothingAlive(id);
+  }));
+
+test('a failed or stopped project can be started again at once', T, () =>
+  withDevsup({}, async (d) => {
+    // The answer to the previous command means the project is no longer live: a start sent right
+    // after it must be accepted (failed → starting, stopped → starting), never already_running.
+    const wrong = [];
+    for (let i = 0; i < 8; i++) {
+      const id = projectId('refail');
+      expectError(await start(d, { projectId: id, command: ['devsup-e2e-no-such-command-xyz'] }), 'command_not_found');
+      const again = await start(d, { projectId: id, command: ['devsup-e2e-no-such-command-xyz'] });
+      if (again.reason !== 'command_not_found') wrong.push(`after failed: ${JSON.stringify(again)}`);
+    }
+    for (let i = 0; i < 6; i++) {
+      const id = projectId('restop');
+      await startOk(d, { projectId: id, command: serverCmd() });
+      await stopOk(d, id);
+      const again = await start(d, { projectId: id, command: serverCmd() });
+      if (again.type !== 'dev-server-started') wrong.push(`after stopped: ${JSON.stringify(again)}`);
+      else await stopOk(d, id);
+      assertNothingAlive(id);
+    }
+    assert.deepEqual(wrong, [], `starts refused right after the previous answer:\n  ${wrong.join('\n  ')}`);
   }));

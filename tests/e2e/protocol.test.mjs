@@ -96,16 +96,26 @@ test('ping, status and metrics answer with their events', T, () =>
 
 test('bad input lines each get exactly one error and change nothing', T, () =>
   withDevsup({}, async (d) => {
-    await expectOneError(d, 'this is not json\n', 'invalid_json', 'not JSON');
-    await expectOneError(d, '{"type":"ping",\n', 'invalid_json', 'truncated JSON');
-    await expectOneError(d, '[1,2,3]\n', 'invalid_command', 'JSON array');
-    await expectOneError(d, '42\n', 'invalid_command', 'JSON number');
-    await expectOneError(d, '"ping"\n', 'invalid_command', 'JSON string');
-    await expectOneError(d, 'null\n', 'invalid_command', 'JSON null');
-    await expectOneError(d, '{"id":"nt1"}\n', 'invalid_command', 'object without type', { commandId: 'nt1' });
-    await expectOneError(d, '{"type":42,"id":"nt2"}\n', 'invalid_command', 'type not a string', { commandId: 'nt2' });
-    await expectOneError(d, '{"type":"frobnicate","id":"u1"}\n', 'unknown_command', 'unknown type', { commandId: 'u1' });
-    await expectOneError(d, '{"type":"frobnicate"}\n', 'unknown_command', 'unknown type without id');
+    // Every case is checked; the mismatches are reported together.
+    const failures = [];
+    const check = async (...a) => {
+      try {
+        await expectOneError(d, ...a);
+      } catch (err) {
+        if (!(err instanceof assert.AssertionError)) throw err;
+        failures.push(err.message.split('\n')[0]);
+      }
+    };
+    await check('this is not json\n', 'invalid_json', 'not JSON');
+    await check('{"type":"ping",\n', 'invalid_json', 'truncated JSON');
+    await check('[1,2,3]\n', 'invalid_command', 'JSON array');
+    await check('42\n', 'invalid_command', 'JSON number');
+    await check('"ping"\n', 'invalid_command', 'JSON string');
+    await check('null\n', 'invalid_command', 'JSON null');
+    await check('{"id":"nt1"}\n', 'invalid_command', 'object without type', { commandId: 'nt1' });
+    await check('{"type":42,"id":"nt2"}\n', 'invalid_command', 'type not a string', { commandId: 'nt2' });
+    await check('{"type":"frobnicate","id":"u1"}\n', 'unknown_command', 'unknown type', { commandId: 'u1' });
+    await check('{"type":"frobnicate"}\n', 'unknown_command', 'unknown type without id');
 
     const cwd = FIXTURES;
     const good = { type: 'start-dev-server', projectId: 'p-ok', command: ['node', '-v'], cwd };
@@ -135,8 +145,9 @@ test('bad input lines each get exactly one error and change nothing', T, () =>
     let n = 0;
     for (const [what, cmd] of bad) {
       const id = `bad-${++n}`;
-      await expectOneError(d, JSON.stringify({ ...cmd, id }) + '\n', 'invalid_command', what, { commandId: id });
+      await check(JSON.stringify({ ...cmd, id }) + '\n', 'invalid_command', what, { commandId: id });
     }
+    assert.deepEqual(failures, [], `bad input answered wrongly:\n  ${failures.join('\n  ')}`);
 
     // A projectId of exactly 128 allowed characters is valid: it is not rejected as invalid_command.
     const okId = 'A.b_c:d-' + 'x'.repeat(120);

@@ -67,9 +67,10 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
   const baseEnv = { ...process.env };
   delete baseEnv.DATABASE_URL;
   const proc = spawn(bin, fullArgs, {
-    // extraFd: hand devsup an inherited fd 3 (as a parent with a leaked fd would) to check it is
-    // not passed on to dev servers.
-    stdio: extraFd ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    // extraFd: hand devsup an inherited, not close-on-exec fd 9 (as a parent with a leaked fd
+    // would) to check it is not passed on to dev servers.
+    stdio: extraFd ? ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe']
+      : ['pipe', 'pipe', 'pipe'],
     env: { ...baseEnv, ...env },
   });
 

@@ -258,6 +258,13 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
         try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
       }
     }
+    // Under ASan/UBSan (make e2e-san) a report on stderr, from the master or a reaper, is a
+    // failure even when every event was right.
+    const report = d.stderr.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*)/);
+    if (report) {
+      const at = d.stderr.indexOf(report[0]);
+      throw new Error(`sanitizer report from devsup:\n${d.stderr.slice(Math.max(0, at - 200), at + 4000)}`);
+    }
   };
 
   d.assertProtocolClean = () => {

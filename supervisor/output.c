@@ -112,15 +112,12 @@ void output_event(json_t *ev)
 	output_append(ev);
 }
 
-bool output_log_event(json_t *ev)
+bool output_log_room(void)
 {
-	if (out.len - out.off >= OUTPUT_LOG_LIMIT) {
-		json_decref(ev);
-		out.dropped++;
-		return false;
-	}
-	output_append(ev);
-	return true;
+	if (out.len - out.off < OUTPUT_LOG_LIMIT)
+		return true;
+	out.dropped++;
+	return false;
 }
 
 size_t output_pending(void)

@@ -19,8 +19,8 @@ void output_init(struct ev_loop *loop, int fd);
 json_t *event_new(const char *type, const char *project_id, json_t *command_id);
 /* Queues ev as one line; steals the reference. Never dropped while the reader is there. */
 void output_event(json_t *ev);
-/* Queues a droppable event (a `log` line); steals the reference. False when dropped. */
-bool output_log_event(json_t *ev);
+/* True when a droppable event (a `log` line) would be queued now; false counts one drop. */
+bool output_log_room(void);
 /* Bytes waiting to be written. */
 size_t output_pending(void);
 uint64_t output_dropped_logs(void);

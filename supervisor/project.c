@@ -236,8 +236,14 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	p->start_waiting = true;
 	json_decref(p->start_id);
 	p->start_id = id ? json_incref(id) : NULL;
+	p->port_retries = 0;
 	metrics_start_requested();
-	json_t *msg = json_deep_copy(spec);
+	project_send_start(p);
+}
+
+void project_send_start(project_t *p)
+{
+	json_t *msg = json_deep_copy(p->spec);
 	json_object_set_new(msg, "type", json_string("start"));
 	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
 	chan_send(&p->chan, msg);

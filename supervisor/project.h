@@ -35,6 +35,7 @@ typedef struct project {
 	pid_t pgid;
 	int port;
 	int last_port; /* where it last ran: a restart asks for it again */
+	unsigned port_retries; /* starts retried on another port after a port conflict */
 	uint64_t started_at_ms;  /* wall clock, when it became running */
 	uint64_t start_mono_ms;  /* when the start was accepted */
 	uint64_t stop_mono_ms;   /* when the stop was accepted */
@@ -52,6 +53,7 @@ typedef struct project {
 	uint64_t next_req;
 
 	ring_t archive; /* the output, kept once the reaper is gone */
+	uint64_t logs_dropped; /* log lines not sent since the last one that was */
 } project_t;
 
 /* Sets up the registry; opts must outlive it. */
@@ -89,6 +91,8 @@ void project_take_start_id(project_t *p, json_t **id);
 void project_reply_logs(const project_t *p, json_t *id, json_t *lines);
 void project_flush_log_requests(project_t *p);
 void project_resume_restart(project_t *p);
+/* Sends the start message (p->spec) to p's reaper. */
+void project_send_start(project_t *p);
 bool project_has_reaper(const project_t *p);
 project_t *project_first(void);
 void projects_notify_gone(void);

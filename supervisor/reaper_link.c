@@ -16,11 +16,13 @@
 #include "common/util.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
+#include "supervisor/ports.h"
 #include "supervisor/project.h"
 #include "supervisor/reply.h"
 
 #define CONTROL_FD 3
 #define CLEANUP_RETRY_S 0.25
+#define PORT_RETRIES 2 /* SPEC: a start that hits a port conflict moves on at most twice */
 
 extern char **environ;
 
@@ -28,6 +30,7 @@ static struct {
 	struct ev_loop *loop;
 	const options_t *opts;
 	ev_timer cleanup_timer; /* re-kills orphans of lost reapers while there are any */
+	int avoid_port;  /* while retrying: the port that just failed */
 	pid_t *retiring; /* reapers that sent their last message and are exiting */
 	size_t nretiring, capretiring;
 } rl;
@@ -121,6 +124,40 @@ void reaper_link_free(void)
 	free(rl.retiring);
 	rl.retiring = NULL;
 	rl.nretiring = rl.capretiring = 0;
+}
+
+static bool taken_or_avoided(int port)
+{
+	return port == rl.avoid_port || projects_port_taken(port);
+}
+
+/* A start that failed because its port was taken after we chose it (another process bound it
+ * in between) goes on with a fresh reaper on another port, unless strictPort; true if so. */
+static bool retry_on_new_port(project_t *p, const json_t *msg)
+{
+	const char *phase = json_string_value(json_object_get(msg, "phase"));
+	const char *reason = json_string_value(json_object_get(msg, "reason"));
+	char err[256];
+	if (p->state != STATE_STARTING || !phase || strcmp(phase, "start") != 0 || !reason ||
+	    strcmp(reason, "port_in_use") != 0 || p->port_retries >= PORT_RETRIES ||
+	    json_is_true(json_object_get(p->spec, "strictPort")))
+		return false;
+	rl.avoid_port = p->port;
+	int port = ports_allocate(0, false, taken_or_avoided, err, sizeof(err));
+	rl.avoid_port = 0;
+	if (port < 0)
+		return false;
+	detach_reaper(p);
+	log_info("project %s: port %d is taken; trying port %d", p->id, p->port, port);
+	p->port_retries++;
+	p->port = port;
+	json_object_set_new(p->spec, "port", json_integer(port));
+	if (!reaper_link_spawn(p, err, sizeof(err))) {
+		log_error("project %s: %s", p->id, err);
+		return false; /* reported as the conflict it was */
+	}
+	project_send_start(p);
+	return true;
 }
 
 /* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown). */
@@ -252,15 +289,23 @@ static void on_lines(project_t *p, const json_t *msg, bool archive)
 	json_object_del(p->log_requests, key);
 }
 
+/* A log line for the client, unless stdout is behind: then it is counted, and the next line
+ * that goes out says how many were dropped before it (lifecycle events are never dropped). */
 static void on_log(project_t *p, const json_t *msg)
 {
+	json_int_t upstream = json_integer_value(json_object_get(msg, "dropped"));
+	if (!output_log_room()) {
+		p->logs_dropped += 1 + (uint64_t)upstream;
+		return;
+	}
 	json_t *ev = event_new("log", p->id, NULL);
 	json_object_set(ev, "stream", json_object_get(msg, "stream"));
 	json_object_set(ev, "line", json_object_get(msg, "line"));
-	json_t *dropped = json_object_get(msg, "dropped");
+	uint64_t dropped = p->logs_dropped + (uint64_t)upstream;
 	if (dropped)
-		json_object_set(ev, "dropped", dropped);
-	output_log_event(ev);
+		json_object_set_new(ev, "dropped", json_integer((json_int_t)dropped));
+	p->logs_dropped = 0;
+	output_event(ev);
 }
 
 static void on_msg(chan_t *c, json_t *msg, void *ctx)
@@ -276,6 +321,8 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 	} else if (strcmp(type, "running") == 0) {
 		on_running(p, msg);
 	} else if (strcmp(type, "failed") == 0 || strcmp(type, "stopped") == 0) {
+		if (type[0] == 'f' && retry_on_new_port(p, msg))
+			return;
 		if (type[0] == 'f')
 			on_failed(p, msg);
 		else if (p->state == STATE_STOPPING)

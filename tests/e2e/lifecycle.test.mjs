@@ -273,7 +273,8 @@ test('a slow first answer is waited for, not retried (startupMs ≈ the delay)',
     const started = await startOk(d, { projectId: id, command: serverCmd('--slow-first-response', '2500') });
     assert.ok(started.startupMs >= 2300,
       `startupMs ${started.startupMs}: the answer to the first request (delayed 2500 ms) was not the signal`);
-    assert.ok(started.startupMs < 2500 + 1500, `startupMs ${started.startupMs}: readiness seen late`);
+    // generous: the latency itself is measured by make bench, not asserted here
+    assert.ok(started.startupMs < 2500 + 5000, `startupMs ${started.startupMs}: readiness seen late`);
     await stopOk(d, id);
     assertNothingAlive(id);
   }));

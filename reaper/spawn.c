@@ -348,6 +348,12 @@ void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn
 		else if (e->err == EACCES || e->err == EPERM)
 			failure_set(f, REASON_PERMISSION_DENIED, NULL, "cannot run '%s': %s (%s)",
 				    plan->display, what, plan->path);
+		else if (e->err == ENOEXEC)
+			failure_set(f, REASON_UNKNOWN,
+				    "Give the script a #! line, or run it through its interpreter "
+				    "(for example [\"sh\", \"script\"]).",
+				    "cannot run '%s': %s is neither a binary nor a script with a #! line",
+				    plan->display, plan->path);
 		else
 			failure_set(f, REASON_UNKNOWN, NULL, "cannot run '%s': %s (%s)",
 				    plan->display, what, plan->path);

@@ -171,3 +171,26 @@ test('a client that stops reading loses only log events, and is told how many', 
     await stopOk(d, id);
     assertNothingAlive(id);
   }));
+
+test('an exit after 3 s but before it was healthy is crashed, with exitCode and logTail', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('late');
+    const ev = await start(d, { projectId: id, command: serverCmd('--say', 'compiling…', '--exit-code', '4', '--exit-after', '3300') });
+    expectError(ev, 'crashed');
+    assert.equal(ev.exitCode, 4);
+    assert.ok(ev.logTail.includes('compiling…'), JSON.stringify(ev.logTail));
+    assert.match(ev.error, /exited with code 4/);
+    assertStateChain(d, id, ['starting', 'failed']);
+    assertNothingAlive(id);
+  }));
+
+test('an executable that is neither a binary nor a #! script is unknown, naming the file', T, () =>
+  withDevsup({}, async (d) => {
+    const file = path.join(tmp, 'not-a-program');
+    writeFileSync(file, '\x00\x01\x02 not an executable format\n');
+    (await import('node:fs')).chmodSync(file, 0o755);
+    const ev = await start(d, { projectId: projectId('noexec'), command: [file] });
+    expectError(ev, 'unknown');
+    assert.ok(ev.error.includes(file), ev.error);
+    assert.match(ev.suggestion, /#!/);
+  }));

@@ -496,6 +496,7 @@ test('restart of a running project answers dev-server-started with a new pid', T
     expectType(r, 'dev-server-started', 'restart');
     assert.equal(r.commandId, 'rs-1');
     assert.notEqual(r.pid, first.pid, 'restart kept the old pid');
+    assert.equal(r.port, first.port, 'a restart keeps the port the browser still points at');
     assert.ok(!isAlive(first.pid), `old server ${first.pid} still alive after restart`);
     assert.equal((await httpGet(r.url)).status, 200);
     const tos = d.states(id).map((e) => e.to);

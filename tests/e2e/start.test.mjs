@@ -194,3 +194,41 @@ test('an executable that is neither a binary nor a #! script is unknown, naming 
     assert.ok(ev.error.includes(file), ev.error);
     assert.match(ev.suggestion, /#!/);
   }));
+
+test('restart applies overrides to the last start', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('override');
+    await startOk(d, { projectId: id, command: serverCmd(), env: { GREETING: 'one' } });
+    const r = await d.request({ type: 'restart-dev-server', projectId: id, env: { GREETING: 'two' } });
+    assert.equal(r.type, 'dev-server-started', JSON.stringify(r));
+    const env = readFileSync(`/proc/${r.pid}/environ`, 'utf8').split('\0');
+    assert.ok(env.includes('GREETING=two'), 'the override reached the new server');
+    const bad = await d.request({ type: 'restart-dev-server', projectId: id, cwd: 'relative' });
+    expectError(bad, 'invalid_command');
+    assert.match(bad.error, /cwd/);
+    assert.equal((await d.request({ type: 'status', projectId: id })).projects[0].state, 'running', 'a bad restart changes nothing');
+    await stopOk(d, id);
+  }));
+
+test('metrics count starts, failures by reason, stops, forced kills and start latency', T, () =>
+  withDevsup({}, async (d) => {
+    const ok = projectId('m');
+    await startOk(d, { projectId: ok, command: serverCmd() });
+    await stopOk(d, ok);
+    expectError(await start(d, { projectId: projectId('m'), command: ['no-such-program-xyz'] }), 'command_not_found');
+    const stubborn = projectId('m');
+    await startOk(d, { projectId: stubborn, command: serverCmd('--ignore-sigterm'), stopTimeoutMs: 300 });
+    const st = await stopOk(d, stubborn);
+    assert.equal(st.forced, true);
+    const m = await d.request({ type: 'metrics' });
+    assert.equal(m.type, 'metrics');
+    assert.equal(m.starts, 3);
+    assert.equal(m.started, 2);
+    assert.equal(m.startFailures, 1);
+    assert.deepEqual(m.failuresByReason, { command_not_found: 1 });
+    assert.equal(m.stops, 2);
+    assert.equal(m.forcedKills, 1);
+    assert.equal(m.startLatencyMs.count, 2);
+    for (const k of ['p50', 'p90', 'p99', 'max']) assert.equal(typeof m.startLatencyMs[k], 'number', k);
+    assert.ok(m.startLatencyMs.p50 <= m.startLatencyMs.max);
+  }));

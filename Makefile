@@ -16,8 +16,9 @@ endif
 
 WARNINGS := -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
-ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. -MMD -MP
-LDLIBS   := -lev -ljansson
+ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. $(PQ_CFLAGS) -MMD -MP
+LDLIBS   := -lev -ljansson -lpq
+PQ_CFLAGS := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 COMMON_SRC := $(wildcard common/*.c)
 SUP_SRC    := $(wildcard supervisor/*.c)
@@ -29,6 +30,10 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 SUP_OBJ    := $(call obj,$(SUP_SRC))
 REAP_OBJ   := $(call obj,$(REAP_SRC))
 UNIT_OBJ   := $(call obj,$(UNIT_SRC))
+# The schema is compiled into devsup (sql/embed.sh).
+SQL_SRC    := $(sort $(wildcard sql/*.sql))
+GEN_C      := $(BUILD)/gen/migrations.c
+GEN_OBJ    := $(BUILD)/obj/gen/migrations.o
 
 DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
@@ -37,15 +42,23 @@ UNIT   := $(BUILD)/unit-tests
 .PHONY: all deps run test unit e2e e2e-san bench clean
 all: $(DEVSUP) $(REAPER)
 
-$(DEVSUP): $(SUP_OBJ) $(COMMON_OBJ)
+$(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(REAPER): $(REAP_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # The unit tests link the supervisor's and reaper's modules too, minus their main().
-$(UNIT): $(UNIT_OBJ) $(COMMON_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
+$(UNIT): $(UNIT_OBJ) $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs check)
+
+$(GEN_C): $(SQL_SRC) sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(SQL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(GEN_OBJ): $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -139,49 +139,71 @@ static int pidfd_open_(pid_t pid)
 #endif
 }
 
-int proc_signal(const proc_info_t *p, int sig)
+int proc_pidfd(const proc_info_t *p)
 {
-	/* Open the pidfd first, then check the start time: if they match, the pidfd holds the
-	 * process we mean, and a pid re-used after this point cannot be hit. */
+	/* Open first, then check the start time: if they match, the pidfd holds the process we
+	 * mean, and a pid re-used after this point cannot be hit. */
 	int pfd = pidfd_open_(p->pid);
-	if (pfd < 0 && errno != ENOSYS)
+	if (pfd < 0)
 		return -1;
 	proc_info_t now;
 	if (proc_read(p->pid, &now) < 0 || now.start != p->start) {
-		if (pfd >= 0)
-			close(pfd);
+		close(pfd);
 		errno = ESRCH;
 		return -1;
 	}
-	int r;
+	return pfd;
+}
+
+int proc_pidfd_signal(int pidfd, int sig)
+{
 #ifdef SYS_pidfd_send_signal
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+#else
+	(void)pidfd;
+	(void)sig;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+int proc_signal(const proc_info_t *p, int sig)
+{
+	int pfd = proc_pidfd(p);
 	if (pfd >= 0) {
-		r = (int)syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+		int r = proc_pidfd_signal(pfd, sig);
 		int e = errno;
 		close(pfd);
 		errno = e;
-		return r;
+		if (r == 0 || errno != ENOSYS)
+			return r;
+	} else if (errno != ENOSYS) {
+		return -1;
 	}
-#endif
-	if (pfd >= 0)
-		close(pfd);
-	r = kill(p->pid, sig);
-	return r;
+	/* no pidfds on this kernel: check the start time, then kill (a tiny window remains) */
+	proc_info_t now;
+	if (proc_read(p->pid, &now) < 0 || now.start != p->start) {
+		errno = ESRCH;
+		return -1;
+	}
+	return kill(p->pid, sig);
 }
 
-bool proc_environ_has(pid_t pid, const char *entry)
+/* Calls visit(ctx, entry, len) for each "KEY=VALUE" string of /proc/PID/environ until it
+ * returns true; entries longer than the buffer are skipped. True if one did. */
+static bool proc_environ_visit(pid_t pid, bool (*visit)(void *ctx, const char *e, size_t len),
+			       void *ctx)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	size_t elen = strlen(entry);
 	/* Stream it in blocks, keeping the unfinished entry at the front of the buffer. */
 	char buf[8192];
 	size_t have = 0;
 	bool found = false, skipping = false;
-	for (;;) {
+	while (!found) {
 		ssize_t r = fd_read(fd, buf + have, sizeof(buf) - have);
 		if (r <= 0)
 			break;
@@ -189,16 +211,14 @@ bool proc_environ_has(pid_t pid, const char *entry)
 		size_t start = 0;
 		for (;;) {
 			char *nul = memchr(buf + start, '\0', have - start);
-			if (!nul)
+			if (!nul || found)
 				break;
 			size_t len = (size_t)(nul - (buf + start));
-			if (!skipping && len == elen && memcmp(buf + start, entry, elen) == 0)
-				found = true;
+			if (!skipping)
+				found = visit(ctx, buf + start, len);
 			skipping = false;
 			start += len + 1;
 		}
-		if (found)
-			break;
 		memmove(buf, buf + start, have - start);
 		have -= start;
 		if (have == sizeof(buf)) { /* an entry longer than the buffer: not ours */
@@ -208,6 +228,43 @@ bool proc_environ_has(pid_t pid, const char *entry)
 	}
 	close(fd);
 	return found;
+}
+
+static bool environ_match(void *ctx, const char *e, size_t len)
+{
+	const char *entry = ctx;
+	return len == strlen(entry) && memcmp(e, entry, len) == 0;
+}
+
+bool proc_environ_has(pid_t pid, const char *entry)
+{
+	return proc_environ_visit(pid, environ_match, (void *)entry);
+}
+
+typedef struct {
+	const char *key;
+	char *buf;
+	size_t n;
+} environ_get_t;
+
+static bool environ_get(void *ctx, const char *e, size_t len)
+{
+	environ_get_t *g = ctx;
+	size_t kl = strlen(g->key);
+	if (len <= kl || memcmp(e, g->key, kl) != 0 || e[kl] != '=')
+		return false;
+	size_t vl = len - kl - 1;
+	if (vl >= g->n)
+		vl = g->n - 1;
+	memcpy(g->buf, e + kl + 1, vl);
+	g->buf[vl] = '\0';
+	return true;
+}
+
+bool proc_environ_get(pid_t pid, const char *key, char *buf, size_t n)
+{
+	environ_get_t g = {key, buf, n};
+	return n > 0 && proc_environ_visit(pid, environ_get, &g);
 }
 
 void proc_cmdline(pid_t pid, char *buf, size_t n)

@@ -29,6 +29,13 @@ size_t proc_descendants(pid_t root, proc_info_t **out);
 int proc_signal(const proc_info_t *p, int sig) WUR;
 /* True when /proc/PID/environ holds exactly `entry` ("KEY=VALUE") as one of its strings. */
 bool proc_environ_has(pid_t pid, const char *entry);
+/* The value of KEY in /proc/PID/environ into buf (NUL-terminated, cut to n-1): true if found. */
+bool proc_environ_get(pid_t pid, const char *key, char *buf, size_t n);
+/* A pidfd for p, only if the pid still names that same process (start time checked after
+ * the open): the fd, or -1 with errno. */
+int proc_pidfd(const proc_info_t *p) WUR;
+/* Sends sig through a pidfd from proc_pidfd: 0, or -1 with errno. */
+int proc_pidfd_signal(int pidfd, int sig) WUR;
 /* Up to n-1 bytes of /proc/PID/cmdline with NULs shown as spaces ("?" when unreadable). */
 void proc_cmdline(pid_t pid, char *buf, size_t n);
 

@@ -331,8 +331,9 @@ static void reaper_spawn(reaper_t *r, const json_t *start)
 	const char *cwd = json_string_value(json_object_get(start, "cwd")) ?: "/";
 	r->cwd = xstrdup(cwd);
 	r->phase = PHASE_SPAWNING;
+	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms};
 	if (!spawn_prepare(json_object_get(start, "command"), cwd, r->port,
-			   json_object_get(start, "env"), r->project_id, r->runner_id, &plan, &f)) {
+			   json_object_get(start, "env"), &ids, &plan, &f)) {
 		reaper_fail_start(r, &f);
 		return;
 	}

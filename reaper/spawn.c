@@ -135,13 +135,16 @@ static char *env_entry(const char *key, const char *value)
 }
 
 /* The reaper's environment minus the keys we set, plus env, PORT and the devsup markers. */
-static char **build_env(const json_t *env, int port, const char *project_id,
-			const char *runner_id)
+static char **build_env(const json_t *env, int port, const spawn_ids_t *ids)
 {
-	char portbuf[16];
+	char portbuf[16], timeoutbuf[24];
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	const char *fixed_keys[] = {"PORT", "DEVSUP_PROJECT_ID", "DEVSUP_RUNNER_ID"};
-	const char *fixed_vals[] = {portbuf, project_id, runner_id};
+	snprintf(timeoutbuf, sizeof(timeoutbuf), "%llu", (unsigned long long)ids->stop_timeout_ms);
+	/* The markers let a later devsup with the same runner id find and stop what a crashed
+	 * one left behind, with the project's own grace period. */
+	const char *fixed_keys[] = {"PORT", "DEVSUP_PROJECT_ID", "DEVSUP_RUNNER_ID",
+				    "DEVSUP_STOP_TIMEOUT_MS"};
+	const char *fixed_vals[] = {portbuf, ids->project_id, ids->runner_id, timeoutbuf};
 	size_t n = 0, extra = env ? json_object_size(env) : 0;
 	while (environ[n])
 		n++;
@@ -210,13 +213,12 @@ static bool check_cwd(const char *cwd, failure_t *f)
 }
 
 bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,
-		   const char *project_id, const char *runner_id, spawn_plan_t *plan,
-		   failure_t *f)
+		   const spawn_ids_t *ids, spawn_plan_t *plan, failure_t *f)
 {
 	memset(plan, 0, sizeof(*plan));
 	if (!check_cwd(cwd, f))
 		return false;
-	plan->envp = build_env(env, port, project_id, runner_id);
+	plan->envp = build_env(env, port, ids);
 	if (json_is_string(command)) {
 		plan->shell = true;
 		plan->argv = xcalloc(4, sizeof(char *));

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/util.h"
@@ -21,12 +22,17 @@ typedef struct {
  * Pre-flight of SPEC §4.2 and building the plan: cwd exists and is a directory, the
  * executable resolves on PATH and is executable. `command` is an array of strings or a string
  * (run by /bin/sh -c). `env` (object of strings, may be NULL) is added to the reaper's
- * environment with PORT, DEVSUP_PROJECT_ID and DEVSUP_RUNNER_ID. On failure fills *f and
+ * environment with PORT, DEVSUP_PROJECT_ID, DEVSUP_RUNNER_ID and DEVSUP_STOP_TIMEOUT_MS. On failure fills *f and
  * returns false.
  */
+typedef struct {
+	const char *project_id;
+	const char *runner_id;
+	uint64_t stop_timeout_ms;
+} spawn_ids_t;
+
 bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,
-		   const char *project_id, const char *runner_id, spawn_plan_t *plan,
-		   failure_t *f) WUR;
+		   const spawn_ids_t *ids, spawn_plan_t *plan, failure_t *f) WUR;
 void spawn_plan_free(spawn_plan_t *plan);
 
 /*

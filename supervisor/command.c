@@ -10,6 +10,7 @@
 #include "supervisor/output.h"
 #include "supervisor/project.h"
 #include "supervisor/reply.h"
+#include "supervisor/store.h"
 
 #define TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a mistake */
 
@@ -332,6 +333,7 @@ static void handle_metrics(json_t *c, json_t *id)
 	json_t *m = metrics_json();
 	json_object_set_new(m, "liveProjects", json_integer(projects_live_count()));
 	json_object_set_new(m, "droppedLogEvents", json_integer((json_int_t)output_dropped_logs()));
+	json_object_set_new(m, "persistence", store_status_json());
 	json_object_update(ev, m);
 	json_decref(m);
 	output_event(ev);

@@ -18,6 +18,8 @@
 #include "supervisor/options.h"
 #include "supervisor/output.h"
 #include "supervisor/project.h"
+#include "supervisor/recover.h"
+#include "supervisor/store.h"
 
 static struct {
 	struct ev_loop *loop;
@@ -27,12 +29,13 @@ static struct {
 	bool shutdown_waiting;
 	ev_signal sigterm, sigint, sighup;
 	ev_child children;
+	unsigned recovered;
+	bool flushing;
+	int exit_code;
 } m;
 
-static void finish_if_quiet(void)
+static void finish_after_flush(void)
 {
-	if (!m.shutting_down || !projects_quiescent())
-		return;
 	if (m.shutdown_waiting) {
 		output_event(event_new("shutdown-complete", NULL, m.shutdown_id));
 		json_decref(m.shutdown_id);
@@ -40,6 +43,16 @@ static void finish_if_quiet(void)
 		m.shutdown_waiting = false;
 	}
 	ev_break(m.loop, EVBREAK_ALL);
+}
+
+/* The end of a shutdown: every project is stopped and every leftover of a previous devsup is
+ * gone; then the database gets its last transitions (bounded: Postgres may be down). */
+static void finish_if_quiet(void)
+{
+	if (!m.shutting_down || m.flushing || !projects_quiescent() || recover_active())
+		return;
+	m.flushing = true;
+	store_flush(3000, finish_after_flush);
 }
 
 /* Stops every project in parallel; the loop ends once the last reaper is gone. A second
@@ -91,8 +104,8 @@ static void emit_ready(void)
 	json_object_set_new(ev, "version", json_string(DEVSUP_VERSION));
 	json_object_set_new(ev, "pid", json_integer(getpid()));
 	json_object_set_new(ev, "runnerId", json_string(m.opts.runner_id));
-	json_object_set_new(ev, "persistence", json_string("disabled"));
-	json_object_set_new(ev, "recovered", json_integer(0));
+	json_object_set_new(ev, "persistence", json_string(m.opts.db_url ? "postgres" : "disabled"));
+	json_object_set_new(ev, "recovered", json_integer(m.recovered));
 	json_object_set_new(ev, "portRange",
 			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
 	output_event(ev);
@@ -113,6 +126,26 @@ static void configure_signals(void)
 	ev_child_start(m.loop, &m.children);
 }
 
+static void migrations_done(bool ok)
+{
+	m.exit_code = ok ? 0 : 1;
+	ev_break(m.loop, EVBREAK_ALL);
+}
+
+/* devsup --migrate: connect, apply sql/ (embedded), exit 0; 1 if the database is unreachable. */
+static int run_migrations(void)
+{
+	if (!m.opts.db_url) {
+		log_error("--migrate needs --db URL or DATABASE_URL");
+		return 1;
+	}
+	m.loop = ev_default_loop(EVFLAG_AUTO);
+	store_migrate_only(m.loop, m.opts.db_url, migrations_done);
+	ev_run(m.loop, 0);
+	store_free();
+	return m.exit_code;
+}
+
 int main(int argc, char **argv)
 {
 	switch (options_parse(argc, argv, &m.opts)) {
@@ -131,10 +164,8 @@ int main(int argc, char **argv)
 			  m.opts.reaper_path, strerror(errno));
 		return 1;
 	}
-	if (m.opts.migrate) {
-		log_error("--migrate: persistence is not available in this build");
-		return 1;
-	}
+	if (m.opts.migrate)
+		return run_migrations();
 	/* If a reaper dies, its project's processes are re-parented to us, not to init, so we
 	 * can still find and kill them. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
@@ -152,6 +183,12 @@ int main(int argc, char **argv)
 	command_on_shutdown(on_shutdown_command);
 	projects_init(m.loop, &m.opts);
 	projects_on_reaper_gone(finish_if_quiet);
+	/* Whatever a previous devsup of this runner left is stopped first (found through /proc,
+	 * so this needs no database), then the database catches up in the background: ready
+	 * never waits for it. */
+	m.recovered = recover_start(m.loop, m.opts.runner_id);
+	recover_on_done(finish_if_quiet);
+	store_init(m.loop, m.opts.db_url, m.opts.runner_id, projects_leftover_rows);
 	emit_ready();
 	input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
 
@@ -159,6 +196,8 @@ int main(int argc, char **argv)
 
 	input_stop();
 	output_drain(2000);
+	store_free();
+	recover_free();
 	projects_free();
 	json_decref(m.shutdown_id);
 	ev_loop_destroy(m.loop);

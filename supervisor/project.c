@@ -15,7 +15,9 @@
 #include "supervisor/output.h"
 #include "supervisor/ports.h"
 #include "supervisor/reaper_link.h"
+#include "supervisor/recover.h"
 #include "supervisor/reply.h"
+#include "supervisor/store.h"
 
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 
@@ -25,12 +27,17 @@ static struct {
 	project_t *head;
 	bool accepting;
 	void (*on_gone)(void);
+	/* A project's first seq in this run: the start time in ms, so seq keeps increasing
+	 * across restarts of devsup even without a database. */
+	uint64_t seq_base;
+	json_t *leftover_rows; /* waiting for recovery to finish */
 } reg = {.accepting = true};
 
 void projects_init(struct ev_loop *loop, const options_t *opts)
 {
 	reg.loop = loop;
 	reg.opts = opts;
+	reg.seq_base = wall_ms();
 	ports_init(opts->port_lo, opts->port_hi);
 	reaper_link_init(loop, opts);
 }
@@ -85,6 +92,7 @@ static void project_free(project_t *p)
 	json_decref(p->log_requests);
 	ring_free(&p->archive);
 	free(p->framework);
+	free(p->failure_message);
 	free(p->stop_reason);
 	free(p->id);
 	free(p);
@@ -93,6 +101,8 @@ static void project_free(project_t *p)
 void projects_free(void)
 {
 	reaper_link_free();
+	json_decref(reg.leftover_rows);
+	reg.leftover_rows = NULL;
 	while (reg.head) {
 		project_t *p = reg.head;
 		reg.head = p->next;
@@ -146,7 +156,7 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 	}
 	state_t from = p->state;
 	p->state = to;
-	p->seq++;
+	p->seq = p->seq + 1 > reg.seq_base ? p->seq + 1 : reg.seq_base;
 	json_t *ev = event_new("dev-server-state", p->id, cmd_id);
 	json_object_set_new(ev, "from", json_string(state_name(from)));
 	json_object_set_new(ev, "to", json_string(state_name(to)));
@@ -160,7 +170,62 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 		p->pid = p->pgid = 0;
 		p->started_at_ms = 0;
 	}
+	store_transition(&(store_transition_t){
+		.project_id = p->id,
+		.seq = p->seq,
+		.from = state_name(from),
+		.to = state_name(to),
+		.reason = reason,
+		.at_ms = wall_ms(),
+		.port = p->port,
+		.pid = p->pid,
+		.pgid = p->pgid,
+		.framework = p->framework,
+		.failure_reason = to == STATE_FAILED ? reason : NULL,
+		.failure_message = to == STATE_FAILED ? p->failure_message : NULL,
+	});
 	return true;
+}
+
+/* Closes the rows a previous devsup left live, as SPEC §7 asks: through stopping. */
+static void apply_leftover_rows(json_t *rows)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		const char *id = json_string_value(json_object_get(row, "projectId"));
+		int s = state_parse(json_string_value(json_object_get(row, "status")) ?: "");
+		if (!id || !project_id_valid(id) || !state_is_live((state_t)s) || project_find(id))
+			continue; /* touched in this run already: its own writes supersede the row */
+		project_t *p = project_create(id);
+		p->seq = (uint64_t)json_integer_value(json_object_get(row, "seq"));
+		p->state = (state_t)s; /* where the previous devsup left it */
+		if (p->state != STATE_STOPPING)
+			project_transition(p, STATE_STOPPING, "runner_restart", NULL);
+		project_transition(p, STATE_STOPPED, "runner_restart", NULL);
+	}
+}
+
+static void leftovers_after_recovery(void)
+{
+	json_t *rows = reg.leftover_rows;
+	reg.leftover_rows = NULL;
+	if (rows)
+		apply_leftover_rows(rows);
+	json_decref(rows);
+}
+
+void projects_leftover_rows(json_t *rows)
+{
+	if (!recover_active()) {
+		apply_leftover_rows(rows);
+		return;
+	}
+	if (!reg.leftover_rows)
+		reg.leftover_rows = json_array();
+	json_array_extend(reg.leftover_rows, rows);
+	recover_on_done(leftovers_after_recovery);
 }
 
 static const char *live_description(const project_t *p, char *buf, size_t n)
@@ -230,6 +295,8 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	p->start_mono_ms = clock_ms();
 	free(p->framework);
 	p->framework = NULL;
+	free(p->failure_message);
+	p->failure_message = NULL;
 	ring_free(&p->archive);
 	ring_init(&p->archive, 500);
 	project_transition(p, STATE_STARTING, NULL, id);
@@ -404,6 +471,7 @@ void project_cmd_status(const char *project_id, json_t *id)
 	json_t *ev = event_new("status", project_id, id);
 	json_object_set_new(ev, "projects", list);
 	json_object_set_new(ev, "outputQueueBytes", json_integer((json_int_t)output_pending()));
+	json_object_set_new(ev, "persistence", store_status_json());
 	output_event(ev);
 }
 

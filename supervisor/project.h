@@ -24,6 +24,7 @@ typedef struct project {
 	json_t *request; /* the start command's fields as validated (for restart) */
 	json_t *spec;    /* the start message sent to the reaper */
 	char *framework;
+	char *failure_message; /* of the last failure, for the database row */
 
 	/* the reaper: alive until reaped; its channel open until EOF */
 	pid_t reaper_pid; /* 0 once reaped */
@@ -72,6 +73,10 @@ void project_cmd_logs(const char *project_id, size_t lines, json_t *id);
 void projects_stop_all(const char *reason, json_t *timeout_ms, bool force);
 /* True when no reaper is alive and no orphan is being cleaned up. */
 bool projects_quiescent(void);
+/* Rows a previous devsup of this runner left live ([{projectId, status, seq}]): each is moved
+ * to stopped through stopping, reason runner_restart, once recovery has torn their processes
+ * down. */
+void projects_leftover_rows(json_t *rows);
 /* Sets a callback run whenever a project's reaper is gone for good. */
 void projects_on_reaper_gone(void (*cb)(void));
 /* The master's SIGCHLD: any child reaped (reapers and orphans re-parented to us). */

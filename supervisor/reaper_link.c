@@ -228,6 +228,8 @@ static void on_failed(project_t *p, const json_t *msg)
 		finish_stop(p, msg); /* it died while we were stopping it: the stop is done */
 		return;
 	}
+	free(p->failure_message);
+	p->failure_message = xstrdup(message ? message : reason_name(reason));
 	json_t *extra = json_object();
 	copy_exit_fields(extra, msg);
 	json_object_set(extra, "logTail", json_object_get(msg, "logTail") ?: json_array());
@@ -380,6 +382,8 @@ static void report_lost(project_t *p)
 				  "were killed";
 	char text[256];
 	snprintf(text, sizeof(text), msg, p->id);
+	free(p->failure_message);
+	p->failure_message = xstrdup(text);
 	json_t *extra = json_pack("{s:[]}", "logTail");
 	if (p->state == STATE_STARTING) {
 		json_t *id;

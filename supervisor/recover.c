@@ -1,0 +1,157 @@
+#include "supervisor/recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/util.h"
+
+#define DEFAULT_STOP_TIMEOUT_MS 10000
+
+typedef struct {
+	ev_io io; /* the pidfd: readable once the process has exited */
+	proc_info_t info;
+	char project[129];
+} leftover_t;
+
+static struct {
+	struct ev_loop *loop;
+	leftover_t *items;
+	size_t n, alive;
+	ev_timer kill_timer;
+	void (*done)(void);
+} rc;
+
+bool recover_active(void)
+{
+	return rc.alive > 0;
+}
+
+static void recover_finish(void)
+{
+	ev_timer_stop(rc.loop, &rc.kill_timer);
+	log_info("recovery: everything the previous devsup left is gone");
+	void (*cb)(void) = rc.done;
+	rc.done = NULL;
+	if (cb)
+		cb();
+}
+
+static void leftover_exited(struct ev_loop *loop, ev_io *w, int revents)
+{
+	leftover_t *l = w->data;
+	(void)revents;
+	ev_io_stop(loop, w);
+	close(w->fd);
+	log_debug("recovery: %d (%s, project %s) is gone", (int)l->info.pid, l->info.comm,
+		  l->project);
+	if (--rc.alive == 0)
+		recover_finish();
+}
+
+static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (size_t i = 0; i < rc.n; i++) {
+		if (!ev_is_active(&rc.items[i].io))
+			continue;
+		log_warn("recovery: SIGKILL to %d (%s, project %s)", (int)rc.items[i].info.pid,
+			 rc.items[i].info.comm, rc.items[i].project);
+		if (proc_pidfd_signal(rc.items[i].io.fd, SIGKILL) < 0 && errno != ESRCH)
+			log_warn("recovery: SIGKILL: %s", strerror(errno));
+	}
+}
+
+unsigned recover_start(struct ev_loop *loop, const char *runner_id)
+{
+	char marker[160], timeout[24];
+	snprintf(marker, sizeof(marker), "DEVSUP_RUNNER_ID=%s", runner_id);
+	memset(&rc, 0, sizeof(rc));
+	rc.loop = loop;
+	ev_timer_init(&rc.kill_timer, kill_timer_cb, 0., 0.);
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	size_t cap = 0;
+	uint64_t grace_ms = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		proc_info_t info;
+		if (*end || pid <= 0 || pid == getpid() || !proc_environ_has((pid_t)pid, marker) ||
+		    proc_read((pid_t)pid, &info) < 0 || info.state == 'Z')
+			continue;
+		if (rc.n == cap) {
+			cap = cap ? cap * 2 : 16;
+			rc.items = xrealloc(rc.items, cap * sizeof(*rc.items));
+		}
+		leftover_t *l = &rc.items[rc.n];
+		memset(l, 0, sizeof(*l));
+		l->info = info;
+		if (!proc_environ_get(info.pid, "DEVSUP_PROJECT_ID", l->project, sizeof(l->project)))
+			snprintf(l->project, sizeof(l->project), "?");
+		uint64_t t = DEFAULT_STOP_TIMEOUT_MS;
+		if (proc_environ_get(info.pid, "DEVSUP_STOP_TIMEOUT_MS", timeout, sizeof(timeout)))
+			t = strtoull(timeout, NULL, 10);
+		grace_ms = t > grace_ms ? t : grace_ms;
+		int pfd = proc_pidfd(&info);
+		if (pfd < 0)
+			continue; /* gone already, or its pid was re-used: not ours to touch */
+		rc.n++;
+		ev_io_init(&l->io, leftover_exited, pfd, EV_READ);
+	}
+	closedir(d);
+	/* Pointers into rc.items are stable from here on. */
+	unsigned projects = 0;
+	for (size_t i = 0; i < rc.n; i++) {
+		leftover_t *l = &rc.items[i];
+		bool first = true;
+		for (size_t k = 0; k < i && first; k++)
+			first = strcmp(rc.items[k].project, l->project) != 0;
+		projects += first;
+		l->io.data = l;
+		ev_io_start(loop, &l->io);
+		rc.alive++;
+		log_warn("recovery: stopping %d (%s) of project %s, left by a previous devsup",
+			 (int)l->info.pid, l->info.comm, l->project);
+		if (proc_pidfd_signal(l->io.fd, SIGTERM) == 0)
+			(void)!proc_pidfd_signal(l->io.fd, SIGCONT);
+	}
+	if (rc.alive > 0) {
+		ev_timer_set(&rc.kill_timer, (double)grace_ms / 1000., 0.);
+		ev_timer_start(loop, &rc.kill_timer);
+	}
+	return projects;
+}
+
+void recover_on_done(void (*cb)(void))
+{
+	if (rc.alive == 0) {
+		cb();
+		return;
+	}
+	rc.done = cb;
+}
+
+void recover_free(void)
+{
+	for (size_t i = 0; i < rc.n; i++) {
+		if (ev_is_active(&rc.items[i].io)) {
+			ev_io_stop(rc.loop, &rc.items[i].io);
+			close(rc.items[i].io.fd);
+		}
+	}
+	if (rc.loop)
+		ev_timer_stop(rc.loop, &rc.kill_timer);
+	free(rc.items);
+	memset(&rc, 0, sizeof(rc));
+}

@@ -1,0 +1,22 @@
+#ifndef DEVSUP_RECOVER_H
+#define DEVSUP_RECOVER_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+/*
+ * Start-up recovery of SPEC §7, without a database: processes whose environment carries this
+ * runner's DEVSUP_RUNNER_ID were left by a previous devsup (killed, crashed). Each is held
+ * through a pidfd (so a re-used pid is never signalled), sent SIGTERM, and SIGKILL after its
+ * project's stop timeout (DEVSUP_STOP_TIMEOUT_MS); its exit is seen on the pidfd.
+ */
+
+/* Scans /proc and starts tearing down; returns the number of distinct projects found. */
+unsigned recover_start(struct ev_loop *loop, const char *runner_id);
+/* True while leftovers are still alive. */
+bool recover_active(void);
+/* Runs cb once nothing is left (at once if nothing is). */
+void recover_on_done(void (*cb)(void));
+void recover_free(void);
+
+#endif

@@ -1,0 +1,623 @@
+/* The Postgres writer: outbox -> pipelined idempotent upserts, never blocking the loop. */
+#include "supervisor/store.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "supervisor/migrations.h"
+
+#define BACKOFF_MIN_S 0.1
+#define BACKOFF_MAX_S 5.0
+#define CONNECT_TIMEOUT_S 10.0
+#define BATCH_MAX 256
+#define MIGRATION_LOCK "7435123901" /* pg_advisory_xact_lock key: "devsup" */
+
+/* One statement per transition: the history row (a re-send is a no-op thanks to
+ * UNIQUE (project_id, seq)) and the current row ("latest wins": never back to an older seq). */
+static const char upsert_sql[] =
+	"WITH t AS ("
+	" INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING) "
+	"INSERT INTO devsup_dev_servers AS c (project_id, runner_id, status, port, pid, pgid,"
+	" tunnel_url, framework, failure_reason, failure_message, seq, updated_at)"
+	" VALUES ($1, $2, $5, $8, $9, $10, NULL, $11, $12, $13, $3, $7)"
+	" ON CONFLICT (project_id) DO UPDATE SET runner_id = EXCLUDED.runner_id,"
+	" status = EXCLUDED.status, port = EXCLUDED.port, pid = EXCLUDED.pid, pgid = EXCLUDED.pgid,"
+	" tunnel_url = EXCLUDED.tunnel_url, framework = EXCLUDED.framework,"
+	" failure_reason = EXCLUDED.failure_reason, failure_message = EXCLUDED.failure_message,"
+	" seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at"
+	" WHERE c.seq < EXCLUDED.seq";
+
+static const char leftover_sql[] =
+	"SELECT project_id, status, seq FROM devsup_dev_servers"
+	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
+	" ORDER BY project_id";
+
+typedef struct rec {
+	struct rec *next;
+	char *v[13]; /* the statement's parameters, as text (NULL for SQL NULL) */
+	uint64_t queued_ms;
+} rec_t;
+
+typedef enum {
+	ST_OFF,         /* persistence disabled */
+	ST_BACKOFF,     /* waiting to reconnect */
+	ST_CONNECTING,  /* PQconnectPoll */
+	ST_LIST,        /* reading the applied migrations */
+	ST_APPLY,       /* applying migrations[next] */
+	ST_LEFTOVERS,   /* reading rows a previous devsup left live */
+	ST_PREPARE,     /* pipeline entered, statement being prepared */
+	ST_READY,       /* writing batches */
+} store_state_t;
+
+static struct {
+	struct ev_loop *loop;
+	char *url;
+	char *runner_id;
+	PGconn *conn;
+	store_state_t state;
+	ev_io io;
+	ev_timer timer; /* backoff, connect timeout, flush timeout */
+	double backoff;
+	rec_t *head, *tail;
+	size_t queued;
+	size_t inflight; /* records at the head sent in the batch awaiting its sync */
+	bool batch_error;
+	bool *applied; /* per migration */
+	size_t next_migration;
+	json_t *result_rows; /* rows of the step in progress */
+	bool leftovers_done; /* looked once per devsup, at the first connection */
+	store_rows_cb on_rows;
+	bool migrate_only;
+	void (*migrated)(bool ok);
+	void (*flushed)(void);
+	ev_timer flush_timer;
+} st;
+
+static void store_io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void store_connect(void);
+static void store_send_batch(void);
+
+bool store_enabled(void)
+{
+	return st.state != ST_OFF;
+}
+
+static void notice_cb(void *arg, const PGresult *res)
+{
+	(void)arg;
+	log_debug("postgres: %s", PQresultErrorMessage(res));
+}
+
+/* Watch the connection's socket; libpq may have replaced it, so set it anew every time. */
+static void store_watch(int events)
+{
+	ev_io_stop(st.loop, &st.io);
+	int fd = st.conn ? PQsocket(st.conn) : -1;
+	if (fd < 0)
+		return;
+	ev_io_set(&st.io, fd, events);
+	ev_io_start(st.loop, &st.io);
+}
+
+static void store_check_flushed(void)
+{
+	if (st.flushed && st.queued == 0) {
+		void (*cb)(void) = st.flushed;
+		st.flushed = NULL;
+		ev_timer_stop(st.loop, &st.flush_timer);
+		cb();
+	}
+}
+
+/* Drops the connection and schedules a new one; everything unwritten is sent again then. */
+static void store_fail(const char *what)
+{
+	const char *err = st.conn ? PQerrorMessage(st.conn) : "";
+	log_warn("postgres: %s: %s; reconnecting in %.1f s (%zu transitions queued)", what,
+		 err && *err ? err : "connection lost", st.backoff, st.queued);
+	/* stop watching before libpq closes the fd (libev's rule) */
+	ev_io_stop(st.loop, &st.io);
+	if (st.conn)
+		PQfinish(st.conn);
+	st.conn = NULL;
+	st.inflight = 0;
+	st.batch_error = false;
+	json_decref(st.result_rows);
+	st.result_rows = NULL;
+	if (st.migrate_only) {
+		st.state = ST_OFF;
+		st.migrated(false);
+		return;
+	}
+	st.state = ST_BACKOFF;
+	ev_timer_stop(st.loop, &st.timer);
+	ev_timer_set(&st.timer, st.backoff, 0.);
+	ev_timer_start(st.loop, &st.timer);
+	st.backoff = st.backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : st.backoff * 2;
+}
+
+/* After a PQsend*: push it out, and wait for the answer (and for writability if not all of
+ * it left). */
+static void store_flush_out(void)
+{
+	int r = PQflush(st.conn);
+	if (r < 0) {
+		store_fail("send");
+		return;
+	}
+	store_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void store_send_query(const char *sql)
+{
+	if (!PQsendQuery(st.conn, sql)) {
+		store_fail("query");
+		return;
+	}
+	store_flush_out();
+}
+
+static void store_list_migrations(void)
+{
+	st.state = ST_LIST;
+	/* One implicit transaction: the lock serialises several runners starting together. */
+	store_send_query("SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");"
+			 " CREATE TABLE IF NOT EXISTS devsup_schema_migrations ("
+			 "  version integer PRIMARY KEY, name text NOT NULL,"
+			 "  applied_at timestamptz NOT NULL DEFAULT now());"
+			 " SELECT version FROM devsup_schema_migrations ORDER BY version");
+}
+
+static void store_read_leftovers(void);
+
+static void store_apply_next(void)
+{
+	while (st.next_migration < migrations_count && st.applied[st.next_migration])
+		st.next_migration++;
+	if (st.next_migration == migrations_count) {
+		if (st.migrate_only) {
+			log_info("postgres: schema is up to date (%zu migrations)", migrations_count);
+			ev_io_stop(st.loop, &st.io);
+			PQfinish(st.conn);
+			st.conn = NULL;
+			st.state = ST_OFF;
+			st.migrated(true);
+			return;
+		}
+		store_read_leftovers();
+		return;
+	}
+	const migration_t *m = &migrations[st.next_migration];
+	/* The file, the lock and the record in one implicit transaction: a failing file leaves
+	 * neither its tables nor its row. ON CONFLICT: another runner may have been first. */
+	size_t n = strlen(m->sql) + strlen(m->name) + 256;
+	char *q = xmalloc(n);
+	snprintf(q, n,
+		 "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");\n%s;\n"
+		 "INSERT INTO devsup_schema_migrations (version, name) VALUES (%d, '%s')"
+		 " ON CONFLICT (version) DO NOTHING",
+		 m->sql, m->version, m->name);
+	st.state = ST_APPLY;
+	log_info("postgres: applying migration %s", m->name);
+	store_send_query(q);
+	free(q);
+}
+
+static void store_read_leftovers(void)
+{
+	if (st.leftovers_done || !st.on_rows) {
+		st.leftovers_done = true;
+		goto prepare;
+	}
+	st.state = ST_LEFTOVERS;
+	const char *params[1] = {st.runner_id};
+	if (!PQsendQueryParams(st.conn, leftover_sql, 1, NULL, params, NULL, NULL, 0)) {
+		store_fail("query");
+		return;
+	}
+	store_flush_out();
+	return;
+prepare:
+	st.state = ST_PREPARE;
+	if (!PQenterPipelineMode(st.conn) || !PQsendPrepare(st.conn, "upsert", upsert_sql, 13, NULL) ||
+	    !PQpipelineSync(st.conn)) {
+		store_fail("prepare");
+		return;
+	}
+	store_flush_out();
+}
+
+static void store_connected(void)
+{
+	ev_timer_stop(st.loop, &st.timer);
+	if (PQsetnonblocking(st.conn, 1) != 0) {
+		store_fail("non-blocking mode");
+		return;
+	}
+	log_info("postgres: connected");
+	free(st.applied);
+	st.applied = xcalloc(migrations_count ? migrations_count : 1, sizeof(bool));
+	st.next_migration = 0;
+	store_list_migrations();
+}
+
+static void store_connect(void)
+{
+	const char *keys[] = {"dbname", "application_name", "options", "keepalives",
+			      "keepalives_idle", "keepalives_interval", "keepalives_count",
+			      "tcp_user_timeout", NULL};
+	/* synchronous_commit=on: a batch acknowledged by its sync point survives a crash */
+	const char *vals[] = {st.url, "devsup", "-c synchronous_commit=on", "1", "10", "5", "3",
+			      "20000", NULL};
+	st.conn = PQconnectStartParams(keys, vals, 1);
+	if (!st.conn || PQstatus(st.conn) == CONNECTION_BAD) {
+		store_fail("connect");
+		return;
+	}
+	PQsetNoticeReceiver(st.conn, notice_cb, NULL);
+	st.state = ST_CONNECTING;
+	/* libpq's connect_timeout is not applied in this mode: our own timer */
+	ev_timer_stop(st.loop, &st.timer);
+	ev_timer_set(&st.timer, CONNECT_TIMEOUT_S, 0.);
+	ev_timer_start(st.loop, &st.timer);
+	store_watch(EV_WRITE); /* as if PGRES_POLLING_WRITING came first */
+}
+
+static void store_connect_poll(void)
+{
+	switch (PQconnectPoll(st.conn)) {
+	case PGRES_POLLING_READING:
+		store_watch(EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		store_watch(EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		store_connected();
+		break;
+	default:
+		store_fail("connect");
+	}
+}
+
+static rec_t *store_pop(void)
+{
+	rec_t *r = st.head;
+	st.head = r->next;
+	if (!st.head)
+		st.tail = NULL;
+	st.queued--;
+	return r;
+}
+
+static void rec_free(rec_t *r)
+{
+	for (size_t i = 0; i < ARRAY_LEN(r->v); i++)
+		free(r->v[i]);
+	free(r);
+}
+
+/* A step's result outside pipeline mode. False when it failed (and the connection is gone). */
+static bool store_step_result(PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+	if (s == PGRES_TUPLES_OK) {
+		json_decref(st.result_rows);
+		st.result_rows = json_array();
+		for (int i = 0; i < PQntuples(res); i++) {
+			json_t *row = json_array();
+			for (int c = 0; c < PQnfields(res); c++)
+				json_array_append_new(row, json_string(PQgetvalue(res, i, c)));
+			json_array_append_new(st.result_rows, row);
+		}
+		return true;
+	}
+	if (s == PGRES_COMMAND_OK)
+		return true;
+	log_error("postgres: %s", PQresultErrorMessage(res));
+	return false;
+}
+
+/* The step's results are all in: move on. */
+static void store_step_done(void)
+{
+	json_t *rows = st.result_rows;
+	st.result_rows = NULL;
+	switch (st.state) {
+	case ST_LIST: {
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row)
+		{
+			int v = atoi(json_string_value(json_array_get(row, 0)));
+			for (size_t k = 0; k < migrations_count; k++)
+				if (migrations[k].version == v)
+					st.applied[k] = true;
+		}
+		store_apply_next();
+		break;
+	}
+	case ST_APPLY:
+		st.applied[st.next_migration] = true;
+		store_apply_next();
+		break;
+	case ST_LEFTOVERS: {
+		json_t *list = json_array();
+		size_t i;
+		json_t *row;
+		json_array_foreach(rows, i, row)
+		{
+			json_array_append_new(
+				list, json_pack("{s:O, s:O, s:I}", "projectId", json_array_get(row, 0),
+						"status", json_array_get(row, 1), "seq",
+						(json_int_t)strtoll(json_string_value(json_array_get(row, 2)),
+								    NULL, 10)));
+		}
+		st.leftovers_done = true;
+		st.on_rows(list);
+		json_decref(list);
+		store_read_leftovers(); /* now prepares */
+		break;
+	}
+	default:
+		break;
+	}
+	json_decref(rows);
+}
+
+/* Pipeline results: each statement's result, then PGRES_PIPELINE_SYNC for the batch. */
+static void store_pipeline_results(void)
+{
+	while (st.conn && !PQisBusy(st.conn)) {
+		PGresult *res = PQgetResult(st.conn);
+		if (!res) {
+			/* between two statements' results; stop when nothing more is expected */
+			if (st.state == ST_READY && st.inflight == 0)
+				return;
+			continue;
+		}
+		ExecStatusType s = PQresultStatus(res);
+		if (s == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			if (st.batch_error) {
+				store_fail("batch");
+				return;
+			}
+			if (st.state == ST_PREPARE) {
+				st.state = ST_READY;
+				st.backoff = BACKOFF_MIN_S;
+				log_info("postgres: ready (%zu transitions queued)", st.queued);
+			} else {
+				/* the batch is durable: only now does it leave the outbox */
+				for (; st.inflight > 0; st.inflight--)
+					rec_free(store_pop());
+			}
+			store_check_flushed();
+			store_send_batch();
+			return;
+		}
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+			if (!st.batch_error)
+				log_error("postgres: %s", s == PGRES_PIPELINE_ABORTED
+								  ? "batch aborted"
+								  : PQresultErrorMessage(res));
+			st.batch_error = true;
+		}
+		PQclear(res);
+	}
+}
+
+static void store_read(void)
+{
+	if (!PQconsumeInput(st.conn)) {
+		store_fail("read");
+		return;
+	}
+	if (st.state == ST_PREPARE || st.state == ST_READY) {
+		store_pipeline_results();
+		return;
+	}
+	while (st.conn && !PQisBusy(st.conn)) {
+		PGresult *res = PQgetResult(st.conn);
+		if (!res) {
+			store_step_done();
+			return;
+		}
+		bool ok = store_step_result(res);
+		PQclear(res);
+		if (!ok) {
+			/* drain this step's results, then give up on this connection */
+			store_fail("schema");
+			return;
+		}
+	}
+}
+
+static void store_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	if (st.state == ST_CONNECTING) {
+		store_connect_poll();
+		return;
+	}
+	if (revents & EV_WRITE) {
+		int r = PQflush(st.conn);
+		if (r < 0) {
+			store_fail("send");
+			return;
+		}
+		store_watch(r == 1 ? EV_READ | EV_WRITE : EV_READ);
+	}
+	if (st.conn && (revents & EV_READ))
+		store_read();
+}
+
+static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (st.state == ST_CONNECTING) {
+		store_fail("connect timed out");
+		return;
+	}
+	if (st.state == ST_BACKOFF)
+		store_connect();
+}
+
+static void store_send_batch(void)
+{
+	if (st.state != ST_READY || st.inflight > 0 || st.queued == 0)
+		return;
+	size_t n = 0;
+	for (rec_t *r = st.head; r && n < BATCH_MAX; r = r->next, n++) {
+		if (!PQsendQueryPrepared(st.conn, "upsert", 13, (const char *const *)r->v, NULL, NULL,
+					 0)) {
+			store_fail("send");
+			return;
+		}
+	}
+	if (!PQpipelineSync(st.conn)) {
+		store_fail("sync");
+		return;
+	}
+	st.inflight = n;
+	st.batch_error = false;
+	store_flush_out();
+}
+
+static char *opt_int(int v)
+{
+	char buf[16];
+	if (v <= 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%d", v);
+	return xstrdup(buf);
+}
+
+static char *opt_str(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void store_transition(const store_transition_t *t)
+{
+	if (st.state == ST_OFF)
+		return;
+	rec_t *r = xcalloc(1, sizeof(*r));
+	char buf[32];
+	r->v[0] = xstrdup(t->project_id);
+	r->v[1] = xstrdup(st.runner_id);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)t->seq);
+	r->v[2] = xstrdup(buf);
+	r->v[3] = xstrdup(t->from);
+	r->v[4] = xstrdup(t->to);
+	r->v[5] = opt_str(t->reason);
+	time_iso8601(t->at_ms, buf, sizeof(buf));
+	r->v[6] = xstrdup(buf);
+	r->v[7] = opt_int(t->port);
+	r->v[8] = opt_int(t->pid);
+	r->v[9] = opt_int(t->pgid);
+	r->v[10] = opt_str(t->framework);
+	r->v[11] = opt_str(t->failure_reason);
+	r->v[12] = opt_str(t->failure_message);
+	r->queued_ms = clock_ms();
+	if (st.tail)
+		st.tail->next = r;
+	else
+		st.head = r;
+	st.tail = r;
+	st.queued++;
+	store_send_batch();
+}
+
+json_t *store_status_json(void)
+{
+	uint64_t oldest = st.head ? clock_ms() - st.head->queued_ms : 0;
+	return json_pack("{s:b, s:b, s:I, s:I}", "enabled", st.state != ST_OFF, "connected",
+			 st.state == ST_READY, "queued", (json_int_t)st.queued, "oldestQueuedMs",
+			 (json_int_t)oldest);
+}
+
+static void flush_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (st.flushed) {
+		log_warn("postgres: %zu transitions could not be written before exit", st.queued);
+		void (*cb)(void) = st.flushed;
+		st.flushed = NULL;
+		cb();
+	}
+}
+
+void store_flush(uint64_t timeout_ms, void (*done)(void))
+{
+	if (st.state == ST_OFF || st.queued == 0) {
+		done();
+		return;
+	}
+	st.flushed = done;
+	ev_timer_init(&st.flush_timer, flush_timeout_cb, (double)timeout_ms / 1000., 0.);
+	ev_timer_start(st.loop, &st.flush_timer);
+}
+
+static void store_setup(struct ev_loop *loop, const char *url, const char *runner_id)
+{
+	memset(&st, 0, sizeof(st));
+	st.loop = loop;
+	st.url = xstrdup(url);
+	st.runner_id = xstrdup(runner_id ? runner_id : "");
+	st.backoff = BACKOFF_MIN_S;
+	ev_init(&st.io, store_io_cb);
+	ev_init(&st.timer, store_timer_cb);
+	ev_init(&st.flush_timer, flush_timeout_cb);
+}
+
+void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
+		store_rows_cb on_leftover_rows)
+{
+	if (!url) {
+		memset(&st, 0, sizeof(st));
+		st.state = ST_OFF;
+		return;
+	}
+	store_setup(loop, url, runner_id);
+	st.on_rows = on_leftover_rows;
+	store_connect();
+}
+
+void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok))
+{
+	store_setup(loop, url, NULL);
+	st.migrate_only = true;
+	st.migrated = done;
+	store_connect();
+}
+
+void store_free(void)
+{
+	if (st.loop) {
+		ev_io_stop(st.loop, &st.io);
+		ev_timer_stop(st.loop, &st.timer);
+		ev_timer_stop(st.loop, &st.flush_timer);
+	}
+	if (st.conn)
+		PQfinish(st.conn);
+	st.conn = NULL;
+	while (st.head)
+		rec_free(store_pop());
+	json_decref(st.result_rows);
+	free(st.applied);
+	free(st.url);
+	free(st.runner_id);
+	memset(&st, 0, sizeof(st));
+}

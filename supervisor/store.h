@@ -1,0 +1,46 @@
+#ifndef DEVSUP_STORE_H
+#define DEVSUP_STORE_H
+
+#include <ev.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Persistence of SPEC §7: every transition goes into an in-memory outbox, in order, and is
+ * written to Postgres from the loop without ever blocking it (non-blocking libpq, pipeline
+ * mode, idempotent statements). A batch counts as written only when its sync point succeeds;
+ * on any failure the connection is rebuilt with backoff and the unwritten rest is sent again.
+ */
+
+typedef struct {
+	const char *project_id;
+	uint64_t seq;
+	const char *from;
+	const char *to;
+	const char *reason;          /* NULL for none */
+	uint64_t at_ms;              /* wall clock */
+	int port, pid, pgid;         /* 0 for NULL */
+	const char *framework;       /* NULL for none */
+	const char *failure_reason;  /* set on failed */
+	const char *failure_message;
+} store_transition_t;
+
+/* A row of this runner that a previous devsup left live: for recovery. */
+typedef void (*store_rows_cb)(json_t *rows); /* [{projectId, status, seq}], borrowed */
+
+/* Starts the writer (connecting in the background). url NULL: persistence disabled. */
+void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
+		store_rows_cb on_leftover_rows);
+/* Only migrations: connect, apply, then done(ok). For devsup --migrate. */
+void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok));
+bool store_enabled(void);
+/* Queues one transition (copied). */
+void store_transition(const store_transition_t *t);
+/* {enabled, connected, queued, oldestQueuedMs} as a new object. */
+json_t *store_status_json(void);
+/* Calls done once everything queued is written, or after timeout_ms, whichever is first. */
+void store_flush(uint64_t timeout_ms, void (*done)(void));
+void store_free(void);
+
+#endif

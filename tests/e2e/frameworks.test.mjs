@@ -9,7 +9,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import {
   withDevsup, projectId, projectPids, runnerPids, procStat, procCmdline, describePids, httpGet, pollUntil,
   sleep,
@@ -210,7 +209,7 @@ test('Vite 8 app: npm run dev -- --port {port} → framework vite, HTTP 200, not
       // npm run dev → sh -c vite → node …/node_modules/.bin/vite (esbuild, if Vite starts it, is
       // recorded and checked like every other process of the tree).
       vite: (p) => /node/.test(p.comm) && /node_modules\/\.bin\/vite|\/vite\/bin\/vite/.test(p.cmdline),
-      sh: (p) => p.comm === 'sh',
+      sh: (p) => /^(sh|bash|dash)$/.test(p.comm),
     },
   }));
 
@@ -225,6 +224,6 @@ test('Next.js 16 app: npm run dev -- -p {port} → framework next, HTTP 200, not
     procs: {
       next: (p) => /node/.test(p.comm) && /node_modules\/\.bin\/next|\/next\/dist\/bin\/next/.test(p.cmdline),
       'next-server': has(/next-server/),
-      sh: (p) => p.comm === 'sh',
+      sh: (p) => /^(sh|bash|dash)$/.test(p.comm),
     },
   }));

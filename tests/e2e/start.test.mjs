@@ -84,7 +84,7 @@ test('a server whose port was taken by someone else moves to another port and is
   withDevsup({}, async (d) => {
     const id = projectId('moved');
     const port = await freePort();
-    const ev = await startAgainstForeign(d, { projectId: id, port, command: serverCmd('--listen-after', '300') });
+    const ev = await startAgainstForeign(d, { projectId: id, port, command: serverCmd('--listen-after', '1500') });
     assert.equal(ev.type, 'dev-server-started', JSON.stringify(ev));
     assert.notEqual(ev.port, port);
     assert.equal((await httpGet(ev.url)).status, 200);

@@ -117,8 +117,8 @@ function run(cmd, args, { cwd, env, timeoutMs }) {
   });
 }
 
-function tail(s, n = 40) {
-  return s.trimEnd().split('\n').slice(-n).map((l) => `    ${l}`).join('\n');
+function tail(s, n = 30) {
+  return s.trimEnd().split('\n').filter((l) => !/^npm error +at /.test(l)).slice(-n).map((l) => `    ${l}`).join('\n');
 }
 
 /** Copy the template's files (not node_modules, not the build output) into dir. */

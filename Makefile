@@ -88,8 +88,13 @@ test: deps
 	$(MAKE) e2e
 	$(MAKE) e2e-san
 
-bench: all
+STORE_BENCH := $(BUILD)/store-bench
+$(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(BUILD)/obj/supervisor/store.o $(GEN_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
+	sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
 clean:
 	rm -rf build

@@ -15,6 +15,7 @@
 #define CONNECT_TIMEOUT_S 10.0
 #define BATCH_MAX 256
 #define MIGRATION_LOCK "7435123901" /* pg_advisory_xact_lock key: "devsup" */
+#define LATENCY_WINDOW 4096
 
 /* One statement per transition: the history row (a re-send is a no-op thanks to
  * UNIQUE (project_id, seq)) and the current row ("latest wins": never back to an older seq). */
@@ -66,7 +67,9 @@ static struct {
 	rec_t *head, *tail;
 	size_t queued;
 	size_t inflight; /* records at the head sent in the batch awaiting its sync */
+	size_t answered; /* results of the batch seen so far */
 	bool batch_error;
+	long poison;     /* index in the batch of a record the database refuses, or -1 */
 	bool *applied; /* per migration */
 	size_t next_migration;
 	json_t *result_rows; /* rows of the step in progress */
@@ -76,6 +79,9 @@ static struct {
 	void (*migrated)(bool ok);
 	void (*flushed)(void);
 	ev_timer flush_timer;
+	uint64_t written; /* transitions committed since start */
+	uint32_t latency_ms[LATENCY_WINDOW]; /* queue -> commit, the last LATENCY_WINDOW */
+	uint64_t nlatency;
 } st;
 
 static void store_io_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -371,6 +377,37 @@ static void store_step_done(void)
 	json_decref(rows);
 }
 
+/* An error that no retry can fix (bad data, a constraint, a schema mismatch), as opposed to a
+ * lost connection or a server going down, which resending fixes. */
+static bool is_data_error(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	/* 22: data exception, 23: integrity constraint, 42: syntax or access rule */
+	return state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+			 strncmp(state, "42", 2) == 0);
+}
+
+/* Removes the index-th queued record: the database refuses it for good, and keeping it would
+ * block every transition behind it. Loudly, since a transition is lost. */
+static void drop_poison(size_t index)
+{
+	rec_t **pp = &st.head, *prev = NULL;
+	for (size_t i = 0; i < index && *pp; i++) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	rec_t *r = *pp;
+	if (!r)
+		return;
+	log_error("postgres: dropping transition %s seq %s (%s -> %s) that the database refuses",
+		  r->v[0], r->v[2], r->v[3], r->v[4]);
+	*pp = r->next;
+	if (st.tail == r)
+		st.tail = prev;
+	st.queued--;
+	rec_free(r);
+}
+
 /* Pipeline results: each statement's result, then PGRES_PIPELINE_SYNC for the batch. */
 static void store_pipeline_results(void)
 {
@@ -385,6 +422,13 @@ static void store_pipeline_results(void)
 		ExecStatusType s = PQresultStatus(res);
 		if (s == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
+			if (st.batch_error && st.poison >= 0 && PQstatus(st.conn) == CONNECTION_OK) {
+				drop_poison((size_t)st.poison);
+				st.inflight = 0;
+				st.batch_error = false;
+				store_send_batch(); /* the rest again, on the same connection */
+				return;
+			}
 			if (st.batch_error) {
 				store_fail("batch");
 				return;
@@ -395,20 +439,28 @@ static void store_pipeline_results(void)
 				log_info("postgres: ready (%zu transitions queued)", st.queued);
 			} else {
 				/* the batch is durable: only now does it leave the outbox */
-				for (; st.inflight > 0; st.inflight--)
-					rec_free(store_pop());
+				uint64_t now = clock_ms();
+				for (; st.inflight > 0; st.inflight--) {
+					rec_t *r = store_pop();
+					st.latency_ms[st.nlatency++ % LATENCY_WINDOW] =
+						(uint32_t)(now - r->queued_ms);
+					st.written++;
+					rec_free(r);
+				}
 			}
 			store_check_flushed();
 			store_send_batch();
 			return;
 		}
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-			if (!st.batch_error)
-				log_error("postgres: %s", s == PGRES_PIPELINE_ABORTED
-								  ? "batch aborted"
-								  : PQresultErrorMessage(res));
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_PIPELINE_ABORTED &&
+		    !st.batch_error) {
 			st.batch_error = true;
+			st.poison = is_data_error(res) && st.state == ST_READY ? (long)st.answered : -1;
+			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			log_error("postgres: %s(SQLSTATE %s)", PQresultErrorMessage(res),
+				  code ? code : "none");
 		}
+		st.answered++;
 		PQclear(res);
 	}
 }
@@ -489,7 +541,9 @@ static void store_send_batch(void)
 		return;
 	}
 	st.inflight = n;
+	st.answered = 0;
 	st.batch_error = false;
+	st.poison = -1;
 	store_flush_out();
 }
 
@@ -538,12 +592,32 @@ void store_transition(const store_transition_t *t)
 	store_send_batch();
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 json_t *store_status_json(void)
 {
 	uint64_t oldest = st.head ? clock_ms() - st.head->queued_ms : 0;
-	return json_pack("{s:b, s:b, s:I, s:I}", "enabled", st.state != ST_OFF, "connected",
-			 st.state == ST_READY, "queued", (json_int_t)st.queued, "oldestQueuedMs",
-			 (json_int_t)oldest);
+	json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:I}", "enabled", st.state != ST_OFF,
+			      "connected", st.state == ST_READY, "queued", (json_int_t)st.queued,
+			      "oldestQueuedMs", (json_int_t)oldest, "written", (json_int_t)st.written);
+	size_t n = st.nlatency < LATENCY_WINDOW ? st.nlatency : LATENCY_WINDOW;
+	if (n > 0) {
+		/* delay from a transition to its commit, over the last n */
+		uint32_t *sorted = xmalloc(n * sizeof(*sorted));
+		memcpy(sorted, st.latency_ms, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_u32);
+		json_object_set_new(o, "commitLatencyMs",
+				    json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)n, "p50",
+					      (json_int_t)sorted[(n - 1) / 2], "p99",
+					      (json_int_t)sorted[(n * 99 + 99) / 100 - 1], "max",
+					      (json_int_t)sorted[n - 1]));
+		free(sorted);
+	}
+	return o;
 }
 
 static void flush_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)

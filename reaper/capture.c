@@ -23,13 +23,11 @@ static void capture_deliver(void *ctx, const char *line, size_t len, bool overlo
 	c->cb(c->ctx, c->stream, out, n);
 }
 
-static void capture_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Reads up to max_reads times; stops at EAGAIN, closes at EOF. */
+static void capture_read(capture_t *c, struct ev_loop *loop, int max_reads)
 {
-	capture_t *c = w->data;
 	char buf[16384];
-	(void)revents;
-	/* A bounded number of reads per wake-up, so one noisy stream cannot starve the loop. */
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < max_reads && c->fd >= 0; i++) {
 		ssize_t r = fd_read(c->fd, buf, sizeof(buf));
 		if (r > 0) {
 			linebuf_feed(&c->lb, buf, (size_t)r, capture_deliver, c);
@@ -42,6 +40,19 @@ static void capture_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		capture_close(c, loop);
 		return;
 	}
+}
+
+static void capture_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	/* A bounded number of reads per wake-up, so one noisy stream cannot starve the loop. */
+	capture_read(w->data, loop, 16);
+}
+
+void capture_drain(capture_t *c, struct ev_loop *loop)
+{
+	/* bounded too: a grandchild may still be writing to the same pipe */
+	capture_read(c, loop, 64);
 }
 
 int capture_open(capture_t *c, struct ev_loop *loop, ring_stream_t stream, capture_line_cb cb,

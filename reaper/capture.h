@@ -26,6 +26,9 @@ typedef struct {
  * it), to be closed by the caller after the fork. 0, or -1 with errno. */
 int capture_open(capture_t *c, struct ev_loop *loop, ring_stream_t stream, capture_line_cb cb,
 		 void *ctx, int *child_fd) __attribute__((warn_unused_result));
+/* Reads whatever the pipe holds now (up to EAGAIN or EOF) and delivers its lines: used when
+ * the server has exited, so its last words are seen before its exit is judged. */
+void capture_drain(capture_t *c, struct ev_loop *loop);
 /* Stops reading and closes the pipe, delivering a last unfinished line. */
 void capture_close(capture_t *c, struct ev_loop *loop);
 

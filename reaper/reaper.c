@@ -247,10 +247,12 @@ static bool mentions_port_conflict(const char *line)
 void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
 {
 	ring_push(&r->ring, stream, line, len, wall_ms());
-	if (r->phase == PHASE_HEALTH && mentions_port_conflict(line)) {
+	if ((r->phase == PHASE_SPAWNING || r->phase == PHASE_HEALTH) &&
+	    mentions_port_conflict(line)) {
 		r->port_conflict = true;
 		/* it may be moving to another port: look now, and keep looking */
-		ev_feed_event(r->loop, &r->scan_timer, EV_TIMER);
+		if (r->phase == PHASE_HEALTH)
+			ev_feed_event(r->loop, &r->scan_timer, EV_TIMER);
 	}
 	if (!r->stream_logs || r->phase == PHASE_DONE)
 		return;
@@ -432,11 +434,14 @@ static void reaper_on_eof(chan_t *c, void *ctx)
 static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	reaper_t *r = w->data;
-	(void)loop;
 	(void)revents;
 	if (w->rpid == r->pid && r->pid > 0) {
 		r->exited = true;
 		r->status = w->rstatus;
+		/* Its last words (EADDRINUSE, a stack trace) may still sit in the pipes: read them
+		 * before judging the exit, whatever order the loop saw the events in. */
+		capture_drain(&r->out, loop);
+		capture_drain(&r->err, loop);
 	}
 	if (r->phase == PHASE_TEARDOWN) {
 		teardown_child_reaped(&r->teardown);

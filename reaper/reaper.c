@@ -140,7 +140,21 @@ void reaper_begin_teardown(reaper_t *r, end_t end)
 	r->end = end;
 	health_stop(&r->health);
 	ev_timer_stop(r->loop, &r->scan_timer);
+	/* SPEC §6: the tunnel is closed before the server is stopped, so it never outlives it */
+	if (r->tunnel_live) {
+		tunnel_close(&r->tunnel);
+		return;
+	}
 	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
+}
+
+static void tunnel_closed_cb(void *ctx)
+{
+	reaper_t *r = ctx;
+	r->tunnel_live = false;
+	if (r->phase == PHASE_TEARDOWN)
+		teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb,
+			       r);
 }
 
 static void reaper_fail_start(reaper_t *r, const failure_t *f)
@@ -208,17 +222,60 @@ static void reaper_health_cb(void *ctx, bool healthy, reason_t reason, const cha
 	reaper_unhealthy(r, reason, message);
 }
 
+/* healthy, and the tunnel (if any) settled: the start's answer */
+static void reaper_report_running(reaper_t *r, const char *tunnel_url, const char *tunnel_error)
+{
+	r->phase = PHASE_RUNNING;
+	json_t *msg = json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "type", "running", "port", r->port,
+				"pid", r->pid, "pgid", r->pid, "startupMs",
+				(json_int_t)(r->healthy_ms - r->spawned_ms), "framework", r->framework);
+	if (tunnel_url)
+		json_object_set_new(msg, "tunnelUrl", json_string(tunnel_url));
+	if (tunnel_error)
+		json_object_set_new(msg, "tunnelError", json_string(tunnel_error));
+	chan_send(&r->chan, msg);
+}
+
+static void tunnel_settled_cb(void *ctx, const char *url, const char *error)
+{
+	reaper_t *r = ctx;
+	if (r->phase == PHASE_TUNNEL)
+		reaper_report_running(r, url, error);
+}
+
+static void tunnel_event_cb(void *ctx, const char *what, const char *url, const char *reason,
+			    const char *message)
+{
+	reaper_t *r = ctx;
+	json_t *msg = json_pack("{s:s, s:s}", "type", "tunnel", "event", what);
+	if (url)
+		json_object_set_new(msg, "url", json_string(url));
+	if (reason)
+		json_object_set_new(msg, "reason", json_string(reason));
+	if (message)
+		json_object_set_new(msg, "message", json_string(message));
+	chan_send(&r->chan, msg);
+}
+
 void reaper_healthy(reaper_t *r, int port)
 {
 	if (r->phase != PHASE_HEALTH)
 		return;
-	r->phase = PHASE_RUNNING;
+	r->port = port;
 	r->healthy_ms = clock_ms();
 	ev_timer_stop(r->loop, &r->scan_timer);
-	chan_send(&r->chan, json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "type", "running", "port",
-				      port, "pid", r->pid, "pgid", r->pid, "startupMs",
-				      (json_int_t)(r->healthy_ms - r->spawned_ms), "framework",
-				      r->framework));
+	json_t *spec = json_object_get(r->start, "tunnel");
+	if (!spec) {
+		reaper_report_running(r, NULL, NULL);
+		return;
+	}
+	/* SPEC §6: opened after the health check passed; the start waits for it to settle */
+	static const tunnel_cbs_t cbs = {tunnel_settled_cb, tunnel_event_cb, tunnel_closed_cb};
+	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms};
+	r->phase = PHASE_TUNNEL;
+	r->tunnel_live = true;
+	tunnel_start(&r->tunnel, r->loop, spec, r->cwd, r->port, json_object_get(r->start, "env"),
+		     &ids, &cbs, r);
 }
 
 void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
@@ -390,6 +447,7 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", framework_health_timeout_ms(fw));
 	r->stop_timeout_ms = msg_uint(msg, "stopTimeoutMs", 10000);
 	r->stream_logs = json_is_true(json_object_get(msg, "logs"));
+	r->start = json_incref((json_t *)msg);
 	reaper_spawn(r, msg);
 }
 
@@ -435,6 +493,8 @@ static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	reaper_t *r = w->data;
 	(void)revents;
+	if (tunnel_child_exited(&r->tunnel, w->rpid, w->rstatus))
+		return;
 	if (w->rpid == r->pid && r->pid > 0) {
 		r->exited = true;
 		r->status = w->rstatus;
@@ -449,7 +509,7 @@ static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	}
 	if (w->rpid != r->pid || r->pid <= 0)
 		return; /* an orphan re-parented to us: reaped, nothing more */
-	if (r->phase == PHASE_HEALTH) {
+	if (r->phase == PHASE_HEALTH || r->phase == PHASE_TUNNEL) {
 		failure_t f;
 		classify_early_exit(r, &f);
 		reaper_fail_start(r, &f);
@@ -512,6 +572,8 @@ void reaper_free(reaper_t *r)
 	capture_close(&r->out, r->loop);
 	capture_close(&r->err, r->loop);
 	teardown_free(&r->teardown);
+	tunnel_free(&r->tunnel);
+	json_decref(r->start);
 	ring_free(&r->ring);
 	spawn_plan_free(&plan);
 	free(r->project_id);

@@ -14,6 +14,7 @@
 #include "reaper/failure.h"
 #include "reaper/health.h"
 #include "reaper/teardown.h"
+#include "reaper/tunnel.h"
 
 /* One devsup-reaper process supervises one project: this is all of its state. */
 
@@ -21,6 +22,7 @@ typedef enum {
 	PHASE_WAIT_START, /* waiting for the master's start message */
 	PHASE_SPAWNING,   /* forked; waiting for exec to succeed or fail */
 	PHASE_HEALTH,     /* exec'd; health check in progress */
+	PHASE_TUNNEL,     /* healthy; waiting for the tunnel to open or fail */
 	PHASE_RUNNING,    /* healthy */
 	PHASE_TEARDOWN,   /* taking the tree down */
 	PHASE_DONE,       /* final message queued; exiting once it is flushed */
@@ -68,6 +70,9 @@ typedef struct {
 	capture_t err;
 	health_t health;
 	teardown_t teardown;
+	json_t *start;   /* the start message: env and tunnel spec */
+	tunnel_t tunnel; /* when the start asked for one */
+	bool tunnel_live; /* tunnel_start was called and tunnel_close has not finished */
 	end_t end;
 	failure_t failure;
 	uint64_t logs_dropped;

@@ -16,20 +16,32 @@ extern char **environ;
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-/* s with every "{port}" replaced by the port number. */
+/* s with every "{port}" replaced by the port number and "{url}" by http://localhost:PORT. */
 static char *substitute_port(const char *s, int port)
 {
-	char num[16];
+	char num[16], url[40];
 	size_t nlen = (size_t)snprintf(num, sizeof(num), "%d", port);
+	size_t ulen = (size_t)snprintf(url, sizeof(url), "http://localhost:%d", port);
 	size_t cap = strlen(s) + 1, len = 0;
 	char *out = xmalloc(cap);
 	while (*s) {
+		const char *with = NULL;
+		size_t wlen = 0, skip = 0;
 		if (strncmp(s, "{port}", 6) == 0) {
-			cap += nlen;
+			with = num;
+			wlen = nlen;
+			skip = 6;
+		} else if (strncmp(s, "{url}", 5) == 0) {
+			with = url;
+			wlen = ulen;
+			skip = 5;
+		}
+		if (with) {
+			cap += wlen;
 			out = xrealloc(out, cap);
-			memcpy(out + len, num, nlen);
-			len += nlen;
-			s += 6;
+			memcpy(out + len, with, wlen);
+			len += wlen;
+			s += skip;
 		} else {
 			out[len++] = *s++;
 		}

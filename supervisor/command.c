@@ -11,6 +11,7 @@
 #include "supervisor/project.h"
 #include "supervisor/reply.h"
 #include "supervisor/store.h"
+#include "supervisor/tunnel_config.h"
 
 #define TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a mistake */
 
@@ -24,6 +25,7 @@ void command_init(const options_t *opts)
 {
 	cmd.opts = opts;
 	cmd.started_ms = clock_ms();
+	tunnel_config_init(opts);
 }
 
 void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms))
@@ -217,10 +219,9 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		}
 		framework = json_string_value(fw);
 	}
-	if (tunnel && !json_is_null(tunnel) && !json_is_false(tunnel)) {
-		snprintf(err, n, "field 'tunnel': tunnels are not available in this build of devsup");
+	json_t *tspec;
+	if (!tunnel_config_resolve(tunnel, &tspec, err, n))
 		return NULL;
-	}
 	json_t *spec = json_pack("{s:O, s:O, s:O, s:s, s:b, s:b}", "projectId",
 				 json_object_get(req, "projectId"), "command",
 				 json_object_get(req, "command"), "cwd", cwd, "framework", framework,
@@ -233,6 +234,8 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		json_object_set(spec, "env", v);
 	if ((v = json_object_get(req, "stopTimeoutMs")) && json_is_integer(v))
 		json_object_set(spec, "stopTimeoutMs", v);
+	if (tspec)
+		json_object_set_new(spec, "tunnel", tspec);
 	json_t *hc = json_object_get(req, "healthCheck");
 	if ((v = json_object_get(hc, "path")))
 		json_object_set(spec, "healthPath", v);

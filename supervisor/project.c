@@ -93,6 +93,7 @@ static void project_free(project_t *p)
 	ring_free(&p->archive);
 	free(p->framework);
 	free(p->failure_message);
+	free(p->tunnel_url);
 	free(p->stop_reason);
 	free(p->id);
 	free(p);
@@ -169,6 +170,8 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 		p->port = 0;
 		p->pid = p->pgid = 0;
 		p->started_at_ms = 0;
+		free(p->tunnel_url);
+		p->tunnel_url = NULL;
 	}
 	store_transition(&(store_transition_t){
 		.project_id = p->id,
@@ -181,6 +184,7 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 		.pid = p->pid,
 		.pgid = p->pgid,
 		.framework = p->framework,
+		.tunnel_url = p->tunnel_url,
 		.failure_reason = to == STATE_FAILED ? reason : NULL,
 		.failure_message = to == STATE_FAILED ? p->failure_message : NULL,
 	});
@@ -442,7 +446,7 @@ static json_t *project_status_json(const project_t *p)
 	json_object_set_new(o, "pid", int_or_null(p->pid));
 	snprintf(url, sizeof(url), "http://localhost:%d", p->port);
 	json_object_set_new(o, "url", p->state == STATE_RUNNING ? json_string(url) : json_null());
-	json_object_set_new(o, "tunnelUrl", json_null());
+	json_object_set_new(o, "tunnelUrl", p->tunnel_url ? json_string(p->tunnel_url) : json_null());
 	json_object_set_new(o, "framework", p->framework ? json_string(p->framework) : json_null());
 	if (p->started_at_ms) {
 		time_iso8601(p->started_at_ms, ts, sizeof(ts));

@@ -35,6 +35,7 @@ typedef struct project {
 	pid_t pid;
 	pid_t pgid;
 	int port;
+	char *tunnel_url; /* the tunnel's current public URL, or NULL */
 	int last_port; /* where it last ran: a restart asks for it again */
 	unsigned port_retries; /* starts retried on another port after a port conflict */
 	uint64_t started_at_ms;  /* wall clock, when it became running */

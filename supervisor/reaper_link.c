@@ -19,6 +19,7 @@
 #include "supervisor/ports.h"
 #include "supervisor/project.h"
 #include "supervisor/reply.h"
+#include "supervisor/store.h"
 
 #define CONTROL_FD 3
 #define CLEANUP_RETRY_S 0.25
@@ -200,6 +201,9 @@ static void on_running(project_t *p, const json_t *msg)
 	free(p->framework);
 	p->framework = xstrdup(fw ? fw : "other");
 	p->started_at_ms = wall_ms();
+	const char *turl = json_string_value(json_object_get(msg, "tunnelUrl"));
+	free(p->tunnel_url);
+	p->tunnel_url = turl ? xstrdup(turl) : NULL;
 	project_take_start_id(p, &id);
 	project_transition(p, STATE_RUNNING, NULL, id);
 	char url[64];
@@ -211,6 +215,11 @@ static void on_running(project_t *p, const json_t *msg)
 	json_object_set_new(ev, "url", json_string(url));
 	json_object_set_new(ev, "framework", json_string(p->framework));
 	json_object_set_new(ev, "startupMs", json_integer(startup));
+	if (p->tunnel_url)
+		json_object_set_new(ev, "tunnelUrl", json_string(p->tunnel_url));
+	json_t *terr = json_object_get(msg, "tunnelError");
+	if (terr)
+		json_object_set(ev, "tunnelError", terr);
 	output_event(ev);
 	metrics_start_succeeded((uint64_t)startup);
 	json_decref(id);
@@ -310,6 +319,29 @@ static void on_log(project_t *p, const json_t *msg)
 	output_event(ev);
 }
 
+/* tunnel-opened / tunnel-closed / tunnel-failed, and the URL kept in status and the row */
+static void on_tunnel(project_t *p, const json_t *msg)
+{
+	const char *what = json_string_value(json_object_get(msg, "event")) ?: "";
+	const char *url = json_string_value(json_object_get(msg, "url"));
+	char type[32];
+	snprintf(type, sizeof(type), "tunnel-%s", what);
+	json_t *ev = event_new(type, p->id, NULL);
+	json_t *v;
+	if (url)
+		json_object_set_new(ev, "url", json_string(url));
+	if ((v = json_object_get(msg, "reason")))
+		json_object_set(ev, "reason", v);
+	if ((v = json_object_get(msg, "message")))
+		json_object_set(ev, "message", v);
+	output_event(ev);
+	if (p->state != STATE_RUNNING)
+		return; /* the start's own answer carries it, written with the running transition */
+	free(p->tunnel_url);
+	p->tunnel_url = strcmp(what, "opened") == 0 && url ? xstrdup(url) : NULL;
+	store_tunnel_url(p->id, p->seq, p->tunnel_url);
+}
+
 static void on_msg(chan_t *c, json_t *msg, void *ctx)
 {
 	project_t *p = ctx;
@@ -348,6 +380,8 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 		on_lines(p, msg, false);
 	} else if (strcmp(type, "log") == 0) {
 		on_log(p, msg);
+	} else if (strcmp(type, "tunnel") == 0) {
+		on_tunnel(p, msg);
 	} else {
 		log_error("project %s: unknown reaper message '%s'", p->id, type);
 	}

@@ -25,7 +25,7 @@ static const char upsert_sql[] =
 	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING) "
 	"INSERT INTO devsup_dev_servers AS c (project_id, runner_id, status, port, pid, pgid,"
 	" tunnel_url, framework, failure_reason, failure_message, seq, updated_at)"
-	" VALUES ($1, $2, $5, $8, $9, $10, NULL, $11, $12, $13, $3, $7)"
+	" VALUES ($1, $2, $5, $8, $9, $10, $14, $11, $12, $13, $3, $7)"
 	" ON CONFLICT (project_id) DO UPDATE SET runner_id = EXCLUDED.runner_id,"
 	" status = EXCLUDED.status, port = EXCLUDED.port, pid = EXCLUDED.pid, pgid = EXCLUDED.pgid,"
 	" tunnel_url = EXCLUDED.tunnel_url, framework = EXCLUDED.framework,"
@@ -33,14 +33,21 @@ static const char upsert_sql[] =
 	" seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at"
 	" WHERE c.seq < EXCLUDED.seq";
 
+/* A tunnel reopened with a new URL (or closed) while the row's state stays the same. */
+static const char tunnel_sql[] =
+	"UPDATE devsup_dev_servers SET tunnel_url = $3 WHERE project_id = $1 AND seq = $2";
+
 static const char leftover_sql[] =
 	"SELECT project_id, status, seq FROM devsup_dev_servers"
 	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
 	" ORDER BY project_id";
 
+#define UPSERT_PARAMS 14
+
 typedef struct rec {
 	struct rec *next;
-	char *v[13]; /* the statement's parameters, as text (NULL for SQL NULL) */
+	bool tunnel; /* tunnel_sql (3 parameters) rather than upsert_sql */
+	char *v[UPSERT_PARAMS]; /* the statement's parameters, as text (NULL for SQL NULL) */
 	uint64_t queued_ms;
 } rec_t;
 
@@ -231,8 +238,9 @@ static void store_read_leftovers(void)
 	return;
 prepare:
 	st.state = ST_PREPARE;
-	if (!PQenterPipelineMode(st.conn) || !PQsendPrepare(st.conn, "upsert", upsert_sql, 13, NULL) ||
-	    !PQpipelineSync(st.conn)) {
+	if (!PQenterPipelineMode(st.conn) ||
+	    !PQsendPrepare(st.conn, "upsert", upsert_sql, UPSERT_PARAMS, NULL) ||
+	    !PQsendPrepare(st.conn, "tunnel", tunnel_sql, 3, NULL) || !PQpipelineSync(st.conn)) {
 		store_fail("prepare");
 		return;
 	}
@@ -399,8 +407,13 @@ static void drop_poison(size_t index)
 	rec_t *r = *pp;
 	if (!r)
 		return;
-	log_error("postgres: dropping transition %s seq %s (%s -> %s) that the database refuses",
-		  r->v[0], r->v[2], r->v[3], r->v[4]);
+	if (r->tunnel)
+		log_error("postgres: dropping the tunnel URL update of %s that the database refuses",
+			  r->v[0]);
+	else
+		log_error("postgres: dropping transition %s seq %s (%s -> %s) that the database "
+			  "refuses",
+			  r->v[0], r->v[2], r->v[3], r->v[4]);
 	*pp = r->next;
 	if (st.tail == r)
 		st.tail = prev;
@@ -530,8 +543,9 @@ static void store_send_batch(void)
 		return;
 	size_t n = 0;
 	for (rec_t *r = st.head; r && n < BATCH_MAX; r = r->next, n++) {
-		if (!PQsendQueryPrepared(st.conn, "upsert", 13, (const char *const *)r->v, NULL, NULL,
-					 0)) {
+		if (!PQsendQueryPrepared(st.conn, r->tunnel ? "tunnel" : "upsert",
+					 r->tunnel ? 3 : UPSERT_PARAMS, (const char *const *)r->v, NULL,
+					 NULL, 0)) {
 			store_fail("send");
 			return;
 		}
@@ -561,6 +575,18 @@ static char *opt_str(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+static void store_enqueue(rec_t *r)
+{
+	r->queued_ms = clock_ms();
+	if (st.tail)
+		st.tail->next = r;
+	else
+		st.head = r;
+	st.tail = r;
+	st.queued++;
+	store_send_batch();
+}
+
 void store_transition(const store_transition_t *t)
 {
 	if (st.state == ST_OFF)
@@ -582,14 +608,22 @@ void store_transition(const store_transition_t *t)
 	r->v[10] = opt_str(t->framework);
 	r->v[11] = opt_str(t->failure_reason);
 	r->v[12] = opt_str(t->failure_message);
-	r->queued_ms = clock_ms();
-	if (st.tail)
-		st.tail->next = r;
-	else
-		st.head = r;
-	st.tail = r;
-	st.queued++;
-	store_send_batch();
+	r->v[13] = opt_str(t->tunnel_url);
+	store_enqueue(r);
+}
+
+void store_tunnel_url(const char *project_id, uint64_t seq, const char *url)
+{
+	if (st.state == ST_OFF)
+		return;
+	rec_t *r = xcalloc(1, sizeof(*r));
+	char buf[32];
+	r->tunnel = true;
+	r->v[0] = xstrdup(project_id);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)seq);
+	r->v[1] = xstrdup(buf);
+	r->v[2] = opt_str(url);
+	store_enqueue(r);
 }
 
 static int cmp_u32(const void *a, const void *b)

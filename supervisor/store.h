@@ -22,6 +22,7 @@ typedef struct {
 	uint64_t at_ms;              /* wall clock */
 	int port, pid, pgid;         /* 0 for NULL */
 	const char *framework;       /* NULL for none */
+	const char *tunnel_url;      /* NULL for none */
 	const char *failure_reason;  /* set on failed */
 	const char *failure_message;
 } store_transition_t;
@@ -37,6 +38,8 @@ void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool
 bool store_enabled(void);
 /* Queues one transition (copied). */
 void store_transition(const store_transition_t *t);
+/* The tunnel URL of the row at seq changed (reopened, closed): url NULL for none. */
+void store_tunnel_url(const char *project_id, uint64_t seq, const char *url);
 /* {enabled, connected, queued, oldestQueuedMs} as a new object. */
 json_t *store_status_json(void);
 /* Calls done once everything queued is written, or after timeout_ms, whichever is first. */

@@ -161,5 +161,6 @@ bool project_id_valid(const char *s)
 		if (!ok || n >= 128)
 			return false;
 	}
-	return n >= 1;
+	/* ".." is made of allowed characters, but a client may build paths from ids */
+	return n >= 1 && !strstr(s, "..");
 }

@@ -39,7 +39,7 @@ void time_iso8601(uint64_t epoch_ms, char *buf, size_t n);
 /* "SIGKILL" for 9; "SIG<n>" for an unnamed signal. The string is static. */
 const char *signal_name(int sig);
 
-/* True when s is 1..128 characters of [A-Za-z0-9._:-]. */
+/* True when s is 1..128 characters of [A-Za-z0-9._:-] without "..". */
 bool project_id_valid(const char *s);
 
 #endif

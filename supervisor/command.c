@@ -56,7 +56,8 @@ static bool check_project_id(const json_t *v, char *err, size_t n)
 		return false;
 	}
 	if (!json_is_string(v) || !project_id_valid(json_string_value(v))) {
-		snprintf(err, n, "field 'projectId' must be 1-128 characters of [A-Za-z0-9._:-]%s",
+		snprintf(err, n, "field 'projectId' must be 1-128 characters of [A-Za-z0-9._:-] "
+				 "without '..'%s",
 			 json_is_string(v) ? "" : ", not a non-string value");
 		return false;
 	}
@@ -244,6 +245,36 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 	return spec;
 }
 
+/* The path of the first string holding a NUL byte (JSON "\u0000"), e.g. "command[1]" or
+ * "env.HOME"; NULs are parsed so the error can name the field, then refused here. */
+static bool find_nul(const json_t *v, char *path, size_t n)
+{
+	size_t len = strlen(path);
+	if (json_is_string(v))
+		return strlen(json_string_value(v)) != json_string_length(v);
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e)
+		{
+			snprintf(path + len, n - len, "[%zu]", i);
+			if (find_nul(e, path, n))
+				return true;
+		}
+	} else if (json_is_object(v)) {
+		const char *key;
+		json_t *e;
+		json_object_foreach((json_t *)v, key, e)
+		{
+			snprintf(path + len, n - len, "%s%s", len ? "." : "", key);
+			if (find_nul(e, path, n))
+				return true;
+		}
+	}
+	path[len] = '\0';
+	return false;
+}
+
 /* Handlers: each validates its fields and answers exactly once. */
 
 static void invalid(const json_t *c, json_t *id, const char *err)
@@ -376,7 +407,8 @@ void command_handle_line(const char *line, size_t len)
 	if (blank == len)
 		return; /* empty and whitespace-only lines are ignored */
 	json_error_t jerr;
-	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+			      &jerr);
 	if (!c) {
 		reply_error(NULL, NULL, REASON_INVALID_JSON, NULL,
 			    "the line is not valid JSON: %s (at byte %d)", jerr.text, jerr.position);
@@ -389,6 +421,16 @@ void command_handle_line(const char *line, size_t len)
 		return;
 	}
 	json_t *id = json_object_get(c, "id");
+	char nul_path[128] = "";
+	if (find_nul(c, nul_path, sizeof(nul_path))) {
+		bool id_ok = id && ((json_is_string(id) &&
+				     strlen(json_string_value(id)) == json_string_length(id)) ||
+				    json_is_integer(id));
+		reply_error(NULL, id_ok ? id : NULL, REASON_INVALID_COMMAND, NULL,
+			    "field '%s' contains a NUL byte", nul_path);
+		json_decref(c);
+		return;
+	}
 	if (id && !json_is_string(id) && !json_is_integer(id)) {
 		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
 			    "field 'id' must be a string or an integer, not %s", json_kind(id));

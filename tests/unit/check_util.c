@@ -53,6 +53,10 @@ START_TEST(test_project_id_invalid)
 	ck_assert(!project_id_valid("\xc3\xa9")); /* é */
 	ck_assert(!project_id_valid("a\tb"));
 	ck_assert(!project_id_valid("a\\b"));
+	/* made of allowed characters, but a path escape for a client that builds paths */
+	ck_assert(!project_id_valid(".."));
+	ck_assert(!project_id_valid("a..b"));
+	ck_assert(project_id_valid("a.b.c"));
 }
 END_TEST
 

@@ -39,7 +39,7 @@ DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit e2e e2e-san bench clean
+.PHONY: all deps run test unit e2e e2e-san bench fuzz fuzz-build clean
 all: $(DEVSUP) $(REAPER)
 
 $(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
@@ -96,7 +96,36 @@ bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
 	sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
+# libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, each run for FUZZ_SECONDS; new inputs go
+# to build/fuzz/corpus, crashes to build/fuzz/crashes (make one a regression test).
+FUZZ_TARGETS := command linebuf sanitize tunnel_match
+FUZZ_SECONDS ?= 30
+FUZZ_LIB_OBJ = $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
+
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+fuzz-build: $(addprefix $(BUILD)/fuzz_,$(FUZZ_TARGETS))
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t build/fuzz/crashes; \
+	  echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	  if ! build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      -artifact_prefix=build/fuzz/crashes/$$t- build/fuzz/corpus/$$t tests/fuzz/seeds/$$t \
+	      > build/fuzz/$$t.log 2>&1; then \
+	    tail -n 40 build/fuzz/$$t.log; echo "fuzz $$t: FAILED (input in build/fuzz/crashes)"; exit 1; \
+	  fi; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
 clean:
 	rm -rf build
+
+# keep generated objects (the fuzz targets' .o would otherwise be deleted as intermediates)
+.SECONDARY:
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

@@ -52,10 +52,26 @@ static void tunnel_fail(tunnel_t *t, const char *message)
 	}
 }
 
+bool tunnel_match(const regex_t *pattern, const char *require, const char *line, char *url,
+		  size_t n)
+{
+	regmatch_t m[2];
+	if (require && !strstr(line, require))
+		return false;
+	if (regexec(pattern, line, 2, m, 0) != 0)
+		return false;
+	const regmatch_t *g = pattern->re_nsub > 0 && m[1].rm_so >= 0 ? &m[1] : &m[0];
+	size_t len = (size_t)(g->rm_eo - g->rm_so);
+	if (len == 0 || len >= n)
+		return false;
+	memcpy(url, line + g->rm_so, len);
+	url[len] = '\0';
+	return true;
+}
+
 static void tunnel_line(void *ctx, ring_stream_t stream, const char *line, size_t len)
 {
 	tunnel_t *t = ctx;
-	regmatch_t m[2];
 	(void)stream;
 	if (len > 0)
 		snprintf(t->last_line, sizeof(t->last_line), "%s", line);
@@ -63,16 +79,8 @@ static void tunnel_line(void *ctx, ring_stream_t stream, const char *line, size_
 		return;
 	if (t->has_fatal && regexec(&t->fatal, line, 0, NULL, 0) == 0)
 		t->fatal_seen = true;
-	if (t->require && !strstr(line, t->require))
+	if (!tunnel_match(&t->pattern, t->require, line, t->url, sizeof(t->url)))
 		return;
-	if (regexec(&t->pattern, line, 2, m, 0) != 0)
-		return;
-	regmatch_t *g = t->pattern.re_nsub > 0 && m[1].rm_so >= 0 ? &m[1] : &m[0];
-	size_t ulen = (size_t)(g->rm_eo - g->rm_so);
-	if (ulen == 0 || ulen >= sizeof(t->url))
-		return;
-	memcpy(t->url, line + g->rm_so, ulen);
-	t->url[ulen] = '\0';
 	t->state = TUNNEL_OPEN;
 	t->attempt = 0; /* a later reopening starts a new series */
 	ev_timer_stop(t->loop, &t->timer);

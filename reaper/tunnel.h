@@ -55,6 +55,10 @@ typedef struct {
 	void *ctx;
 } tunnel_t;
 
+/* The URL in one sanitized output line: the line must contain `require` (if not NULL) and
+ * match `pattern`; group 1, or the whole match when the pattern has no group. */
+bool tunnel_match(const regex_t *pattern, const char *require, const char *line, char *url,
+		  size_t n);
 /* Prepares from the start's tunnel spec (see supervisor/tunnel_config.c) and opens the first
  * attempt. False (with cbs.settled called) if it cannot even be prepared. */
 bool tunnel_start(tunnel_t *t, struct ev_loop *loop, const json_t *spec, const char *cwd,

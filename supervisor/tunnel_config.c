@@ -141,3 +141,17 @@ bad:
 	json_decref(spec);
 	return false;
 }
+
+bool tunnel_config_provider(const char *name, const char **pattern, const char **require,
+			    const char **fatal)
+{
+	for (size_t i = 0; i < ARRAY_LEN(providers); i++) {
+		if (strcmp(name, providers[i].name) == 0) {
+			*pattern = providers[i].pattern;
+			*require = providers[i].require;
+			*fatal = providers[i].fatal;
+			return true;
+		}
+	}
+	return false;
+}

@@ -16,4 +16,8 @@ void tunnel_config_init(const options_t *opts);
  */
 bool tunnel_config_resolve(const json_t *tunnel, json_t **out, char *err, size_t errlen);
 
+/* The built-in provider's URL pattern, line filter and fatal pattern (for tests). */
+bool tunnel_config_provider(const char *name, const char **pattern, const char **require,
+			    const char **fatal);
+
 #endif

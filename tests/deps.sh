@@ -2,7 +2,7 @@
 # Installs the Debian packages devsup needs to build and test, once. Idempotent: checks with
 # dpkg first, so a machine that has them never touches apt. Used by make deps and .ci/run.
 set -e
-pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev check procps
+pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev check procps clang libclang-rt-14-dev
       postgresql-15 postgresql-client-15"
 missing=""
 for p in $pkgs; do

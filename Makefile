@@ -35,12 +35,17 @@ SQL_SRC    := $(sort $(wildcard sql/*.sql))
 GEN_C      := $(BUILD)/gen/migrations.c
 GEN_OBJ    := $(BUILD)/obj/gen/migrations.o
 
+TINY   := $(BUILD)/tiny-server
 DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit e2e e2e-san bench fuzz fuzz-build clean
-all: $(DEVSUP) $(REAPER)
+all: $(DEVSUP) $(REAPER) $(TINY)
+
+# a fixture for load tests and benchmarks (tests/fixtures/tiny_server.c)
+$(TINY): $(call obj,tests/fixtures/tiny_server.c)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
 
 $(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)

@@ -363,7 +363,7 @@ export function procCmdline(pid) {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean); } catch { return null; }
 }
 
-function allPids() {
+export function allPids() {
   let names;
   try { names = readdirSync('/proc'); } catch { return []; }
   return names.filter((n) => /^\d+$/.test(n)).map(Number);

@@ -99,6 +99,7 @@ $(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(BUILD)/obj/supervisor/st
 
 bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/load.mjs
 	sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
 # libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, each run for FUZZ_SECONDS; new inputs go

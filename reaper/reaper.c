@@ -472,6 +472,10 @@ static void reaper_on_msg(chan_t *c, json_t *msg, void *ctx)
 	} else if (strcmp(type, "logs") == 0) {
 		send_lines(r, "logs", json_object_get(msg, "reqId"),
 			   (size_t)msg_uint(msg, "lines", 100));
+	} else if (strcmp(type, "stream") == 0) {
+		/* a client started or stopped following the output (follow-logs): lines from now
+		 * on, in order after any `logs` answer sent before this message */
+		r->stream_logs = json_is_true(json_object_get(msg, "on"));
 	} else {
 		log_error("unknown control message '%s'", type);
 	}

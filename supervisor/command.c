@@ -351,6 +351,19 @@ static void handle_logs(json_t *c, json_t *id)
 			 json_is_integer(lines) ? (size_t)json_integer_value(lines) : 100, id);
 }
 
+static void handle_follow_logs(json_t *c, json_t *id)
+{
+	char err[256];
+	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
+	    !check_bool(c, "follow", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
+	json_t *follow = json_object_get(c, "follow");
+	project_cmd_follow_logs(json_string_value(json_object_get(c, "projectId")),
+				!json_is_false(follow), id);
+}
+
 static void handle_ping(json_t *c, json_t *id)
 {
 	(void)c;
@@ -389,7 +402,8 @@ static const struct {
 } handlers[] = {
 	{"start-dev-server", handle_start}, {"stop-dev-server", handle_stop},
 	{"restart-dev-server", handle_restart}, {"status", handle_status},
-	{"logs", handle_logs}, {"ping", handle_ping}, {"metrics", handle_metrics},
+	{"logs", handle_logs}, {"follow-logs", handle_follow_logs}, {"ping", handle_ping},
+	{"metrics", handle_metrics},
 	{"shutdown", handle_shutdown},
 };
 
@@ -414,10 +428,15 @@ void command_handle_line(const char *line, size_t len)
 			    "the line is not valid JSON: %s (at byte %d)", jerr.text, jerr.position);
 		return;
 	}
+	command_handle_json(c);
+	json_decref(c);
+}
+
+void command_handle_json(json_t *c)
+{
 	if (!json_is_object(c)) {
 		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
 			    "a command must be a JSON object, not %s", json_kind(c));
-		json_decref(c);
 		return;
 	}
 	json_t *id = json_object_get(c, "id");
@@ -434,25 +453,21 @@ void command_handle_line(const char *line, size_t len)
 	if (id && !json_is_string(id) && !json_is_integer(id)) {
 		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
 			    "field 'id' must be a string or an integer, not %s", json_kind(id));
-		json_decref(c);
 		return;
 	}
 	json_t *type = json_object_get(c, "type");
 	if (!json_is_string(type)) {
 		invalid(c, id, type ? "field 'type' must be a string" : "field 'type' is missing");
-		json_decref(c);
 		return;
 	}
 	const char *t = json_string_value(type);
 	for (size_t i = 0; i < ARRAY_LEN(handlers); i++) {
 		if (strcmp(t, handlers[i].type) == 0) {
 			handlers[i].handle(c, id);
-			json_decref(c);
 			return;
 		}
 	}
 	char shown[64];
 	snprintf(shown, sizeof(shown), "%s", t);
 	reply_error(NULL, id, REASON_UNKNOWN_COMMAND, NULL, "unknown command '%s'", shown);
-	json_decref(c);
 }

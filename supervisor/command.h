@@ -10,6 +10,8 @@
 /* Parses, validates and runs one input line (without its '\n'). Every line gets exactly one
  * answer: the command's success event, or an `error` event. */
 void command_handle_line(const char *line, size_t len);
+/* The same for a command already parsed (the terminal front end builds them); borrows cmd. */
+void command_handle_json(json_t *cmd);
 /* Answers a line longer than --max-line. */
 void command_line_too_long(size_t max);
 void command_init(const options_t *opts);

@@ -316,6 +316,8 @@ void project_send_start(project_t *p)
 {
 	json_t *msg = json_deep_copy(p->spec);
 	json_object_set_new(msg, "type", json_string("start"));
+	if (p->following)
+		json_object_set_new(msg, "logs", json_true());
 	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
 	chan_send(&p->chan, msg);
 }
@@ -522,6 +524,25 @@ void project_cmd_logs(const char *project_id, size_t lines, json_t *id)
 				      (json_int_t)lines));
 	chan_send(&p->chan, json_pack("{s:s, s:I, s:I}", "type", "logs", "reqId", (json_int_t)req,
 				      "lines", (json_int_t)lines));
+}
+
+void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id)
+{
+	project_t *p = project_find(project_id);
+	if (!p) {
+		reply_error(project_id, id, REASON_NOT_RUNNING, "Start it first, then follow it.",
+			    "project %s was never started, so there is no output to follow",
+			    project_id);
+		return;
+	}
+	p->following = follow;
+	/* The start's own `logs: true` keeps streaming after a client stops following. */
+	bool stream = follow || json_is_true(json_object_get(p->spec, "logs"));
+	if (chan_is_open(&p->chan))
+		chan_send(&p->chan, json_pack("{s:s, s:b}", "type", "stream", "on", stream));
+	json_t *ev = event_new("following", p->id, id);
+	json_object_set_new(ev, "follow", json_boolean(follow));
+	output_event(ev);
 }
 
 /* Answers log requests the reaper can no longer answer, from the archive. */

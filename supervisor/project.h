@@ -54,6 +54,7 @@ typedef struct project {
 	json_t *log_requests; /* reqId -> {"id": ..., "lines": [...]} */
 	uint64_t next_req;
 
+	bool following; /* a client follows its output (follow-logs): log events are streamed */
 	ring_t archive; /* the output, kept once the reaper is gone */
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
 } project_t;
@@ -69,6 +70,9 @@ void project_cmd_stop(const char *project_id, json_t *timeout, const char *reaso
 void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id);
 void project_cmd_status(const char *project_id, json_t *id);
 void project_cmd_logs(const char *project_id, size_t lines, json_t *id);
+/* Turns the streaming of p's output as `log` events on or off, for this run and the next
+ * starts of the project, whatever the start's `logs` said; answered by `following`. */
+void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id);
 
 /* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. */
 void projects_stop_all(const char *reason, json_t *timeout_ms, bool force);
@@ -100,6 +104,7 @@ void project_resume_restart(project_t *p);
 /* Sends the start message (p->spec) to p's reaper. */
 void project_send_start(project_t *p);
 bool project_has_reaper(const project_t *p);
+/* The registry, newest first; walk it with ->next (status, completion of project ids). */
 project_t *project_first(void);
 void projects_notify_gone(void);
 

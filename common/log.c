@@ -9,11 +9,17 @@
 static const char *log_prog = "devsup";
 static log_level_t log_level = LOG_LEVEL_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+static void (*log_sink)(const char *line, size_t len);
 
 void log_init(const char *prog, log_level_t level)
 {
 	log_prog = prog;
 	log_level = level;
+}
+
+void log_set_sink(void (*sink)(const char *line, size_t len))
+{
+	log_sink = sink;
 }
 
 int log_level_parse(const char *s)
@@ -42,6 +48,11 @@ void log_msg(log_level_t level, const char *fmt, ...)
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
+	if (log_sink) {
+		log_sink(line, (size_t)n);
+		errno = saved;
+		return;
+	}
 	/* One write per line so lines of the master and its reapers do not interleave. */
 	(void)!write(2, line, (size_t)n);
 	errno = saved;

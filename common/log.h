@@ -1,6 +1,8 @@
 #ifndef DEVSUP_LOG_H
 #define DEVSUP_LOG_H
 
+#include <stddef.h>
+
 /* Logging goes to stderr only: stdout carries protocol lines and nothing else. */
 typedef enum {
 	LOG_LEVEL_DEBUG,
@@ -12,6 +14,9 @@ typedef enum {
 
 /* Sets the program name shown in each line and the lowest level printed. */
 void log_init(const char *prog, log_level_t level);
+/* Sends each line (with its '\n') to sink instead of stderr: a terminal front end prints it
+ * above the line being typed. NULL: stderr again. */
+void log_set_sink(void (*sink)(const char *line, size_t len));
 /* Parses "debug", "info", "warn", "error", "off"; -1 for anything else. */
 int log_level_parse(const char *s);
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,7 @@
 #include "supervisor/output.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@ static struct {
 	bool broken; /* the reader is gone: discard */
 	uint64_t dropped;
 	void (*on_drained)(void);
-} out = {.fd = -1};
+	void (*sink)(json_t *ev);
+	int saved_flags; /* the fd's flags before us, restored at exit (-1: unknown) */
+} out = {.fd = -1, .saved_flags = -1};
 
 static void output_write(void)
 {
@@ -57,6 +60,9 @@ void output_init(struct ev_loop *loop, int fd)
 {
 	out.loop = loop;
 	out.fd = fd;
+	/* A terminal's open file description is shared with the shell that started us: it must
+	 * get it back blocking, as it gave it. */
+	out.saved_flags = fcntl(fd, F_GETFL);
 	if (fd_set_nonblock(fd) < 0)
 		log_warn("stdout: O_NONBLOCK: %s", strerror(errno));
 	ev_io_init(&out.wio, output_write_cb, fd, EV_WRITE);
@@ -74,15 +80,11 @@ json_t *event_new(const char *type, const char *project_id, json_t *command_id)
 	return ev;
 }
 
-static void output_append(json_t *ev)
+/* Queues n bytes (and a '\n' when newline) and writes at once unless a write is pending. */
+static void output_append(const char *s, size_t n, bool newline)
 {
-	char *s = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (!s || out.broken) {
-		free(s);
+	if (out.broken)
 		return;
-	}
-	size_t n = strlen(s);
 	if (out.off > 0 && out.off == out.len)
 		out.off = out.len = 0;
 	if (out.len + n + 1 > out.cap) {
@@ -99,9 +101,9 @@ static void output_append(json_t *ev)
 		out.cap = cap;
 	}
 	memcpy(out.buf + out.len, s, n);
-	out.buf[out.len + n] = '\n';
-	out.len += n + 1;
-	free(s);
+	out.len += n;
+	if (newline)
+		out.buf[out.len++] = '\n';
 	/* Write at once unless a write is already pending: the event leaves in this iteration. */
 	if (!ev_is_active(&out.wio))
 		output_write();
@@ -109,7 +111,26 @@ static void output_append(json_t *ev)
 
 void output_event(json_t *ev)
 {
-	output_append(ev);
+	if (out.sink) {
+		out.sink(ev);
+		return;
+	}
+	char *s = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (s)
+		output_append(s, strlen(s), true);
+	free(s);
+}
+
+void output_set_sink(void (*sink)(json_t *ev))
+{
+	out.sink = sink;
+}
+
+void output_write_raw(const char *bytes, size_t n)
+{
+	if (n > 0)
+		output_append(bytes, n, false);
 }
 
 bool output_log_room(void)
@@ -157,4 +178,6 @@ void output_drain(int timeout_ms)
 	free(out.buf);
 	out.buf = NULL;
 	out.off = out.len = out.cap = 0;
+	if (out.saved_flags >= 0 && !(out.saved_flags & O_NONBLOCK))
+		(void)fcntl(out.fd, F_SETFL, out.saved_flags);
 }

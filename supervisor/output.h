@@ -19,12 +19,18 @@ void output_init(struct ev_loop *loop, int fd);
 json_t *event_new(const char *type, const char *project_id, json_t *command_id);
 /* Queues ev as one line; steals the reference. Never dropped while the reader is there. */
 void output_event(json_t *ev);
+/* Hands every event to sink instead of writing it as JSON (the interactive front end); the
+ * sink takes the reference. */
+void output_set_sink(void (*sink)(json_t *ev));
+/* Queues bytes as they are (text for a person), with the same non-blocking writer. */
+void output_write_raw(const char *bytes, size_t n);
 /* True when a droppable event (a `log` line) would be queued now; false counts one drop. */
 bool output_log_room(void);
 /* Bytes waiting to be written. */
 size_t output_pending(void);
 uint64_t output_dropped_logs(void);
-/* At exit: writes what is queued, waiting at most timeout_ms for a slow reader. */
+/* At exit: writes what is queued, waiting at most timeout_ms for a slow reader, and gives the
+ * fd back blocking if it was. */
 void output_drain(int timeout_ms);
 /* Sets a callback for when the queue is empty (used to exit after the last event). */
 void output_on_drained(void (*cb)(void));

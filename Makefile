@@ -18,6 +18,8 @@ WARNINGS := -std=gnu11 -Wall -Wextra -Wshadow -Wvla -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2
 ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. $(PQ_CFLAGS) -MMD -MP
 LDLIBS   := -lev -ljansson -lpq
+# libedit: the interactive front end's line editing (supervisor/tty.c); the reaper needs none
+SUP_LIBS := -ledit
 PQ_CFLAGS := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -48,14 +50,14 @@ $(TINY): $(call obj,tests/fixtures/tiny_server.c)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
 
 $(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(SUP_LIBS)
 
 $(REAPER): $(REAP_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # The unit tests link the supervisor's and reaper's modules too, minus their main().
 $(UNIT): $(UNIT_OBJ) $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs check)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(SUP_LIBS) $(shell pkg-config --libs check)
 
 $(GEN_C): $(SQL_SRC) sql/embed.sh
 	@mkdir -p $(dir $@)

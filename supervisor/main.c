@@ -18,8 +18,10 @@
 #include "supervisor/options.h"
 #include "supervisor/output.h"
 #include "supervisor/project.h"
+#include "supervisor/reaper_link.h"
 #include "supervisor/recover.h"
 #include "supervisor/store.h"
+#include "supervisor/tty.h"
 
 static struct {
 	struct ev_loop *loop;
@@ -32,6 +34,7 @@ static struct {
 	unsigned recovered;
 	bool flushing;
 	int exit_code;
+	bool tty; /* the interactive front end, not NDJSON */
 } m;
 
 static void finish_after_flush(void)
@@ -84,10 +87,21 @@ static void on_stdin_eof(void)
 	begin_shutdown("stdin closed", NULL);
 }
 
+/* Ctrl-D on an empty line, or `quit`: as stdin EOF; again while stopping: forced. */
+static void on_tty_quit(void)
+{
+	begin_shutdown("quit", NULL);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	/* A person's Ctrl-C clears the line they type; SIGTERM and SIGHUP still end devsup. */
+	if (m.tty && w->signum == SIGINT) {
+		tty_interrupt();
+		return;
+	}
 	begin_shutdown(strsignal(w->signum), NULL);
 }
 
@@ -156,7 +170,15 @@ int main(int argc, char **argv)
 	case OPTIONS_OK:
 		break;
 	}
+	m.tty = m.opts.tty == 1 || (m.opts.tty == -1 && isatty(STDIN_FILENO));
+	/* By hand, info lines would drown the events: warnings only, unless asked. The reapers
+	 * read their level from the environment. */
+	if (m.tty && !m.opts.log_level_set)
+		m.opts.log_level = LOG_LEVEL_WARN;
 	log_init("devsup", m.opts.log_level);
+	static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
+	if (m.tty && !getenv("DEVSUP_LOG_LEVEL"))
+		setenv("DEVSUP_LOG_LEVEL", level_names[m.opts.log_level], 0);
 	if (fd_cloexec_from(3) < 0)
 		log_warn("cannot mark inherited fds close-on-exec: %s", strerror(errno));
 	if (access(m.opts.reaper_path, X_OK) < 0) {
@@ -188,12 +210,18 @@ int main(int argc, char **argv)
 	 * never waits for it. */
 	m.recovered = recover_start(m.loop, m.opts.runner_id);
 	recover_on_done(finish_if_quiet);
+	if (m.tty) {
+		tty_init(m.loop, on_tty_quit);
+		reaper_link_set_log_fd(tty_log_fd());
+	}
 	store_init(m.loop, m.opts.db_url, m.opts.runner_id, projects_leftover_rows);
 	emit_ready();
-	input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
+	if (!m.tty)
+		input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
 
 	ev_run(m.loop, 0);
 
+	tty_stop();
 	input_stop();
 	output_drain(2000);
 	store_free();

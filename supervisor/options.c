@@ -191,6 +191,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 					 optarg);
 			else
 				o->log_level = (log_level_t)lv;
+			o->log_level_set = true;
 			break;
 		}
 		case O_MIGRATE:

@@ -25,6 +25,7 @@ typedef struct {
 	const char *tunnel_default;
 	int tty; /* -1: decide by isatty(0); 0: --no-tty; 1: --tty */
 	log_level_t log_level;
+	bool log_level_set; /* --log-level given: the front end keeps it, else it shows warnings only */
 	bool migrate;
 } options_t;
 

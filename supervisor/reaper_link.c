@@ -34,11 +34,17 @@ static struct {
 	int avoid_port;  /* while retrying: the port that just failed */
 	pid_t *retiring; /* reapers that sent their last message and are exiting */
 	size_t nretiring, capretiring;
-} rl;
+	int log_fd; /* the reapers' stdout and stderr: ours (2) unless the front end has a pipe */
+} rl = {.log_fd = 2};
 
 static void on_msg(chan_t *c, json_t *msg, void *ctx);
 static void on_eof(chan_t *c, void *ctx);
 static void cleanup_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+void reaper_link_set_log_fd(int fd)
+{
+	rl.log_fd = fd >= 0 ? fd : 2;
+}
 
 void reaper_link_init(struct ev_loop *loop, const options_t *opts)
 {
@@ -64,6 +70,8 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 	/* the channel on fd 3; stdin /dev/null; stdout to our stderr: stdout is the protocol's */
 	posix_spawn_file_actions_adddup2(&fa, sv[1], CONTROL_FD);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (rl.log_fd != 2)
+		posix_spawn_file_actions_adddup2(&fa, rl.log_fd, 2);
 	posix_spawn_file_actions_adddup2(&fa, 2, 1);
 	/* Its own process group, so a terminal's Ctrl-C reaches the master only; default
 	 * signal dispositions and an empty mask whatever ours are. */

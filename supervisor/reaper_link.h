@@ -12,6 +12,8 @@ struct project;
 
 /* The master's side of one reaper: spawning it, its messages, and its unexpected death. */
 void reaper_link_init(struct ev_loop *loop, const options_t *opts);
+/* Where reapers write their log lines (their stderr and stdout): fd, or -1 for ours. */
+void reaper_link_set_log_fd(int fd);
 /* Spawns devsup-reaper for p with a SOCK_SEQPACKET control channel. */
 bool reaper_link_spawn(struct project *p, char *err, size_t errlen);
 /* A child of the master was reaped: a reaper, or an orphan re-parented to us. */

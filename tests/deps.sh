@@ -2,8 +2,10 @@
 # Installs the Debian packages devsup needs to build and test, once. Idempotent: checks with
 # dpkg first, so a machine that has them never touches apt. Used by make deps and .ci/run.
 set -e
-pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev check procps clang libclang-rt-14-dev
-      postgresql-15 postgresql-client-15"
+# libedit-dev: the terminal front end's line editing; tmux and bsdutils (script): its tests
+# drive it through a pseudo-terminal.
+pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev libedit-dev check procps clang
+      libclang-rt-14-dev tmux bsdutils postgresql-15 postgresql-client-15"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -13,5 +13,6 @@ Suite *util_suite(void);
 Suite *proc_suite(void);
 Suite *command_suite(void);
 Suite *health_suite(void);
+Suite *tty_suite(void);
 
 #endif

@@ -1,0 +1,26 @@
+#ifndef DEVSUP_TTY_H
+#define DEVSUP_TTY_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+/*
+ * The interactive front end (devsup run by hand in a terminal): libedit line editing with
+ * history (~/.devsup_history) and completion, driven by the loop through an ev_io on stdin, so
+ * events keep printing above the line being typed. Typed commands become the protocol's
+ * commands (tty_commands.c), events are printed as readable lines (tty_format.c).
+ */
+
+/* Takes over stdin and the events (output_set_sink) and the master's log lines; shows the
+ * prompt. on_quit runs for Ctrl-D on an empty line, `quit`, and the terminal going away; a
+ * second call means "force". */
+void tty_init(struct ev_loop *loop, void (*on_quit)(void));
+/* SIGINT (Ctrl-C): clears the line being typed and ends `logs -f`; never shuts down. */
+void tty_interrupt(void);
+/* The write end of a pipe whose lines are printed like devsup's own log lines: the reapers'
+ * stderr, so their messages do not land in the middle of the prompt. -1 if none. */
+int tty_log_fd(void);
+/* At exit: gives the terminal its modes back, saves the history, stops taking events. */
+void tty_stop(void);
+
+#endif

@@ -469,10 +469,11 @@ void tty_stop(void)
 	ev_signal_stop(tty.loop, &tty.sigwinch);
 	tty.on = false;
 	tty_print("every project is stopped; bye\n");
-	if (tty.history[0] && write_history(tty.history) != 0)
-		log_warn("cannot save the history in %s", tty.history);
 	output_set_sink(NULL);
 	log_set_sink(NULL);
+	int err = tty.history[0] ? write_history(tty.history) : 0;
+	if (err)
+		log_warn("cannot save the history in %s: %s", tty.history, strerror(err));
 	if (tty.log_pipe[0] >= 0) {
 		ev_io_stop(tty.loop, &tty.log_io);
 		linebuf_free(&tty.log_lb);

@@ -10,7 +10,7 @@
 #include "common/util.h"
 
 #define PROJECT_WIDTH 10 /* ids up to this long line their events up */
-#define TAIL_LINES 5     /* of an error's logTail: enough to see the cause */
+#define TAIL_LINES 8     /* non-blank lines of an error's logTail: enough to see the cause */
 
 /* SGR codes */
 #define C_DIM "2"
@@ -153,12 +153,22 @@ static void transition(sb_t *b, const char *from, const char *to)
 	sb_paint(b, state_color(to), to ? to : "?", 0);
 }
 
+static bool blank(const char *line)
+{
+	return !line || line[strspn(line, " \t")] == '\0';
+}
+
 static void log_tail(sb_t *b, const json_t *ev)
 {
 	json_t *tail = json_object_get(ev, "logTail");
-	size_t n = json_array_size(tail);
-	for (size_t i = n > TAIL_LINES ? n - TAIL_LINES : 0; i < n; i++) {
+	size_t n = json_array_size(tail), first = n, shown = 0;
+	/* the last few lines that say something: a crash often ends in blank lines */
+	while (first > 0 && shown < TAIL_LINES)
+		shown += !blank(json_string_value(json_array_get(tail, --first)));
+	for (size_t i = first; i < n; i++) {
 		const char *line = json_string_value(json_array_get(tail, i));
+		if (blank(line))
+			continue;
 		indent(b, ev);
 		sb_paint(b, C_DIM, "│ ", 0);
 		sb_printf(b, "%s\n", line ? line : "");
@@ -374,6 +384,13 @@ static void fmt_metrics(sb_t *b, const json_t *ev)
 	}
 }
 
+static int by_project_id(const void *a, const void *b)
+{
+	const char *x = str(*(const json_t *const *)a, "projectId");
+	const char *y = str(*(const json_t *const *)b, "projectId");
+	return strcmp(x ? x : "", y ? y : "");
+}
+
 char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 {
 	static const char *const titles[] = {"PROJECT", "STATE", "PORT", "PID",
@@ -385,12 +402,17 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 		sb_puts(&b, "no projects yet: start one with  start ID -- CMD ARGS...\n");
 		return b.s;
 	}
+	/* by project id: the registry's order (newest first) means nothing to a reader */
+	const json_t **sorted = xcalloc(n, sizeof(*sorted));
+	for (size_t r = 0; r < n; r++)
+		sorted[r] = json_array_get(projects, r);
+	qsort(sorted, n, sizeof(*sorted), by_project_id);
 	char **cells = xcalloc(n * COLS, sizeof(*cells));
 	int width[COLS];
 	for (int c = 0; c < COLS; c++)
 		width[c] = (int)strlen(titles[c]);
 	for (size_t r = 0; r < n; r++) {
-		const json_t *p = json_array_get(projects, r);
+		const json_t *p = sorted[r];
 		char num[32], up[32] = "-";
 		const char *state = str(p, "state");
 		uint64_t since = tty_parse_iso(str(p, "startedAt"));
@@ -427,6 +449,7 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 		sb_puts(&b, "\n");
 	}
 	free(cells);
+	free(sorted);
 	return b.s;
 }
 

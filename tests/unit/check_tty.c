@@ -384,13 +384,15 @@ START_TEST(test_format_error)
 	json_t *ev = load("{\"type\":\"error\",\"timestamp\":\"2026-11-26T12:00:00.000Z\","
 			  "\"projectId\":\"web\",\"error\":\"'node x.js' exited with code 1\","
 			  "\"reason\":\"immediate_crash\",\"suggestion\":\"Read the log tail.\","
-			  "\"logTail\":[\"l1\",\"l2\",\"l3\",\"l4\",\"l5\",\"l6\",\"Error: boom\"]}");
+			  "\"logTail\":[\"l1\",\"l2\",\"l3\",\"l4\",\"l5\",\"l6\",\"l7\",\"l8\","
+			  "\"\",\"Error: boom\",\"  \"]}");
 	char *s = tty_format_event(ev, false, 0);
 	ck_assert_msg(strstr(s, "immediate_crash") && strstr(s, "exited with code 1") &&
 			      strstr(s, "Read the log tail.") && strstr(s, "│ Error: boom"),
 		      "%s", s);
-	/* the last few lines only, indented under the message */
-	ck_assert_msg(!strstr(s, "l1") && !strstr(s, "l2") && strstr(s, "l3"), "%s", s);
+	/* the last few lines that say something, indented under the message */
+	ck_assert_msg(!strstr(s, "l1") && strstr(s, "l2") && strstr(s, "l8"), "%s", s);
+	ck_assert_msg(!strstr(s, "│ \n") && !strstr(s, "│   \n"), "blank tail lines shown: %s", s);
 	ck_assert_msg(strstr(s, "\n          ") != NULL, "not indented: %s", s);
 	free(s);
 	s = tty_format_event(ev, true, 0);
@@ -471,15 +473,17 @@ START_TEST(test_format_status_table)
 	ck_assert_msg(rows[2] && !strtok_r(NULL, "\n", &save), "three lines expected");
 	ck_assert_msg(strncmp(rows[0], "PROJECT", 7) == 0 && strstr(rows[0], "UPTIME"), "%s",
 		      rows[0]);
-	ck_assert_msg(strstr(rows[1], "web") && strstr(rows[1], "running") &&
-			      strstr(rows[1], "3000") && strstr(rows[1], "3m12s"),
-		      "%s", rows[1]);
+	/* sorted by project id, whatever the registry's order */
+	ck_assert_msg(strncmp(rows[1], "api-server ", 11) == 0, "%s", rows[1]);
+	ck_assert_msg(strstr(rows[2], "web") && strstr(rows[2], "running") &&
+			      strstr(rows[2], "3000") && strstr(rows[2], "3m12s"),
+		      "%s", rows[2]);
 	/* columns line up: STATE starts where each row's state starts */
 	size_t col = (size_t)(strstr(rows[0], "STATE") - rows[0]);
-	ck_assert_msg(strncmp(rows[1] + col, "running", 7) == 0, "%s", rows[1]);
-	ck_assert_msg(strncmp(rows[2] + col, "stopped", 7) == 0, "%s", rows[2]);
+	ck_assert_msg(strncmp(rows[2] + col, "running", 7) == 0, "%s", rows[2]);
+	ck_assert_msg(strncmp(rows[1] + col, "stopped", 7) == 0, "%s", rows[1]);
 	col = (size_t)(strstr(rows[0], "PID") - rows[0]);
-	ck_assert_msg(strncmp(rows[1] + col, "812", 3) == 0, "%s", rows[1]);
+	ck_assert_msg(strncmp(rows[2] + col, "812", 3) == 0, "%s", rows[2]);
 	free(s);
 	json_decref(projects);
 	json_t *none = json_array();

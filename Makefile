@@ -42,7 +42,7 @@ DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit e2e e2e-san bench fuzz fuzz-build clean
+.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench fuzz fuzz-build clean
 all: $(DEVSUP) $(REAPER) $(TINY)
 
 # a fixture for load tests and benchmarks (tests/fixtures/tiny_server.c)
@@ -89,6 +89,11 @@ e2e-san:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  DEVSUP_SANITIZED=1 DEVSUP_BIN=$(abspath build/sanitize/devsup) \
 	  node --test --test-concurrency=2 tests/e2e/
+
+# The e2e suite with devsup and devsup-reaper under valgrind memcheck (slow: not in make test).
+e2e-valgrind: all
+	DEVSUP_VALGRIND=1 DEVSUP_BIN=$(abspath tests/e2e/valgrind-devsup) \
+	  node --test --test-concurrency=1 --test-timeout=600000 tests/e2e/
 
 test: deps
 	$(MAKE) unit

@@ -447,7 +447,6 @@ void command_handle_json(json_t *c)
 				    json_is_integer(id));
 		reply_error(NULL, id_ok ? id : NULL, REASON_INVALID_COMMAND, NULL,
 			    "field '%s' contains a NUL byte", nul_path);
-		json_decref(c);
 		return;
 	}
 	if (id && !json_is_string(id) && !json_is_integer(id)) {

@@ -18,6 +18,8 @@ typedef struct {
 	ev_io io; /* the pidfd: readable once the process has exited */
 	proc_info_t info;
 	char project[129];
+	bool polled; /* no pidfds here (old kernel, valgrind): checked by poll_timer */
+	bool gone;
 } leftover_t;
 
 static struct {
@@ -25,8 +27,13 @@ static struct {
 	leftover_t *items;
 	size_t n, alive;
 	ev_timer kill_timer;
+	/* Only without pidfds: a process that is not our child gives no exit event, so its
+	 * identity (pid + start time) is checked every POLL_S instead. */
+	ev_timer poll_timer;
 	void (*done)(void);
 } rc;
+
+#define POLL_S 0.05
 
 bool recover_active(void)
 {
@@ -36,6 +43,7 @@ bool recover_active(void)
 static void recover_finish(void)
 {
 	ev_timer_stop(rc.loop, &rc.kill_timer);
+	ev_timer_stop(rc.loop, &rc.poll_timer);
 	log_info("recovery: everything the previous devsup left is gone");
 	void (*cb)(void) = rc.done;
 	rc.done = NULL;
@@ -49,10 +57,17 @@ static void leftover_exited(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	ev_io_stop(loop, w);
 	close(w->fd);
+	l->gone = true;
 	log_debug("recovery: %d (%s, project %s) is gone", (int)l->info.pid, l->info.comm,
 		  l->project);
 	if (--rc.alive == 0)
 		recover_finish();
+}
+
+/* Signals l through its pidfd, or (no pidfds) by pid after checking its start time. */
+static int leftover_signal(leftover_t *l, int sig)
+{
+	return l->polled ? proc_signal(&l->info, sig) : proc_pidfd_signal(l->io.fd, sig);
 }
 
 static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -61,12 +76,31 @@ static void kill_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	for (size_t i = 0; i < rc.n; i++) {
-		if (!ev_is_active(&rc.items[i].io))
+		leftover_t *l = &rc.items[i];
+		if (l->gone)
 			continue;
-		log_warn("recovery: SIGKILL to %d (%s, project %s)", (int)rc.items[i].info.pid,
-			 rc.items[i].info.comm, rc.items[i].project);
-		if (proc_pidfd_signal(rc.items[i].io.fd, SIGKILL) < 0 && errno != ESRCH)
+		log_warn("recovery: SIGKILL to %d (%s, project %s)", (int)l->info.pid, l->info.comm,
+			 l->project);
+		if (leftover_signal(l, SIGKILL) < 0 && errno != ESRCH)
 			log_warn("recovery: SIGKILL: %s", strerror(errno));
+	}
+}
+
+static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (size_t i = 0; i < rc.n && rc.alive > 0; i++) {
+		leftover_t *l = &rc.items[i];
+		proc_info_t now;
+		if (!l->polled || l->gone)
+			continue;
+		if (proc_read(l->info.pid, &now) == 0 && now.start == l->info.start && now.state != 'Z')
+			continue;
+		l->gone = true;
+		if (--rc.alive == 0)
+			recover_finish();
 	}
 }
 
@@ -77,6 +111,7 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id)
 	memset(&rc, 0, sizeof(rc));
 	rc.loop = loop;
 	ev_timer_init(&rc.kill_timer, kill_timer_cb, 0., 0.);
+	ev_timer_init(&rc.poll_timer, poll_timer_cb, POLL_S, POLL_S);
 	DIR *d = opendir("/proc");
 	if (!d)
 		return 0;
@@ -104,8 +139,9 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id)
 			t = strtoull(timeout, NULL, 10);
 		grace_ms = t > grace_ms ? t : grace_ms;
 		int pfd = proc_pidfd(&info);
-		if (pfd < 0)
+		if (pfd < 0 && errno != ENOSYS)
 			continue; /* gone already, or its pid was re-used: not ours to touch */
+		l->polled = pfd < 0;
 		rc.n++;
 		ev_io_init(&l->io, leftover_exited, pfd, EV_READ);
 	}
@@ -119,12 +155,15 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id)
 			first = strcmp(rc.items[k].project, l->project) != 0;
 		projects += first;
 		l->io.data = l;
-		ev_io_start(loop, &l->io);
+		if (l->polled && !ev_is_active(&rc.poll_timer))
+			ev_timer_start(loop, &rc.poll_timer);
+		else if (!l->polled)
+			ev_io_start(loop, &l->io);
 		rc.alive++;
 		log_warn("recovery: stopping %d (%s) of project %s, left by a previous devsup",
 			 (int)l->info.pid, l->info.comm, l->project);
-		if (proc_pidfd_signal(l->io.fd, SIGTERM) == 0)
-			(void)!proc_pidfd_signal(l->io.fd, SIGCONT);
+		if (leftover_signal(l, SIGTERM) == 0)
+			(void)!leftover_signal(l, SIGCONT);
 	}
 	if (rc.alive > 0) {
 		ev_timer_set(&rc.kill_timer, (double)grace_ms / 1000., 0.);
@@ -150,8 +189,10 @@ void recover_free(void)
 			close(rc.items[i].io.fd);
 		}
 	}
-	if (rc.loop)
+	if (rc.loop) {
 		ev_timer_stop(rc.loop, &rc.kill_timer);
+		ev_timer_stop(rc.loop, &rc.poll_timer);
+	}
 	free(rc.items);
 	memset(&rc, 0, sizeof(rc));
 }

@@ -2,15 +2,17 @@
 // back at their baseline, and servers that misbehave in every way we could think of.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  withDevsup, projectId, serverCmd, DEVSUP_BIN, FIXTURES, httpGet, projectPids, procStat, allPids,
-  pollUntil, sleep,
+  withDevsup, projectId, serverCmd, DEVSUP_BIN, REPO, FIXTURES, httpGet, projectPids, procStat, allPids,
+  pollUntil, sleep, HEAVY,
 } from './lib/harness.mjs';
 import { start, startOk, stopOk, expectError, assertNothingAlive } from './lib/dev.mjs';
 
-const TINY = path.join(path.dirname(DEVSUP_BIN), 'tiny-server');
+// beside the devsup under test (build/ or build/sanitize/), else build/ (valgrind's wrapper)
+const sibling = path.join(path.dirname(DEVSUP_BIN), 'tiny-server');
+const TINY = existsSync(sibling) ? sibling : path.join(REPO, 'build', 'tiny-server');
 const T = { timeout: 240000 };
 
 /** devsup's own footprint: open fds, live children, zombie children, RSS. */
@@ -25,7 +27,7 @@ function footprint(pid) {
   };
 }
 
-test('200 projects at once, all healthy, all stopped; then 20 cycles leave devsup as it was', T, () =>
+test('200 projects at once, all healthy, all stopped; then 20 cycles leave devsup as it was', { ...T, skip: HEAVY }, () =>
   withDevsup({ args: ['--port-range', '31000-31499'] }, async (d) => {
     const ids = Array.from({ length: 200 }, () => projectId('load'));
     const started = await Promise.all(ids.map((id) => startOk(d, { projectId: id, command: [TINY] }, 180000)));
@@ -80,7 +82,7 @@ test('a stopped (SIGSTOP) server that ignores SIGTERM is still ended by SIGKILL 
     assertNothingAlive(id);
   }));
 
-test('a server with 300 children and grandchildren: nothing of them survives the stop', T, () =>
+test('a server with 300 children and grandchildren: nothing of them survives the stop', { ...T, skip: HEAVY }, () =>
   withDevsup({}, async (d) => {
     const id = projectId('fanout');
     const cmd = `for i in $(seq 100); do (sleep 1000 & sleep 1000 & wait) & done; exec ${TINY}`;
@@ -102,7 +104,7 @@ test('a server that closes stdout and stderr at once but keeps running is superv
     assertNothingAlive(id);
   }));
 
-test('100 MB of output: devsup keeps a bounded tail, its memory stays bounded', T, () =>
+test('100 MB of output: devsup keeps a bounded tail, its memory stays bounded', { ...T, skip: HEAVY }, () =>
   withDevsup({}, async (d) => {
     const id = projectId('flood');
     const cmd = `head -c 100000000 /dev/zero | tr '\\0' x | fold -w 100; printf '\\nlast line\\n'; exec ${TINY}`;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { withDevsup, projectId, serverCmd, SERVER, httpGet, freePort, projectPids } from './lib/harness.mjs';
+import { withDevsup, projectId, serverCmd, SERVER, httpGet, freePort, projectPids, HEAVY } from './lib/harness.mjs';
 import { start, startOk, stopOk, expectError, assertNothingAlive, assertStateChain } from './lib/dev.mjs';
 
 const T = { timeout: 90000 };
@@ -134,7 +134,7 @@ test('logTail and logs are sanitized: ANSI stripped, invalid UTF-8 replaced, lon
     assert.deepEqual(logs.lines.map((l) => l.line), ev.logTail);
   }));
 
-test('50 projects started at once get 50 distinct ports, all serving, all stopped', { timeout: 180000 }, () =>
+test('50 projects started at once get 50 distinct ports, all serving, all stopped', { timeout: 180000, skip: HEAVY }, () =>
   withDevsup({ args: ['--port-range', '30000-30099'] }, async (d) => {
     const ids = Array.from({ length: 50 }, () => projectId('many'));
     const started = await Promise.all(ids.map((id) => startOk(d, { projectId: id, command: serverCmd(), healthCheck: { timeoutMs: 60000 } }, 120000)));
@@ -147,7 +147,7 @@ test('50 projects started at once get 50 distinct ports, all serving, all stoppe
     assert.deepEqual(ids.flatMap((id) => projectPids(id)), []);
   }));
 
-test('a client that stops reading loses only log events, and is told how many', T, () =>
+test('a client that stops reading loses only log events, and is told how many', { ...T, skip: HEAVY }, () =>
   withDevsup({}, async (d) => {
     const id = projectId('flood');
     const lines = 100000;

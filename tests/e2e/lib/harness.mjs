@@ -14,6 +14,10 @@ export const SLEEPER = path.join(FIXTURES, 'sleeper.mjs');
 export const DEVSUP_BIN = process.env.DEVSUP_BIN || path.join(REPO, 'build', 'devsup');
 export const NODE = process.execPath;
 
+/** Under valgrind (make e2e-valgrind) devsup is slow to start and heavy tests are skipped. */
+export const VALGRIND = Boolean(process.env.DEVSUP_VALGRIND);
+export const HEAVY = VALGRIND ? 'too heavy under valgrind, which is here for memory errors' : false;
+const READY_TIMEOUT_MS = Number(process.env.DEVSUP_READY_TIMEOUT_MS || (VALGRIND ? 60000 : 10000));
 export const TIMESTAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 // Events that may carry a commandId without being the command's final answer.
@@ -46,7 +50,7 @@ function describe(pred) {
  * Spawn devsup with --no-tty and a unique --runner-id (unless args carries one) and wait for
  * its `ready` event, which must be the first event.
  */
-export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, readyTimeoutMs = 10000, extraFd = false } = {}) {
+export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, readyTimeoutMs = READY_TIMEOUT_MS, extraFd = false } = {}) {
   const rid = args.includes('--runner-id') ? args[args.indexOf('--runner-id') + 1] : runnerId();
   // Concurrent devsup instances (test files run in parallel) would otherwise all hand out 3000,
   // 3001, ...: give each its own slice of 20 ports, below the ephemeral range freePort() uses.
@@ -260,7 +264,8 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     }
     // Under ASan/UBSan (make e2e-san) a report on stderr, from the master or a reaper, is a
     // failure even when every event was right.
-    const report = d.stderr.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*)/);
+    // valgrind (make e2e-valgrind) runs with --quiet: any "==PID== " line it prints is an error.
+    const report = d.stderr.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*|^==\d+== [^\n]*)/m);
     if (report) {
       const at = d.stderr.indexOf(report[0]);
       throw new Error(`sanitizer report from devsup:\n${d.stderr.slice(Math.max(0, at - 200), at + 4000)}`);

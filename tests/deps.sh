@@ -5,7 +5,7 @@ set -e
 # libedit-dev: the terminal front end's line editing; tmux and bsdutils (script): its tests
 # drive it through a pseudo-terminal.
 pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev libedit-dev check procps clang
-      libclang-rt-14-dev tmux bsdutils postgresql-15 postgresql-client-15"
+      libclang-rt-14-dev tmux bsdutils valgrind postgresql-15 postgresql-client-15"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -29,6 +29,7 @@ static struct {
 	struct ev_loop *loop;
 	ev_io rio;
 	ev_signal sigwinch;
+	ev_signal sigcont;
 	bool on;        /* tty_init ran and tty_stop did not */
 	bool installed; /* libedit's handler is in place: the prompt and the line are on screen */
 	bool busy;      /* running a typed line: its output comes before the next prompt */
@@ -265,6 +266,21 @@ static void sigwinch_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		rl_resize_terminal();
 }
 
+/* Back from Ctrl-Z: the shell has had the terminal and set its own modes. Put libedit's back
+ * (it believes they are still in place: out of them and in again) and redraw the prompt and
+ * the half-typed line. */
+static void sigcont_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	if (!tty.installed)
+		return;
+	rl_deprep_terminal();
+	rl_prep_terminal(1);
+	tty_refresh();
+}
+
 /* --- completion ------------------------------------------------------------------------ */
 
 static char *candidate_gen(const char *text, int state)
@@ -437,6 +453,8 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void))
 	ev_io_init(&tty.rio, read_cb, STDIN_FILENO, EV_READ);
 	ev_signal_init(&tty.sigwinch, sigwinch_cb, SIGWINCH);
 	ev_signal_start(loop, &tty.sigwinch);
+	ev_signal_init(&tty.sigcont, sigcont_cb, SIGCONT);
+	ev_signal_start(loop, &tty.sigcont);
 	install();
 }
 
@@ -467,6 +485,7 @@ void tty_stop(void)
 	uninstall();
 	ev_io_stop(tty.loop, &tty.rio);
 	ev_signal_stop(tty.loop, &tty.sigwinch);
+	ev_signal_stop(tty.loop, &tty.sigcont);
 	tty.on = false;
 	tty_print("every project is stopped; bye\n");
 	output_set_sink(NULL);

@@ -2,8 +2,8 @@
 // typed commands, readable events, Ctrl-C, Ctrl-D, history, colours, redraws while typing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { FIXTURES, httpGet, projectPids, pollUntil, sleep } from './lib/harness.mjs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { FIXTURES, httpGet, projectPids, reaperPids, pollUntil, sleep } from './lib/harness.mjs';
 import { withPty, ptySession, tmuxSession, haveTmux, leftovers, masterPids, plain } from './lib/pty.mjs';
 
 const T = { timeout: 90000 };
@@ -157,6 +157,42 @@ test('SIGTERM still shuts the front end down cleanly', T, () =>
     await pollUntil(() => leftovers(s.rid).length === 0, 3000);
     assert.deepEqual(leftovers(s.rid), []);
   }));
+
+test('a reaper\'s log lines come through devsup and print above the prompt', T, () =>
+  withPty({}, async (s) => {
+    s.line(START);
+    await s.waitFor(/web\s+starting → running/);
+    const [master] = masterPids(s.rid);
+    const [reaper] = reaperPids(master);
+    assert.ok(reaper, 'no reaper found');
+    // not the terminal itself: a pipe devsup reads, so a line never lands inside the prompt
+    assert.match(readlinkSync(`/proc/${reaper}/fd/2`), /^pipe:/, 'the reaper writes to the terminal directly');
+    process.kill(reaper, 'SIGTERM');
+    await s.waitFor(/devsup-reaper\[\d+\]: warn: SIGTERM: tearing web down/);
+    await s.waitFor(/web\s+running → failed\s+killed/);
+  }));
+
+test('Ctrl-Z and fg give the line editor back with the half-typed line', { ...T, skip: !haveTmux() && 'tmux is not installed' }, async () => {
+  const t = tmuxSession({ shell: true });
+  try {
+    await t.waitFor("Type 'help'");
+    t.keys('-l', 'pi');
+    await t.waitFor(/devsup> pi$/m);
+    t.keys('C-z');
+    await t.waitFor(/Stopped/);
+    t.keys('-l', 'fg');
+    t.keys('Enter');
+    await t.waitFor(/devsup> pi$/m);
+    t.keys('-l', 'ng');
+    t.keys('Enter');
+    await t.waitFor(/pong: devsup/);
+    t.keys('C-d');
+    await t.waitFor('every project is stopped; bye', 30000);
+    assert.ok(await pollUntil(() => leftovers(t.rid).length === 0, 5000), 'devsup still alive after Ctrl-D');
+  } finally {
+    await t.close();
+  }
+});
 
 test('tmux: events print above the half-typed line, which is redrawn intact; Tab completes', { ...T, skip: !haveTmux() && 'tmux is not installed' }, async () => {
   const t = tmuxSession();

@@ -101,7 +101,7 @@ export function ptySession({ args = [], env = {}, cols = 200 } = {}) {
     }
     await pollUntil(() => leftovers(rid).length === 0, 3000);
     for (const p of leftovers(rid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-    rmSync(home, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     assertNoSanitizerReport(s.text());
   };
   return s;
@@ -128,19 +128,24 @@ export function haveTmux() {
 }
 
 /**
- * devsup --tty in a tmux pane on a private server (-L), so a person's tmux is never touched.
+ * devsup --tty in a tmux pane on a private server (-S), so a person's tmux is never touched.
  * screen() is the pane as shown; keys(...k) is send-keys; close() kills the server.
  */
-export function tmuxSession({ args = [], env = {}, width = 160, height = 40 } = {}) {
+export function tmuxSession({ args = [], env = {}, width = 160, height = 40, shell = false } = {}) {
   const rid = runnerId();
   const home = mkdtempSync(path.join(os.tmpdir(), 'devsup-tmux-home-'));
-  const sock = `devsup-e2e-${process.pid}-${++rangeCounter}`;
-  const tmux = (...a) => execFileSync('tmux', ['-L', sock, ...a], { encoding: 'utf8', env: sessionEnv(home, env) });
+  // the server's socket lives in the session's own directory, removed with it
+  const sock = path.join(home, 'tmux.sock');
+  const tmux = (...a) => execFileSync('tmux', ['-S', sock, ...a], { encoding: 'utf8', env: sessionEnv(home, env) });
   const envArgs = Object.entries({ HOME: home, TERM: 'xterm-256color', ...env }).map(([k, v]) => `${k}=${shq(v)}`);
   // `exec env ...`: the pane's process is devsup itself; `; sleep` keeps the pane readable
   // after it exits, with its exit code.
-  const cmd = `env ${envArgs.join(' ')} ${devsupArgs(rid, args).map(shq).join(' ')}; echo "devsup exited $?"; sleep 60`;
+  const line = `${devsupArgs(rid, args).map(shq).join(' ')}; echo "devsup exited $?"`;
+  // shell: devsup typed into an interactive bash, for job control (Ctrl-Z, fg)
+  const cmd = shell ? `env ${envArgs.join(' ')} PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile -i`
+    : `env ${envArgs.join(' ')} ${line}; sleep 60`;
   tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'e2e', '-x', String(width), '-y', String(height), cmd);
+  if (shell) tmux('send-keys', '-t', 'e2e', '-l', `${line}\r`);
   const s = {
     rid,
     home,
@@ -164,7 +169,7 @@ export function tmuxSession({ args = [], env = {}, width = 160, height = 40 } = 
     let screen = '';
     try { screen = s.screen(); } catch { /* server gone */ }
     try { tmux('kill-server'); } catch { /* gone */ }
-    rmSync(home, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     assertNoSanitizerReport(screen);
   };
   return s;

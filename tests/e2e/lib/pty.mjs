@@ -42,9 +42,10 @@ function sessionEnv(home, env) {
   return e;
 }
 
-/** A sanitizer report printed on the terminal (make e2e-san) fails the test like any error. */
+/** A sanitizer (make e2e-san) or valgrind (make e2e-valgrind, --quiet: any "==PID== " line is
+ * an error) report printed on the terminal fails the test like any error. */
 function assertNoSanitizerReport(text) {
-  const m = text.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*)/);
+  const m = text.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*|^==\d+== [^\n]*)/m);
   if (m) throw new Error(`sanitizer report from devsup:\n${text.slice(text.indexOf(m[0]), text.indexOf(m[0]) + 4000)}`);
 }
 

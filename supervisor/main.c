@@ -1,6 +1,7 @@
 /*
  * devsup: the master. Reads NDJSON commands on stdin, writes events on stdout, and forks one
- * devsup-reaper per project. See ../docs/architecture.md.
+ * devsup-reaper per project; by hand in a terminal, the same through the interactive front end
+ * (tty.c). See ../docs/architecture.md.
  */
 #include <errno.h>
 #include <signal.h>
@@ -91,6 +92,13 @@ static void on_stdin_eof(void)
 static void on_tty_quit(void)
 {
 	begin_shutdown("quit", NULL);
+}
+
+/* The terminal is gone (its SIGHUP usually came first): stop, but never force for it. */
+static void on_tty_eof(void)
+{
+	if (!m.shutting_down)
+		begin_shutdown("terminal closed", NULL);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -211,7 +219,7 @@ int main(int argc, char **argv)
 	m.recovered = recover_start(m.loop, m.opts.runner_id);
 	recover_on_done(finish_if_quiet);
 	if (m.tty) {
-		tty_init(m.loop, on_tty_quit);
+		tty_init(m.loop, on_tty_quit, on_tty_eof);
 		reaper_link_set_log_fd(tty_log_fd());
 	}
 	store_init(m.loop, m.opts.db_url, m.opts.runner_id, projects_leftover_rows);

@@ -34,9 +34,11 @@ static void output_write(void)
 			return;
 		}
 		if (r < 0) {
-			if (!out.broken)
-				log_warn("stdout: %s; events are discarded from now on", strerror(errno));
+			/* broken first: a log line may come back here through a terminal's log sink */
+			bool first = !out.broken;
 			out.broken = true;
+			if (first)
+				log_warn("stdout: %s; events are discarded from now on", strerror(errno));
 			out.off = out.len;
 			break;
 		}

@@ -36,6 +36,7 @@ static struct {
 	bool color;
 	bool crlf; /* a terminal in libedit's mode may not turn '\n' into CR LF itself */
 	void (*on_quit)(void);
+	void (*on_eof)(void);
 	unsigned quits;
 	unsigned long next_id;
 	char *following;  /* the project `logs -f` follows */
@@ -250,8 +251,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, w);
 		tty.installed = false;
 		rl_callback_handler_remove();
-		if (!tty.quits)
-			tty_quit();
+		tty.on_eof();
 		return;
 	}
 	rl_callback_read_char();
@@ -428,11 +428,12 @@ static void history_open(void)
 	(void)read_history(tty.history);
 }
 
-void tty_init(struct ev_loop *loop, void (*on_quit)(void))
+void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 {
 	const char *no_color = getenv("NO_COLOR");
 	tty.loop = loop;
 	tty.on_quit = on_quit;
+	tty.on_eof = on_eof;
 	tty.on = true;
 	tty.raw_ids = json_object();
 	tty.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);

@@ -12,9 +12,9 @@
  */
 
 /* Takes over stdin and the events (output_set_sink) and the master's log lines; shows the
- * prompt. on_quit runs for Ctrl-D on an empty line, `quit`, and the terminal going away; a
- * second call means "force". */
-void tty_init(struct ev_loop *loop, void (*on_quit)(void));
+ * prompt. on_quit runs for Ctrl-D on an empty line and `quit` (a second call means "force");
+ * on_eof when the terminal goes away. */
+void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void));
 /* SIGINT (Ctrl-C): clears the line being typed and ends `logs -f`; never shuts down. */
 void tty_interrupt(void);
 /* The write end of a pipe whose lines are printed like devsup's own log lines: the reapers'

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/util.h"
+
 /*
  * The terminal front end's command language: a line typed by a person (`start web --port 3000
  * -- npm run dev`) turned into the protocol commands the engine runs, plus help, typo
@@ -35,14 +37,14 @@ void tty_action_free(tty_action_t *a);
  * "..." keeps blanks and understands \" \\ \$ \`, a backslash outside quotes escapes the next
  * character. Returns the number of words and a NULL-terminated array (tty_argv_free), or -1
  * with err saying what is wrong (an unterminated quote). */
-int tty_split(const char *line, char ***argv, char *err, size_t errlen);
+int tty_split(const char *line, char ***argv, char *err, size_t errlen) WUR;
 void tty_argv_free(char **argv);
 
 /* `start ID [flags] -- CMD ARGS...` (argv[0] is the command word) as a start-dev-server
  * command (new reference), or NULL with err; for `restart` (is_restart) the command and the
  * directory are optional overrides and the type is restart-dev-server. */
 json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart, char *err,
-			size_t errlen);
+			size_t errlen) WUR;
 
 /* Edit distance (insertions, deletions, substitutions); strings past 63 bytes count as far. */
 size_t tty_distance(const char *a, const char *b);

@@ -391,11 +391,45 @@ static int by_project_id(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
+enum { STATUS_COLS = 7 };
+
+/* One project's cells (malloc'd): project, state, port, pid, url, tunnel, uptime. */
+static void status_row(const json_t *p, uint64_t now_ms, char **row)
+{
+	char port[32] = "-", pid[32] = "-", up[32] = "-";
+	const char *state = str(p, "state");
+	json_int_t v;
+	uint64_t since = tty_parse_iso(str(p, "startedAt"));
+	if (since && state && strcmp(state, "running") == 0)
+		tty_format_uptime(now_ms > since ? now_ms - since : 0, up, sizeof(up));
+	if ((v = json_integer_value(json_object_get(p, "port"))) > 0)
+		snprintf(port, sizeof(port), "%lld", (long long)v);
+	if ((v = json_integer_value(json_object_get(p, "pid"))) > 0)
+		snprintf(pid, sizeof(pid), "%lld", (long long)v);
+	row[0] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
+	row[1] = xstrdup(state ? state : "?");
+	row[2] = xstrdup(port);
+	row[3] = xstrdup(pid);
+	row[4] = xstrdup(str(p, "url") ? str(p, "url") : "-");
+	row[5] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
+	row[6] = xstrdup(up);
+}
+
+static const char *status_color(int col, char **row)
+{
+	if (col == 1)
+		return state_color(row[1]);
+	if (col == 4 && row[4][0] != '-')
+		return C_CYAN;
+	if (col == 5 && row[5][0] != '-')
+		return C_MAGENTA;
+	return NULL;
+}
+
 char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 {
-	static const char *const titles[] = {"PROJECT", "STATE", "PORT", "PID",
-					     "URL",     "TUNNEL", "UPTIME"};
-	enum { COLS = 7 };
+	static const char *const titles[STATUS_COLS] = {"PROJECT", "STATE",  "PORT",  "PID",
+							"URL",     "TUNNEL", "UPTIME"};
 	size_t n = json_array_size(projects);
 	sb_t b = {.color = color};
 	if (n == 0) {
@@ -407,43 +441,26 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 	for (size_t r = 0; r < n; r++)
 		sorted[r] = json_array_get(projects, r);
 	qsort(sorted, n, sizeof(*sorted), by_project_id);
-	char **cells = xcalloc(n * COLS, sizeof(*cells));
-	int width[COLS];
-	for (int c = 0; c < COLS; c++)
+	char **cells = xcalloc(n * STATUS_COLS, sizeof(*cells));
+	int width[STATUS_COLS];
+	for (int c = 0; c < STATUS_COLS; c++)
 		width[c] = (int)strlen(titles[c]);
 	for (size_t r = 0; r < n; r++) {
-		const json_t *p = sorted[r];
-		char num[32], up[32] = "-";
-		const char *state = str(p, "state");
-		uint64_t since = tty_parse_iso(str(p, "startedAt"));
-		if (since && state && strcmp(state, "running") == 0)
-			tty_format_uptime(now_ms > since ? now_ms - since : 0, up, sizeof(up));
-		char **row = cells + r * COLS;
-		row[0] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
-		row[1] = xstrdup(state ? state : "?");
-		json_int_t port = json_integer_value(json_object_get(p, "port"));
-		json_int_t pid = json_integer_value(json_object_get(p, "pid"));
-		snprintf(num, sizeof(num), "%lld", (long long)port);
-		row[2] = xstrdup(port > 0 ? num : "-");
-		snprintf(num, sizeof(num), "%lld", (long long)pid);
-		row[3] = xstrdup(pid > 0 ? num : "-");
-		row[4] = xstrdup(str(p, "url") ? str(p, "url") : "-");
-		row[5] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
-		row[6] = xstrdup(up);
-		for (int c = 0; c < COLS; c++)
+		char **row = cells + r * STATUS_COLS;
+		status_row(sorted[r], now_ms, row);
+		for (int c = 0; c < STATUS_COLS; c++)
 			if ((int)strlen(row[c]) > width[c])
 				width[c] = (int)strlen(row[c]);
 	}
-	for (int c = 0; c < COLS; c++)
-		sb_paint(&b, C_BOLD, titles[c], c == COLS - 1 ? 0 : width[c] + 2);
+	/* the last column is not padded: no trailing blanks */
+	for (int c = 0; c < STATUS_COLS; c++)
+		sb_paint(&b, C_BOLD, titles[c], c == STATUS_COLS - 1 ? 0 : width[c] + 2);
 	sb_puts(&b, "\n");
 	for (size_t r = 0; r < n; r++) {
-		char **row = cells + r * COLS;
-		for (int c = 0; c < COLS; c++) {
-			const char *sgr = c == 1 ? state_color(row[1]) : c == 4 && row[4][0] != '-' ? C_CYAN
-				      : c == 5 && row[5][0] != '-'                        ? C_MAGENTA
-											  : NULL;
-			sb_paint(&b, sgr, row[c], c == COLS - 1 ? 0 : width[c] + 2);
+		char **row = cells + r * STATUS_COLS;
+		for (int c = 0; c < STATUS_COLS; c++) {
+			sb_paint(&b, status_color(c, row), row[c],
+				 c == STATUS_COLS - 1 ? 0 : width[c] + 2);
 			free(row[c]);
 		}
 		sb_puts(&b, "\n");

@@ -158,6 +158,22 @@ test('SIGTERM still shuts the front end down cleanly', T, () =>
     assert.deepEqual(leftovers(s.rid), []);
   }));
 
+test('a terminal that goes away (hangup) stops every project', T, async () => {
+  const s = ptySession();
+  try {
+    await s.waitFor("Type 'help'", { from: 0 });
+    s.line(START);
+    await s.waitFor(/web\s+starting → running/);
+    const pids = projectPids('web').filter((p) => leftovers(s.rid).includes(p));
+    assert.ok(pids.length > 0, 'no process of web found');
+    s.proc.kill('SIGKILL'); // script dies: the terminal is hung up under devsup
+    assert.ok(await pollUntil(() => leftovers(s.rid).length === 0, 10000),
+      `left after the hangup: ${leftovers(s.rid)}`);
+  } finally {
+    await s.close();
+  }
+});
+
 test('a reaper\'s log lines come through devsup and print above the prompt', T, () =>
   withPty({}, async (s) => {
     s.line(START);

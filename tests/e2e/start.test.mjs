@@ -156,7 +156,11 @@ test('a client that stops reading loses only log events, and is told how many', 
     // The client stops reading stdout, as a stuck Node API would, while the server floods.
     d.proc.stdout.pause();
     d.send({ type: 'start-dev-server', id: 'flood', projectId: id, logs: true, command: flood, cwd: path.dirname(SERVER) });
-    await new Promise((res) => setTimeout(res, 3000)); // the stall being simulated
+    // the stall being simulated: issue 7 asks for 30 s; devsup must neither block nor grow
+    await new Promise((res) => setTimeout(res, 30000));
+    const rss = Number(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)[1]);
+    const limit = process.env.DEVSUP_SANITIZED ? 200000 : 40000; // ASan's shadow memory is large
+    assert.ok(rss < limit, `master RSS ${rss} KiB after 30 s of a stalled reader`);
     d.proc.stdout.resume();
     const ev = await d.next((e) => e.commandId === 'flood' && e.type !== 'dev-server-state' && e.type !== 'log', 60000);
     assert.equal(ev.type, 'dev-server-started', JSON.stringify(ev));

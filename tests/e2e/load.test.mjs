@@ -54,8 +54,10 @@ test('200 projects at once, all healthy, all stopped; then 20 cycles leave devsu
     assert.equal(after.fds, before.fds, `fds ${before.fds} -> ${after.fds}`);
     assert.equal(after.children, 0, 'no child left');
     assert.equal(after.zombies, 0, 'no zombie');
-    // flat: allow allocator noise, not growth per cycle (a leak of even 1 KiB per cycle x 20 shows)
-    assert.ok(after.rssKiB <= before.rssKiB + 512, `RSS ${before.rssKiB} -> ${after.rssKiB} KiB`);
+    // flat: allow allocator noise, not growth per cycle (a leak of even 1 KiB per cycle x 20 shows).
+    // Not under ASan, whose quarantine holds freed memory; LeakSanitizer checks leaks at exit there.
+    if (!process.env.DEVSUP_SANITIZED)
+      assert.ok(after.rssKiB <= before.rssKiB + 512, `RSS ${before.rssKiB} -> ${after.rssKiB} KiB`);
     assertNothingAlive(cycle);
   }));
 

@@ -42,7 +42,8 @@ DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench fuzz fuzz-build clean
+.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench fuzz fuzz-build clean install \
+	uninstall install-check
 all: $(DEVSUP) $(REAPER) $(TINY)
 
 # a fixture for load tests and benchmarks (tests/fixtures/tiny_server.c)
@@ -95,8 +96,27 @@ e2e-valgrind: all
 	DEVSUP_VALGRIND=1 DEVSUP_BIN=$(abspath tests/e2e/valgrind-devsup) \
 	  node --test --test-concurrency=1 --test-timeout=600000 tests/e2e/
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: both binaries (devsup finds the reaper beside
+# it), the man page, and the schema (also compiled into devsup) for DBAs and deploy steps.
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/devsup/sql
+	install -m 755 $(DEVSUP) $(REAPER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 docs/devsup.1 $(DESTDIR)$(PREFIX)/share/man/man1/devsup.1
+	install -m 644 $(SQL_SRC) $(DESTDIR)$(PREFIX)/share/devsup/sql/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/devsup $(DESTDIR)$(PREFIX)/bin/devsup-reaper \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/devsup.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/devsup
+
+# Installs into a temporary DESTDIR and runs the installed devsup (part of make test).
+install-check: all
+	sh tests/install-check.sh
+
 test: deps
 	$(MAKE) unit
+	$(MAKE) install-check
 	$(MAKE) e2e
 	$(MAKE) e2e-san
 

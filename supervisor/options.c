@@ -28,12 +28,15 @@ static const char usage[] =
 	"  --tunnel-default PROVIDER   provider for \"tunnel\": true (default: cloudflared)\n"
 	"  --tty | --no-tty         force the interactive front end on or off (default: on when\n"
 	"                           stdin is a terminal)\n"
-	"  --log-level LEVEL        debug, info, warn, error or off (default: info)\n"
+	"  --log-level LEVEL        debug, info, warn, error or off, on stderr (default: info;\n"
+	"                           warn in the interactive front end)\n"
 	"  --migrate                apply the database migrations and exit\n"
 	"  --version                print the version and exit\n"
 	"  --help                   print this help and exit\n"
 	"\n"
-	"Exit codes: 0 after a clean shutdown, 2 for bad flags, 1 for a fatal error.\n";
+	"Environment: DATABASE_URL (as --db), NO_COLOR (no colour in the front end).\n"
+	"Exit codes: 0 after a clean shutdown, 2 for bad flags, 1 for a fatal error.\n"
+	"Manual: man devsup; docs/ in the source tree.\n";
 
 static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {

@@ -106,6 +106,7 @@ export class Devsup extends EventEmitter {
   #pending = new Map(); // keyOf(id) -> {resolve, reject, cmd}
   #nextId = 0;
   #buf = '';
+  #holding = false;
   #stderrTail = '';
   #bin;
   #readyWaiter = null;
@@ -122,8 +123,12 @@ export class Devsup extends EventEmitter {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk) => this.#onData(chunk));
     child.stdout.on('end', () => {
-      if (this.#buf.length) this.#protocolError(`stdout ended inside a line`, this.#buf);
-      this.#buf = '';
+      const finish = () => {
+        if (this.#holding) { setImmediate(finish); return; }
+        if (this.#buf.length) this.#protocolError('stdout ended inside a line', this.#buf);
+        this.#buf = '';
+      };
+      finish();
     });
     if (child.stderr) {
       child.stderr.setEncoding('utf8');
@@ -142,6 +147,7 @@ export class Devsup extends EventEmitter {
       let exit = null;
       const settle = (code, signal) => {
         if (settled) return;
+        if (this.#holding) { setImmediate(() => settle(code, signal)); return; }
         settled = true;
         this.exitInfo = { code: code ?? null, signal: signal ?? null };
         this.#failAll();
@@ -226,8 +232,12 @@ export class Devsup extends EventEmitter {
 
   #onData(chunk) {
     this.#buf += chunk;
+    if (!this.#holding) this.#drain();
+  }
+
+  #drain() {
     let nl;
-    while ((nl = this.#buf.indexOf('\n')) >= 0) {
+    while (!this.#holding && (nl = this.#buf.indexOf('\n')) >= 0) {
       let line = this.#buf.slice(0, nl);
       this.#buf = this.#buf.slice(nl + 1);
       if (line.endsWith('\r')) line = line.slice(0, -1);
@@ -254,6 +264,10 @@ export class Devsup extends EventEmitter {
         if (typeof ev.pid === 'number' && this.pid === undefined) this.pid = ev.pid;
         this.emit('event', ev);
         this.#readyWaiter.resolve(ev);
+        // Hold what follows `ready` until the caller of spawn()/attach() has had its turn (its
+        // continuation runs in microtasks) so listeners added right after the await see it all.
+        this.#holding = true;
+        setImmediate(() => { this.#holding = false; this.#drain(); });
         return;
       }
       this.#readyWaiter.reject(new DevsupError(`devsup's first event is not ready: ${JSON.stringify(ev).slice(0, 300)}`,

@@ -46,6 +46,9 @@ async function withClient(fn, opts = {}) {
       try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
     }
     assert.deepEqual(left, [], `processes of runner ${rid} left alive:\n    ${describePids(left)}`);
+    // Under ASan/UBSan or valgrind (make e2e-san, e2e-valgrind) a report on stderr is a failure.
+    const report = stderr.match(/(ERROR: (Address|Leak)Sanitizer[^\n]*|runtime error:[^\n]*|^==\d+== [^\n]*)/m);
+    assert.equal(report, null, `sanitizer report from devsup:\n${stderr.slice(-4000)}`);
   }
 }
 

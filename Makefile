@@ -42,7 +42,7 @@ DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench fuzz fuzz-build clean install \
+.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench bench-compare fuzz fuzz-build clean install \
 	uninstall install-check
 all: $(DEVSUP) $(REAPER) $(TINY)
 
@@ -128,6 +128,16 @@ bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/load.mjs
 	sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
+
+# devsup against supervisord (Debian's package) and pm2 (npm, into build/bench-peers), on the
+# same fixtures: writes docs/benchmarks.md and docs/benchmarks-latency.svg (tests/bench/compare/).
+bench-compare: all
+	@sh tests/bench/compare/peers.sh
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/compare/compare.mjs $(BUILD)/bench-compare/results.json
+	node tests/bench/compare/report.mjs $(BUILD)/bench-compare/results.json docs/benchmarks.md \
+	  $(BUILD)/bench-compare/latency.dat
+	gnuplot -e "data='$(BUILD)/bench-compare/latency.dat'; out='docs/benchmarks-latency.svg'; \
+	  runs=$${BENCH_RUNS:-10}" tests/bench/compare/latency.gp
 
 # libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, each run for FUZZ_SECONDS; new inputs go
 # to build/fuzz/corpus, crashes to build/fuzz/crashes (make one a regression test).

@@ -1,6 +1,6 @@
 // End-to-end harness: drives the real devsup binary the way the Node API does
 // (NDJSON over stdin/stdout) and inspects /proc to see what is really alive.
-import { spawn } from 'node:child_process';
+import { Devsup } from '../../../supervisor/client/index.js';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -67,19 +67,8 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     ...(args.includes('--port-range') ? [] : ['--port-range', `${portRange[0]}-${portRange[1]}`]),
     ...args,
   ];
-  // No test touches a database unless it asks for one.
-  const baseEnv = { ...process.env };
-  delete baseEnv.DATABASE_URL;
-  const proc = spawn(bin, fullArgs, {
-    // extraFd: hand devsup an inherited, not close-on-exec fd 9 (as a parent with a leaked fd
-    // would) to check it is not passed on to dev servers.
-    stdio: extraFd ? ['pipe', 'pipe', 'pipe', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe']
-      : ['pipe', 'pipe', 'pipe'],
-    env: { ...baseEnv, ...env },
-  });
-
   const d = {
-    proc,
+    proc: null,
     runnerId: rid,
     portRange,
     args: fullArgs,
@@ -90,18 +79,7 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     stderr: '',
     exitInfo: null,
   };
-  live.add(d);
   const waiters = [];
-
-  let spawnError = null;
-  proc.on('error', (err) => { spawnError = err; });
-  proc.stdin.on('error', () => { /* EPIPE after devsup exit: reported through exit */ });
-
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (s) => {
-    d.stderr += s;
-    if (d.stderr.length > 200000) d.stderr = d.stderr.slice(-100000);
-  });
 
   const failWaiters = (why) => {
     for (const w of waiters.splice(0)) {
@@ -129,61 +107,55 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     }
   };
 
-  let buf = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (chunk) => {
-    buf += chunk;
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      let ev;
-      try {
-        ev = JSON.parse(line);
-      } catch {
-        d.protocolErrors.push(`stdout line is not JSON: ${JSON.stringify(line.slice(0, 300))}`);
-        failWaiters('protocol violation (non-JSON stdout line)');
-        continue;
-      }
-      if (ev === null || typeof ev !== 'object' || Array.isArray(ev)) {
-        d.protocolErrors.push(`stdout line is not a JSON object: ${line.slice(0, 300)}`);
-        continue;
-      }
-      deliver(ev);
-    }
-  });
-  proc.stdout.on('end', () => {
-    if (buf.length) d.protocolErrors.push(`stdout ended inside a line: ${JSON.stringify(buf.slice(0, 300))}`);
-  });
-
-  // Settled at 'close' (stdout drained), or 3 s after 'exit' if some other process still holds
-  // devsup's stdout open.
-  d.exited = new Promise((resolve) => {
-    let settled = false;
-    const settle = (code, signal) => {
-      if (settled) return;
-      settled = true;
-      d.exitInfo = { code, signal };
-      live.delete(d);
-      failWaiters(`devsup exited (code ${code}, signal ${signal})`);
-      resolve(d.exitInfo);
-    };
-    proc.on('close', settle);
-    proc.on('exit', (code, signal) => {
-      setTimeout(() => {
-        if (!settled) {
-          d.stdoutHeld = true;
-          process.stderr.write(`[harness] devsup ${proc.pid} exited but its stdout is still open 3 s later\n`);
-        }
-        settle(code, signal);
-      }, 3000).unref();
+  // devsup is spawned, its stdout parsed and its ready awaited by the Node client
+  // (supervisor/client), as the API does; the harness keeps every event for the tests.
+  const baseEnv = { DATABASE_URL: undefined }; // no test touches a database unless it asks for one
+  let sup;
+  try {
+    sup = await Devsup.spawn({
+      bin,
+      args: fullArgs.slice(1), // the client adds --no-tty
+      env: { ...baseEnv, ...env },
+      // extraFd: hand devsup an inherited, not close-on-exec fd 9 (as a parent with a leaked fd
+      // would) to check it is not passed on to dev servers.
+      extraStdio: extraFd ? ['ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'ignore', 'pipe'] : [],
+      stderr: (s) => {
+        d.stderr += s;
+        if (d.stderr.length > 200000) d.stderr = d.stderr.slice(-100000);
+      },
+      readyTimeoutMs,
     });
+  } catch (err) {
+    // (the client's message already carries the last lines of stderr)
+    err.message += `\n--- devsup ${fullArgs.join(' ')} ---`;
+    throw err;
+  }
+  const proc = sup.child;
+  d.proc = proc;
+  d.client = sup;
+  live.add(d);
+  d.ready = sup.ready;
+  deliver(sup.ready);
+  d.consumed[0] = true;
+  sup.on('event', deliver);
+  sup.on('protocolError', (err) => {
+    d.protocolErrors.push(err.message.replace(/^devsup protocol violation: /, ''));
+    if (/is not JSON:/.test(err.message)) failWaiters('protocol violation (non-JSON stdout line)');
   });
+  // Settled at 'close' (stdout drained), or shortly after 'exit' if some other process still
+  // holds devsup's stdout open.
+  sup.on('exit', (info) => {
+    d.exitInfo = info;
+    live.delete(d);
+    failWaiters(`devsup exited (code ${info.code}, signal ${info.signal})`);
+  });
+  d.exited = sup.exited;
 
   d.context = () => {
+    const pid = d.proc ? d.proc.pid : '?';
     const last = d.events.slice(-15).map((e) => '  ' + JSON.stringify(e).slice(0, 400)).join('\n');
     const err = d.stderr.slice(-3000);
-    return `\n--- devsup ${d.args.join(' ')} (pid ${proc.pid}) last events ---\n${last}` +
+    return `\n--- devsup ${d.args.join(' ')} (pid ${pid}) last events ---\n${last}` +
       `\n--- devsup stderr (tail) ---\n${err}\n---`;
   };
 
@@ -278,25 +250,6 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     }
   };
 
-  // The first event must be `ready`.
-  const first = await Promise.race([
-    d.next(() => true, readyTimeoutMs, 'the first event (ready)'),
-    new Promise((_, reject) => {
-      if (spawnError) reject(spawnError);
-      proc.once('error', reject);
-    }),
-  ]).catch(async (err) => {
-    d.kill('SIGKILL');
-    await d.exited;
-    throw err;
-  });
-  if (first.type !== 'ready') {
-    d.kill('SIGKILL');
-    await d.exited;
-    throw new Error(`first event is not ready: ${JSON.stringify(first)}${d.context()}`);
-  }
-  d.consumed[0] = true;
-  d.ready = first;
   return d;
 }
 

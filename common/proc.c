@@ -96,7 +96,97 @@ static size_t proc_all(proc_info_t **out)
 	return n;
 }
 
+/* Whether this kernel has /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN): -1 not yet known. */
+static int children_files = -1;
+
+static bool children_supported(void)
+{
+	if (children_files < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)gettid());
+		children_files = access(path, R_OK) == 0;
+	}
+	return children_files == 1;
+}
+
+/* Appends to *list the children of every thread of pid, as the kernel lists them. */
+static void proc_children(pid_t pid, pid_t **list, size_t *n, size_t *cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return; /* gone: no children */
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[320], buf[4096];
+		snprintf(file, sizeof(file), "/proc/%d/task/%s/children", (int)pid, e->d_name);
+		int fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* that thread has just exited */
+		/* pids separated by spaces; a number may straddle two reads */
+		long cur = -1;
+		ssize_t r;
+		while ((r = fd_read(fd, buf, sizeof(buf))) > 0) {
+			for (ssize_t i = 0; i < r; i++) {
+				if (buf[i] >= '0' && buf[i] <= '9') {
+					cur = (cur < 0 ? 0 : cur * 10) + (buf[i] - '0');
+					continue;
+				}
+				if (cur > 0) {
+					if (*n == *cap) {
+						*cap = *cap ? *cap * 2 : 64;
+						*list = xrealloc(*list, *cap * sizeof(**list));
+					}
+					(*list)[(*n)++] = (pid_t)cur;
+				}
+				cur = -1;
+			}
+		}
+		if (cur > 0) {
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 64;
+				*list = xrealloc(*list, *cap * sizeof(**list));
+			}
+			(*list)[(*n)++] = (pid_t)cur;
+		}
+		close(fd);
+	}
+	closedir(d);
+}
+
+/* Descendants by walking down from root: O(tree), not O(processes on the machine). */
+static size_t descendants_by_children(pid_t root, proc_info_t **out)
+{
+	pid_t *queue = NULL;
+	size_t nq = 0, capq = 0, found = 0, cap = 0;
+	*out = NULL;
+	proc_children(root, &queue, &nq, &capq);
+	for (size_t i = 0; i < nq; i++) {
+		proc_info_t info;
+		if (proc_read(queue[i], &info) < 0)
+			continue; /* gone since: its children, if any, are re-parented to a subreaper */
+		if (found == cap) {
+			cap = cap ? cap * 2 : 32;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[found++] = info;
+		proc_children(queue[i], &queue, &nq, &capq);
+	}
+	free(queue);
+	return found;
+}
+
 size_t proc_descendants(pid_t root, proc_info_t **out)
+{
+	if (children_supported())
+		return descendants_by_children(root, out);
+	return proc_descendants_scan(root, out);
+}
+
+size_t proc_descendants_scan(pid_t root, proc_info_t **out)
 {
 	proc_info_t *all;
 	size_t n = proc_all(&all);

@@ -21,9 +21,13 @@ typedef struct {
 
 /* Reads /proc/PID/stat: 0, or -1 with errno (ENOENT/ESRCH when it is gone). */
 int proc_read(pid_t pid, proc_info_t *out) WUR;
-/* Every process below root (not root itself), found by the parent links of /proc/<pid>/stat;
- * zombies included. Returns the count; *out is malloc'd (NULL when none). */
+/* Every process below root (not root itself), zombies included. Returns the count; *out is
+ * malloc'd (NULL when none). Walks down the kernel's children lists where the kernel has them
+ * (O(tree)), else proc_descendants_scan. */
 size_t proc_descendants(pid_t root, proc_info_t **out);
+/* The same, found by the parent links of every /proc/<pid>/stat: works on every kernel, but
+ * costs O(processes on the machine). */
+size_t proc_descendants_scan(pid_t root, proc_info_t **out);
 /* Sends sig to p only if the pid still names the same process (pidfd + start time, so a
  * re-used pid is never signalled): 0 sent, -1 with errno (ESRCH: that process is gone). */
 int proc_signal(const proc_info_t *p, int sig) WUR;

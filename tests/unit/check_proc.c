@@ -1,5 +1,6 @@
 /* proc: reading /proc, finding a process tree, signalling only the process meant. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -186,6 +187,13 @@ START_TEST(test_descendants_child_and_grandchild)
 	for (size_t i = 0; i < n; i++)
 		if (list[i].pid == grandchild)
 			ck_assert_int_eq(list[i].ppid, child);
+	/* the kernel's children lists and the full scan of /proc agree */
+	proc_info_t *scan;
+	size_t m = proc_descendants_scan(self, &scan);
+	ck_assert_uint_eq(m, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert(contains(scan, m, list[i].pid));
+	free(scan);
 	free(list);
 
 	kill(orphan, SIGKILL);
@@ -220,6 +228,47 @@ START_TEST(test_descendants_include_zombies)
 	free(list);
 	int status;
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+}
+END_TEST
+
+typedef struct {
+	pid_t pid;
+	int forked[2]; /* the thread says it forked */
+	int go[2];     /* the test lets it exit */
+} thread_fork_t;
+
+static void *fork_from_thread(void *arg)
+{
+	thread_fork_t *tf = arg;
+	char c = 0;
+	tf->pid = fork();
+	if (tf->pid == 0) {
+		for (;;)
+			pause();
+	}
+	(void)!write(tf->forked[1], &c, 1);
+	(void)!read(tf->go[0], &c, 1); /* stay alive while the test looks */
+	return NULL;
+}
+
+/* A child forked by another thread is in that thread's children list, not the main one's. */
+START_TEST(test_descendants_forked_by_thread)
+{
+	thread_fork_t tf = {.pid = -1};
+	char c = 0;
+	pthread_t t;
+	ck_assert_int_eq(pipe2(tf.forked, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(tf.go, O_CLOEXEC), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, fork_from_thread, &tf), 0);
+	ck_assert_int_eq(read(tf.forked[0], &c, 1), 1);
+	ck_assert_int_gt(tf.pid, 0);
+	proc_info_t *list;
+	size_t n = proc_descendants(getpid(), &list);
+	ck_assert(contains(list, n, tf.pid));
+	free(list);
+	ck_assert_int_eq(write(tf.go[1], &c, 1), 1);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	kill_and_reap(tf.pid);
 }
 END_TEST
 
@@ -337,6 +386,7 @@ Suite *proc_suite(void)
 	tc = tcase_create("descendants");
 	tcase_add_test(tc, test_descendants_child_and_grandchild);
 	tcase_add_test(tc, test_descendants_none);
+	tcase_add_test(tc, test_descendants_forked_by_thread);
 	tcase_add_test(tc, test_descendants_include_zombies);
 	suite_add_tcase(s, tc);
 

@@ -303,7 +303,16 @@ pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err
 		errno = e;
 		return -1;
 	}
+	/* Block every signal across the fork: a SIGTERM that reached the child before it reset
+	 * its dispositions would run the handler inherited from libev (which writes to the
+	 * reaper's own signal pipe) and be lost, and the server would then ignore the teardown.
+	 * Blocked, it stays pending until the child has restored the defaults. */
+	sigset_t all, saved;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &saved);
 	pid_t pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 	if (pid < 0) {
 		int e = errno;
 		close(devnull);
@@ -314,7 +323,8 @@ pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err
 	}
 	if (pid == 0) {
 		/* Only async-signal-safe calls from here to exec. Ignored signals and the mask
-		 * survive exec, so restore both: the server must see SIGTERM and SIGPIPE. */
+		 * survive exec, so restore both: the server must see SIGTERM and SIGPIPE. The
+		 * dispositions first, then the mask: a pending signal then takes its default. */
 		sigset_t none;
 		sigemptyset(&none);
 		struct sigaction dfl;

@@ -261,10 +261,10 @@ test('a client that never prints a URL: killed after timeoutMs, retried once, tu
     const terms = spawns.map((s) => entries.find((e) => e.kind === 'sigterm' && e.pid === s.pid));
     spawns.forEach((s, i) => {
       assert.ok(terms[i], `attempt ${s.pid} was not ended with SIGTERM${showLog(log)}`);
-      // The spawn line is written once node has started (up to a few hundred ms under load),
-      // so an attempt killed at 800 ms shows well over 400 ms here.
-      assert.ok(terms[i].value - s.value >= 400,
-        `attempt ${s.pid} got SIGTERM ${Math.round(terms[i].value - s.value)} ms after it started, before its 800 ms timeout${showLog(log)}`);
+      // The fake writes its spawn line once node has started, which on a loaded machine
+      // (the valgrind pass) can take most of the 800 ms that devsup counts from the spawn:
+      // only the order is checked per attempt; `took` below checks the timeouts were honoured.
+      assert.ok(terms[i].value >= s.value, `attempt ${s.pid} got SIGTERM before it started${showLog(log)}`);
     });
     assert.ok(terms[0].value < spawns[1].value, `the second attempt started before the first was ended${showLog(log)}`);
     await assertGoneWithin(spawns.map((s) => s.pid), 3000, 'timed-out tunnel attempts');

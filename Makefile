@@ -146,7 +146,7 @@ FUZZ_SECONDS ?= 30
 FUZZ_LIB_OBJ = $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
 
 $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS) $(SUP_LIBS)
 
 fuzz-build: $(addprefix $(BUILD)/fuzz_,$(FUZZ_TARGETS))
 

@@ -1,6 +1,14 @@
 #include "common/listeners.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +22,85 @@ typedef struct {
 	unsigned long inode;
 } listen_sock_t;
 
-#define TCP_LISTEN 0x0A
+#define PROC_TCP_LISTEN 0x0A /* st column of /proc/net/tcp */
+
+static size_t read_listeners_proc(listen_sock_t **out);
+
+static void add_listener(listen_sock_t **out, size_t *n, size_t *cap, int port,
+			 unsigned long inode)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*out = xrealloc(*out, *cap * sizeof(**out));
+	}
+	(*out)[*n].port = port;
+	(*out)[(*n)++].inode = inode;
+}
+
+/* Listening sockets of one family through sock_diag: asked for TCP_LISTEN only, the kernel
+ * walks just its listening hash, where /proc/net/tcp walks every connection bucket (2-4 ms
+ * per read here, even with two sockets). A local dump: it answers at once. False if the
+ * kernel has no inet_diag, for the fallback. */
+static bool diag_listeners(int family, listen_sock_t **out, size_t *n, size_t *cap)
+{
+	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return false;
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.r.sdiag_family = (uint8_t)family;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = 1u << TCP_LISTEN;
+	if (send(fd, &req, sizeof(req), 0) < 0) {
+		close(fd);
+		return false;
+	}
+	char buf[16384] __attribute__((aligned(8)));
+	bool ok = false, done = false;
+	while (!done) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)r);
+		     h = NLMSG_NEXT(h, r)) {
+			if (h->nlmsg_type == NLMSG_DONE) {
+				ok = done = true;
+				break;
+			}
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+			add_listener(out, n, cap, ntohs(m->id.idiag_sport), m->idiag_inode);
+		}
+	}
+	close(fd);
+	return ok;
+}
 
 /* Every listening TCP socket of this network namespace. */
 static size_t read_listeners(listen_sock_t **out)
+{
+	size_t n = 0, cap = 0;
+	*out = NULL;
+	if (diag_listeners(AF_INET, out, &n, &cap) && diag_listeners(AF_INET6, out, &n, &cap))
+		return n;
+	free(*out);
+	*out = NULL;
+	return read_listeners_proc(out);
+}
+
+/* The same from /proc/net/tcp{,6}: works everywhere, slowly. */
+static size_t read_listeners_proc(listen_sock_t **out)
 {
 	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
 	size_t n = 0, cap = 0;
@@ -38,7 +121,7 @@ static size_t read_listeners(listen_sock_t **out)
 			/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
 			if (sscanf(line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st,
 				   &inode) != 3 ||
-			    st != TCP_LISTEN)
+			    st != PROC_TCP_LISTEN)
 				continue;
 			char *colon = strrchr(local, ':');
 			if (!colon)

@@ -14,5 +14,6 @@ Suite *proc_suite(void);
 Suite *command_suite(void);
 Suite *health_suite(void);
 Suite *tty_suite(void);
+Suite *listeners_suite(void);
 
 #endif

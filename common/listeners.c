@@ -124,15 +124,8 @@ static size_t read_listeners_proc(listen_sock_t **out)
 			    st != PROC_TCP_LISTEN)
 				continue;
 			char *colon = strrchr(local, ':');
-			if (!colon)
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				*out = xrealloc(*out, cap * sizeof(**out));
-			}
-			(*out)[n].port = (int)strtol(colon + 1, NULL, 16);
-			(*out)[n].inode = inode;
-			n++;
+			if (colon)
+				add_listener(out, &n, &cap, (int)strtol(colon + 1, NULL, 16), inode);
 		}
 		fclose(fp);
 	}

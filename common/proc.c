@@ -109,6 +109,15 @@ static bool children_supported(void)
 	return children_files == 1;
 }
 
+static void push_pid(pid_t **list, size_t *n, size_t *cap, pid_t pid)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*list = xrealloc(*list, *cap * sizeof(**list));
+	}
+	(*list)[(*n)++] = pid;
+}
+
 /* Appends to *list the children of every thread of pid, as the kernel lists them. */
 static void proc_children(pid_t pid, pid_t **list, size_t *n, size_t *cap)
 {
@@ -135,23 +144,13 @@ static void proc_children(pid_t pid, pid_t **list, size_t *n, size_t *cap)
 					cur = (cur < 0 ? 0 : cur * 10) + (buf[i] - '0');
 					continue;
 				}
-				if (cur > 0) {
-					if (*n == *cap) {
-						*cap = *cap ? *cap * 2 : 64;
-						*list = xrealloc(*list, *cap * sizeof(**list));
-					}
-					(*list)[(*n)++] = (pid_t)cur;
-				}
+				if (cur > 0)
+					push_pid(list, n, cap, (pid_t)cur);
 				cur = -1;
 			}
 		}
-		if (cur > 0) {
-			if (*n == *cap) {
-				*cap = *cap ? *cap * 2 : 64;
-				*list = xrealloc(*list, *cap * sizeof(**list));
-			}
-			(*list)[(*n)++] = (pid_t)cur;
-		}
+		if (cur > 0)
+			push_pid(list, n, cap, (pid_t)cur);
 		close(fd);
 	}
 	closedir(d);
@@ -355,23 +354,4 @@ bool proc_environ_get(pid_t pid, const char *key, char *buf, size_t n)
 {
 	environ_get_t g = {key, buf, n};
 	return n > 0 && proc_environ_visit(pid, environ_get, &g);
-}
-
-void proc_cmdline(pid_t pid, char *buf, size_t n)
-{
-	char path[64];
-	size_t len = 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (n == 0)
-		return;
-	if (proc_read_file(path, buf, n - 1, &len) < 0 || len == 0) {
-		snprintf(buf, n, "?");
-		return;
-	}
-	while (len > 0 && buf[len - 1] == '\0')
-		len--;
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[len] = '\0';
 }

@@ -40,7 +40,5 @@ bool proc_environ_get(pid_t pid, const char *key, char *buf, size_t n);
 int proc_pidfd(const proc_info_t *p) WUR;
 /* Sends sig through a pidfd from proc_pidfd: 0, or -1 with errno. */
 int proc_pidfd_signal(int pidfd, int sig) WUR;
-/* Up to n-1 bytes of /proc/PID/cmdline with NULs shown as spaces ("?" when unreadable). */
-void proc_cmdline(pid_t pid, char *buf, size_t n);
 
 #endif

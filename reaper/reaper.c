@@ -24,6 +24,14 @@
 
 static spawn_plan_t plan;
 
+/* The lifecycle, in the order a project lives it. */
+static void reaper_exec_succeeded(reaper_t *r);
+static void reaper_healthy(reaper_t *r, int port);
+static void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message);
+static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len);
+static void reaper_begin_teardown(reaper_t *r, end_t end);
+static void reaper_teardown_done(reaper_t *r);
+
 static void reaper_teardown_cb(void *ctx)
 {
 	reaper_teardown_done(ctx);
@@ -84,7 +92,7 @@ static json_t *log_tail(const reaper_t *r)
 	return tail;
 }
 
-void reaper_teardown_done(reaper_t *r)
+static void reaper_teardown_done(reaper_t *r)
 {
 	json_t *msg = NULL;
 	switch (r->end) {
@@ -127,7 +135,7 @@ void reaper_teardown_done(reaper_t *r)
 	health_stop(&r->health);
 }
 
-void reaper_begin_teardown(reaper_t *r, end_t end)
+static void reaper_begin_teardown(reaper_t *r, end_t end)
 {
 	if (r->phase == PHASE_TEARDOWN) {
 		if (end == END_MASTER_LOST)
@@ -165,11 +173,6 @@ static void reaper_fail_start(reaper_t *r, const failure_t *f)
 	reaper_begin_teardown(r, END_FAILED_START);
 }
 
-void reaper_exec_failed(reaper_t *r, const failure_t *f)
-{
-	reaper_fail_start(r, f);
-}
-
 /* The failure for a server that exited before it was healthy. */
 static void classify_early_exit(reaper_t *r, failure_t *f)
 {
@@ -197,7 +200,7 @@ static void classify_early_exit(reaper_t *r, failure_t *f)
 			    plan.display, WEXITSTATUS(r->status), (unsigned long long)after);
 }
 
-void reaper_exec_succeeded(reaper_t *r)
+static void reaper_exec_succeeded(reaper_t *r)
 {
 	if (r->phase != PHASE_SPAWNING)
 		return;
@@ -257,7 +260,7 @@ static void tunnel_event_cb(void *ctx, const char *what, const char *url, const 
 	chan_send(&r->chan, msg);
 }
 
-void reaper_healthy(reaper_t *r, int port)
+static void reaper_healthy(reaper_t *r, int port)
 {
 	if (r->phase != PHASE_HEALTH)
 		return;
@@ -278,7 +281,7 @@ void reaper_healthy(reaper_t *r, int port)
 		     &ids, &cbs, r);
 }
 
-void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
+static void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
 {
 	failure_t f;
 	if (reason == REASON_PORT_IN_USE) {
@@ -301,7 +304,7 @@ static bool mentions_port_conflict(const char *line)
 	       (strcasestr(line, "port") && strcasestr(line, "is in use"));
 }
 
-void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
+static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
 {
 	ring_push(&r->ring, stream, line, len, wall_ms());
 	if ((r->phase == PHASE_SPAWNING || r->phase == PHASE_HEALTH) &&
@@ -371,7 +374,7 @@ static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (n == (ssize_t)sizeof(e)) {
 		failure_t f;
 		spawn_classify_error(&plan, r->cwd, &e, &f);
-		reaper_exec_failed(r, &f);
+		reaper_fail_start(r, &f);
 		return;
 	}
 	/* EOF: close-on-exec closed the pipe, so exec succeeded */

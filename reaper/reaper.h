@@ -82,14 +82,4 @@ typedef struct {
 void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int control_fd);
 void reaper_free(reaper_t *r);
 
-/* Lifecycle events, called by the modules. */
-void reaper_exec_failed(reaper_t *r, const failure_t *f);
-void reaper_exec_succeeded(reaper_t *r);
-void reaper_healthy(reaper_t *r, int port);
-void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message);
-void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len);
-void reaper_teardown_done(reaper_t *r);
-/* Starts tearing the tree down for `end`, unless that is already under way. */
-void reaper_begin_teardown(reaper_t *r, end_t end);
-
 #endif

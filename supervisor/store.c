@@ -96,11 +96,6 @@ static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void store_connect(void);
 static void store_send_batch(void);
 
-bool store_enabled(void)
-{
-	return st.state != ST_OFF;
-}
-
 static void notice_cb(void *arg, const PGresult *res)
 {
 	(void)arg;

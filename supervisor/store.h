@@ -35,7 +35,6 @@ void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
 		store_rows_cb on_leftover_rows);
 /* Only migrations: connect, apply, then done(ok). For devsup --migrate. */
 void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok));
-bool store_enabled(void);
 /* Queues one transition (copied). */
 void store_transition(const store_transition_t *t);
 /* The tunnel URL of the row at seq changed (reopened, closed): url NULL for none. */

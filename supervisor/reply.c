@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/sanitize.h"
 #include "supervisor/output.h"
 
@@ -15,6 +16,8 @@ void reply_error_with(const char *project_id, json_t *command_id, reason_t reaso
 	char clean[1100];
 	sanitize_line(message, strlen(message), clean, sizeof(clean));
 	json_object_set_new(ev, "error", json_string(clean));
+	log_debug("answered with error %s%s%s: %s", reason_name(reason),
+		  project_id ? " for project " : "", project_id ? project_id : "", clean);
 	json_object_set_new(ev, "reason", json_string(reason_name(reason)));
 	json_object_set_new(ev, "suggestion",
 			    json_string(suggestion ? suggestion : reason_suggestion(reason)));

@@ -33,30 +33,73 @@ static struct {
 	ev_signal sigterm, sigint, sighup;
 	ev_child children;
 	unsigned recovered;
-	bool flushing;
+	/* The exit check (see exit_check_cb) and the stage a shutdown has reached. */
+	ev_prepare exit_check;
+	ev_timer deadline; /* wakes the loop when the flush or the drain must give up */
+	enum { EXIT_RUNNING, EXIT_FLUSHING, EXIT_DRAINING } stage;
+	uint64_t stage_deadline_ms;
 	int exit_code;
 	bool tty; /* the interactive front end, not NDJSON */
 } m;
 
-static void finish_after_flush(void)
+#define FLUSH_MS 3000 /* the database's last transitions: Postgres may be down */
+#define DRAIN_MS 2000 /* stdout's last events: the reader may be slow or stuck */
+
+static void enter_stage(int stage, uint64_t ms)
 {
-	if (m.shutdown_waiting) {
-		output_event(event_new("shutdown-complete", NULL, m.shutdown_id));
-		json_decref(m.shutdown_id);
-		m.shutdown_id = NULL;
-		m.shutdown_waiting = false;
-	}
-	ev_break(m.loop, EVBREAK_ALL);
+	m.stage = stage;
+	m.stage_deadline_ms = clock_ms() + ms;
+	ev_timer_stop(m.loop, &m.deadline);
+	ev_timer_set(&m.deadline, (double)ms / 1000., 0.);
+	ev_timer_start(m.loop, &m.deadline);
 }
 
-/* The end of a shutdown: every project is stopped and every leftover of a previous devsup is
- * gone; then the database gets its last transitions (bounded: Postgres may be down). */
-static void finish_if_quiet(void)
+/*
+ * "May we exit?", asked from state before the loop sleeps, so after every event whatever it
+ * was (a reaper reaped, an orphan killed, a leftover of recovery gone, a batch committed,
+ * stdout writable, a deadline): no module keeps a callback to tell us, and none can replace
+ * another's. A shutdown ends once every project is stopped and every leftover of a previous
+ * devsup is gone; then the database gets its last transitions (bounded), shutdown-complete
+ * is written, and stdout drains (bounded).
+ */
+static void exit_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	if (!m.shutting_down || m.flushing || !projects_quiescent() || recover_active())
+	(void)w;
+	(void)revents;
+	log_flush();
+	projects_apply_leftover_rows();
+	if (!m.shutting_down || !projects_quiescent() || recover_active())
 		return;
-	m.flushing = true;
-	store_flush(3000, finish_after_flush);
+	if (m.stage == EXIT_RUNNING)
+		enter_stage(EXIT_FLUSHING, FLUSH_MS);
+	if (m.stage == EXIT_FLUSHING) {
+		size_t unwritten = store_unwritten();
+		bool late = clock_ms() >= m.stage_deadline_ms;
+		if (unwritten > 0 && !late)
+			return;
+		if (unwritten > 0)
+			log_warn("postgres: %zu transitions could not be written before exit",
+				 unwritten);
+		if (m.shutdown_waiting) {
+			output_event(event_new("shutdown-complete", NULL, m.shutdown_id));
+			json_decref(m.shutdown_id);
+			m.shutdown_id = NULL;
+			m.shutdown_waiting = false;
+		}
+		enter_stage(EXIT_DRAINING, DRAIN_MS);
+	}
+	if (output_pending() > 0 && clock_ms() < m.stage_deadline_ms)
+		return;
+	ev_timer_stop(loop, &m.deadline);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Only wakes the loop: exit_check_cb sees the deadline has passed. */
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
 }
 
 /* Stops every project in parallel; the loop ends once the last reaper is gone. A second
@@ -68,13 +111,13 @@ static void begin_shutdown(const char *why, json_t *timeout_ms)
 	projects_set_accepting(false);
 	log_info("%s: stopping every project", why);
 	projects_stop_all("shutdown", timeout_ms, again);
-	finish_if_quiet();
 }
 
 static void on_shutdown_command(json_t *id, json_t *timeout_ms)
 {
-	if (m.shutdown_waiting) {
-		/* one shutdown-complete answers the first; later ones get theirs now */
+	if (m.shutdown_waiting || m.stage == EXIT_DRAINING) {
+		/* one shutdown-complete answers the first; later ones (or one that comes when
+		 * everything is done already) get theirs now */
 		output_event(event_new("shutdown-complete", NULL, id));
 		return;
 	}
@@ -146,6 +189,9 @@ static void configure_signals(void)
 	/* Every child: reapers, and orphans re-parented to us when a reaper dies. */
 	ev_child_init(&m.children, on_child, 0, 0);
 	ev_child_start(m.loop, &m.children);
+	ev_prepare_init(&m.exit_check, exit_check_cb);
+	ev_prepare_start(m.loop, &m.exit_check);
+	ev_timer_init(&m.deadline, deadline_cb, 0., 0.);
 }
 
 static void migrations_done(bool ok)
@@ -212,12 +258,10 @@ int main(int argc, char **argv)
 	command_init(&m.opts);
 	command_on_shutdown(on_shutdown_command);
 	projects_init(m.loop, &m.opts);
-	projects_on_reaper_gone(finish_if_quiet);
 	/* Whatever a previous devsup of this runner left is stopped first (found through /proc,
 	 * so this needs no database), then the database catches up in the background: ready
 	 * never waits for it. */
 	m.recovered = recover_start(m.loop, m.opts.runner_id);
-	recover_on_done(finish_if_quiet);
 	if (m.tty) {
 		tty_init(m.loop, on_tty_quit, on_tty_eof);
 		reaper_link_set_log_fd(tty_log_fd());
@@ -231,11 +275,12 @@ int main(int argc, char **argv)
 
 	tty_stop();
 	input_stop();
-	output_drain(2000);
+	output_drain(0); /* drained in the loop already, as far as the reader let us */
 	store_free();
 	recover_free();
 	projects_free();
 	json_decref(m.shutdown_id);
 	ev_loop_destroy(m.loop);
+	log_flush();
 	return 0;
 }

@@ -20,16 +20,25 @@
 #include "supervisor/store.h"
 
 #define DEFAULT_STOP_TIMEOUT_MS 10000
+/* What ended projects may cost: the output archives of the last KEEP_ARCHIVES to end, and the
+ * records (state, seq) of the last KEEP_ENDED; older ones are forgotten (status: idle, as if
+ * never started). Each archive holds up to ARCHIVE_LINES lines. */
+#define KEEP_ARCHIVES 64
+#define KEEP_ENDED 1024
+#define ARCHIVE_LINES 500
 
 static struct {
 	struct ev_loop *loop;
 	const options_t *opts;
 	project_t *head;
 	bool accepting;
-	void (*on_gone)(void);
 	/* A project's first seq in this run: the start time in ms, so seq keeps increasing
 	 * across restarts of devsup even without a database. */
 	uint64_t seq_base;
+	/* The highest seq of a forgotten project: a project created later starts above it, so a
+	 * project forgotten and started again never sees its seq go back. */
+	uint64_t forgotten_seq;
+	uint64_t ended; /* projects that became stopped/failed so far: their order */
 	json_t *leftover_rows; /* waiting for recovery to finish */
 } reg = {.accepting = true};
 
@@ -47,11 +56,6 @@ void projects_set_accepting(bool accepting)
 	reg.accepting = accepting;
 }
 
-void projects_on_reaper_gone(void (*cb)(void))
-{
-	reg.on_gone = cb;
-}
-
 project_t *project_find(const char *id)
 {
 	for (project_t *p = reg.head; p; p = p->next)
@@ -65,15 +69,75 @@ project_t *project_first(void)
 	return reg.head;
 }
 
+static void project_free(project_t *p);
+
+/* Ended (or never got going: its reaper could not start), and nothing refers to it any more:
+ * no reaper, no command waiting, nobody following. */
+static bool project_forgettable(const project_t *p)
+{
+	return (p->ended || p->state == STATE_IDLE) && !state_is_live(p->state) && !project_has_reaper(p) &&
+	       !p->start_waiting && !p->restart_waiting && !p->following &&
+	       json_array_size(p->stop_ids) == 0 && json_object_size(p->log_requests) == 0;
+}
+
+static int by_latest_end(const void *a, const void *b)
+{
+	const project_t *pa = *(project_t *const *)a, *pb = *(project_t *const *)b;
+	return pa->ended < pb->ended ? 1 : pa->ended > pb->ended ? -1 : 0;
+}
+
+/* Keeps the memory of ended projects bounded (run before each new record: the only way the
+ * registry grows): archives beyond the KEEP_ARCHIVES latest to end are dropped, records beyond
+ * the KEEP_ENDED latest are freed. */
+static void projects_forget_old(void)
+{
+	size_t n = 0, cap = 0;
+	project_t **ended = NULL;
+	for (project_t *p = reg.head; p; p = p->next) {
+		if (!project_forgettable(p))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ended = xrealloc(ended, cap * sizeof(*ended));
+		}
+		ended[n++] = p;
+	}
+	if (n > KEEP_ARCHIVES)
+		qsort(ended, n, sizeof(*ended), by_latest_end);
+	for (size_t i = KEEP_ARCHIVES; i < n; i++) {
+		project_t *p = ended[i];
+		if (i < KEEP_ENDED) {
+			if (p->archive.cap > 1) {
+				ring_free(&p->archive);
+				ring_init(&p->archive, 1);
+			}
+			continue;
+		}
+		if (p->seq > reg.forgotten_seq)
+			reg.forgotten_seq = p->seq;
+		for (project_t **pp = &reg.head; *pp; pp = &(*pp)->next) {
+			if (*pp == p) {
+				*pp = p->next;
+				break;
+			}
+		}
+		project_free(p);
+	}
+	free(ended);
+}
+
 static project_t *project_create(const char *id)
 {
+	projects_forget_old();
 	project_t *p = xcalloc(1, sizeof(*p));
 	p->id = xstrdup(id);
 	p->state = STATE_IDLE;
+	p->seq = reg.forgotten_seq;
 	p->chan.fd = -1;
 	p->stop_ids = json_array();
 	p->log_requests = json_object();
-	ring_init(&p->archive, 500);
+	ev_init(&p->reaper_deadline, NULL);
+	ring_init(&p->archive, ARCHIVE_LINES);
 	p->next = reg.head;
 	reg.head = p;
 	return p;
@@ -81,6 +145,7 @@ static project_t *project_create(const char *id)
 
 static void project_free(project_t *p)
 {
+	reaper_link_release(p);
 	chan_close(&p->chan);
 	json_decref(p->request);
 	json_decref(p->spec);
@@ -142,12 +207,6 @@ bool projects_quiescent(void)
 	return true;
 }
 
-void projects_notify_gone(void)
-{
-	if (reg.on_gone)
-		reg.on_gone();
-}
-
 bool project_transition(project_t *p, state_t to, const char *reason, json_t *cmd_id)
 {
 	if (!state_can_transition(p->state, to)) {
@@ -166,6 +225,7 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 		json_object_set_new(ev, "reason", json_string(reason));
 	output_event(ev);
 	if (to == STATE_STOPPED || to == STATE_FAILED) {
+		p->ended = ++reg.ended;
 		/* released together, once the reaper has seen the last process go */
 		p->port = 0;
 		p->pid = p->pgid = 0;
@@ -211,25 +271,22 @@ static void apply_leftover_rows(json_t *rows)
 	}
 }
 
-static void leftovers_after_recovery(void)
+void projects_apply_leftover_rows(void)
 {
 	json_t *rows = reg.leftover_rows;
+	if (!rows || recover_active())
+		return;
 	reg.leftover_rows = NULL;
-	if (rows)
-		apply_leftover_rows(rows);
+	apply_leftover_rows(rows);
 	json_decref(rows);
 }
 
 void projects_leftover_rows(json_t *rows)
 {
-	if (!recover_active()) {
-		apply_leftover_rows(rows);
-		return;
-	}
 	if (!reg.leftover_rows)
 		reg.leftover_rows = json_array();
 	json_array_extend(reg.leftover_rows, rows);
-	recover_on_done(leftovers_after_recovery);
+	projects_apply_leftover_rows();
 }
 
 static const char *live_description(const project_t *p, char *buf, size_t n)
@@ -302,7 +359,7 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	free(p->failure_message);
 	p->failure_message = NULL;
 	ring_free(&p->archive);
-	ring_init(&p->archive, 500);
+	ring_init(&p->archive, ARCHIVE_LINES);
 	project_transition(p, STATE_STARTING, NULL, id);
 	p->start_waiting = true;
 	json_decref(p->start_id);
@@ -330,6 +387,14 @@ static uint64_t stop_timeout_of(const project_t *p, json_t *timeout)
 	return json_is_integer(t) ? (uint64_t)json_integer_value(t) : DEFAULT_STOP_TIMEOUT_MS;
 }
 
+/* The stop message, and the deadline by which the reaper must have ended. */
+static void project_send_stop(project_t *p, uint64_t timeout_ms)
+{
+	chan_send(&p->chan, json_pack("{s:s, s:I}", "type", "stop", "timeoutMs",
+				      (json_int_t)timeout_ms));
+	reaper_link_expect_end(p, timeout_ms);
+}
+
 /* starting/running -> stopping, and the stop sent to the reaper. */
 static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *reason,
 			       json_t *id)
@@ -350,8 +415,21 @@ static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *re
 			    p->id, reason);
 		json_decref(sid);
 	}
-	chan_send(&p->chan, json_pack("{s:s, s:I}", "type", "stop", "timeoutMs",
-				      (json_int_t)timeout_ms));
+	project_send_stop(p, timeout_ms);
+}
+
+void project_cancel_restart(project_t *p, const char *why)
+{
+	if (!p->restart_waiting)
+		return;
+	json_t *rid = p->restart_id;
+	json_decref(p->restart_request);
+	json_decref(p->restart_spec);
+	p->restart_id = p->restart_request = p->restart_spec = NULL;
+	p->restart_waiting = false;
+	reply_error(p->id, rid, REASON_CANCELLED, "Start it again if you still want it running.",
+		    "the restart of project %s was cancelled: %s", p->id, why);
+	json_decref(rid);
 }
 
 void project_cmd_stop(const char *project_id, json_t *timeout, const char *reason, json_t *id)
@@ -364,11 +442,18 @@ void project_cmd_stop(const char *project_id, json_t *timeout, const char *reaso
 		return;
 	}
 	json_array_append_new(p->stop_ids, id ? json_incref(id) : json_null());
+	/* A stop wins over a restart waiting for its own stop: the project ends stopped. */
+	if (p->restart_waiting) {
+		project_cancel_restart(p, "a stop came before it could start again");
+		if (p->stop_reason && strcmp(p->stop_reason, "restart") == 0) {
+			free(p->stop_reason);
+			p->stop_reason = xstrdup(reason ? reason : "requested");
+		}
+	}
 	if (p->state == STATE_STOPPING) {
 		/* completes with the stop under way; a shorter timeout still applies */
 		if (json_is_integer(timeout))
-			chan_send(&p->chan, json_pack("{s:s, s:O}", "type", "stop", "timeoutMs",
-						      timeout));
+			project_send_stop(p, (uint64_t)json_integer_value(timeout));
 		return;
 	}
 	project_begin_stop(p, stop_timeout_of(p, timeout), reason ? reason : "requested", id);
@@ -568,16 +653,9 @@ void projects_stop_all(const char *reason, json_t *timeout_ms, bool force)
 			project_begin_stop(p, stop_timeout_of(p, force ? zero : timeout_ms), reason,
 					   NULL);
 		else if (p->state == STATE_STOPPING && force)
-			chan_send(&p->chan, json_pack("{s:s, s:i}", "type", "stop", "timeoutMs", 0));
-		if (p->restart_waiting) { /* a restart cannot start during a shutdown */
-			json_t *rid = p->restart_id;
-			p->restart_id = NULL;
-			p->restart_waiting = false;
-			reply_error(p->id, rid, REASON_CANCELLED, NULL,
-				    "the restart of project %s was cancelled: devsup is shutting down",
-				    p->id);
-			json_decref(rid);
-		}
+			project_send_stop(p, 0);
+		/* a restart cannot start during a shutdown */
+		project_cancel_restart(p, "devsup is shutting down");
 	}
 	json_decref(zero);
 }

@@ -30,6 +30,11 @@ typedef struct project {
 	pid_t reaper_pid; /* 0 once reaped */
 	chan_t chan;
 	bool cleaning; /* the reaper died without finishing: killing its orphans */
+	/* A stop was sent: the reaper must end by then (its stop timeout + a grace), else it is
+	 * killed and its tree taken down by structure (reaper_link.c). */
+	ev_timer reaper_deadline;
+	uint64_t reaper_deadline_ms; /* monotonic; 0: none */
+	bool reaper_killed; /* we killed it at its deadline: not a crash */
 
 	/* the dev server */
 	pid_t pid;
@@ -55,7 +60,8 @@ typedef struct project {
 	uint64_t next_req;
 
 	bool following; /* a client follows its output (follow-logs): log events are streamed */
-	ring_t archive; /* the output, kept once the reaper is gone */
+	ring_t archive; /* the output, kept once the reaper is gone (bounded: project.c) */
+	uint64_t ended; /* order in which it last became stopped/failed (0: never) */
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
 } project_t;
 
@@ -74,16 +80,18 @@ void project_cmd_logs(const char *project_id, size_t lines, json_t *id);
  * starts of the project, whatever the start's `logs` said; answered by `following`. */
 void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id);
 
+/* Answers a restart waiting for its stop with `cancelled` (why: what cancelled it). */
+void project_cancel_restart(project_t *p, const char *why);
 /* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. */
 void projects_stop_all(const char *reason, json_t *timeout_ms, bool force);
 /* True when no reaper is alive and no orphan is being cleaned up. */
 bool projects_quiescent(void);
 /* Rows a previous devsup of this runner left live ([{projectId, status, seq}]): each is moved
  * to stopped through stopping, reason runner_restart, once recovery has torn their processes
- * down. */
+ * down (kept until then; projects_apply_leftover_rows, called after every event, applies
+ * them as soon as recover_active() is false). */
 void projects_leftover_rows(json_t *rows);
-/* Sets a callback run whenever a project's reaper is gone for good. */
-void projects_on_reaper_gone(void (*cb)(void));
+void projects_apply_leftover_rows(void);
 /* The master's SIGCHLD: any child reaped (reapers and orphans re-parented to us). */
 void projects_child_reaped(pid_t pid, int status);
 /* A port held by a live project. */
@@ -106,6 +114,5 @@ void project_send_start(project_t *p);
 bool project_has_reaper(const project_t *p);
 /* The registry, newest first; walk it with ->next (status, completion of project ids). */
 project_t *project_first(void);
-void projects_notify_gone(void);
 
 #endif

@@ -24,6 +24,9 @@
 #define CONTROL_FD 3
 #define CLEANUP_RETRY_S 0.25
 #define PORT_RETRIES 2 /* SPEC: a start that hits a port conflict moves on at most twice */
+/* How long past a stop's timeout a reaper may take to report the end (its own SIGKILL, the
+ * last reaps, the message) before we stop waiting for it. */
+#define REAPER_GRACE_MS 2000
 
 extern char **environ;
 
@@ -93,6 +96,7 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 	}
 	p->reaper_pid = pid;
 	p->cleaning = false;
+	p->reaper_killed = false;
 	chan_init(&p->chan, rl.loop, sv[0], on_msg, on_eof, p);
 	log_debug("project %s: reaper %d", p->id, (int)pid);
 	return true;
@@ -111,6 +115,7 @@ static void copy_exit_fields(json_t *ev, const json_t *msg)
  * at once (a new start may follow this very answer) while the old reaper finishes exiting. */
 static void detach_reaper(project_t *p)
 {
+	reaper_link_release(p);
 	chan_close(&p->chan);
 	if (p->reaper_pid > 0) {
 		if (rl.nretiring == rl.capretiring) {
@@ -381,7 +386,6 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 		/* the reaper's last message: release the project now, not when it has exited */
 		detach_reaper(p);
 		project_resume_restart(p);
-		projects_notify_gone();
 	} else if (strcmp(type, "archive") == 0) {
 		on_lines(p, msg, true);
 	} else if (strcmp(type, "logs") == 0) {
@@ -395,22 +399,58 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 	}
 }
 
-/* Kills what a lost reaper left: every process below us that carries the project's marker
- * (re-parented to us, since we are a subreaper). True while any is alive; a zombie is dead
- * already, and its environment can no longer be read anyway. */
-static bool kill_orphans(project_t *p)
+/* A reaper we still count on: its project's processes are its business. */
+static bool is_live_reaper(pid_t pid)
 {
-	char marker[160];
-	snprintf(marker, sizeof(marker), "DEVSUP_PROJECT_ID=%s", p->id);
+	for (size_t i = 0; i < rl.nretiring; i++)
+		if (rl.retiring[i] == pid)
+			return true;
+	for (project_t *p = project_first(); p; p = p->next)
+		if (p->reaper_pid == pid)
+			return true;
+	return false;
+}
+
+static int by_pid(const void *a, const void *b)
+{
+	pid_t pa = ((const proc_info_t *)a)->pid, pb = ((const proc_info_t *)b)->pid;
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* Of procs (sorted by pid), the one below us that pid descends from: a reaper, or an orphan. */
+static const proc_info_t *top_ancestor(const proc_info_t *procs, size_t n, const proc_info_t *at)
+{
+	pid_t self = getpid();
+	for (size_t depth = 0; at->ppid != self && depth < n; depth++) {
+		proc_info_t key = {.pid = at->ppid};
+		const proc_info_t *up = bsearch(&key, procs, n, sizeof(*procs), by_pid);
+		if (!up)
+			break; /* its parent just exited: it is being re-parented to us */
+		at = up;
+	}
+	return at;
+}
+
+/*
+ * Kills what lost reapers left, by structure: we are a subreaper and run no project code
+ * ourselves, so every process below us that is not a live reaper or under one belongs to a
+ * project whose reaper died (whatever its environment, group or session says). When several
+ * reapers die at once their orphans cannot be told apart, and need not be: all are killed.
+ * True while any is alive (a zombie is dead already; we reap it).
+ */
+static bool kill_orphans(void)
+{
 	proc_info_t *procs;
 	size_t n = proc_descendants(getpid(), &procs);
 	bool left = false;
+	if (n > 1)
+		qsort(procs, n, sizeof(*procs), by_pid);
 	for (size_t i = 0; i < n; i++) {
-		if (procs[i].state == 'Z' || !proc_environ_has(procs[i].pid, marker))
+		if (procs[i].state == 'Z' || is_live_reaper(top_ancestor(procs, n, &procs[i])->pid))
 			continue;
 		left = true;
 		if (proc_signal(&procs[i], SIGKILL) < 0 && errno != ESRCH)
-			log_warn("project %s: SIGKILL to orphan %d: %s", p->id, (int)procs[i].pid,
+			log_warn("SIGKILL to orphan %d (%s): %s", (int)procs[i].pid, procs[i].comm,
 				 strerror(errno));
 	}
 	free(procs);
@@ -420,10 +460,16 @@ static bool kill_orphans(project_t *p)
 /* The reaper is gone without its final message: report reaper_lost, per the state. */
 static void report_lost(project_t *p)
 {
-	static const char msg[] = "the reaper of project %s died unexpectedly; its processes "
-				  "were killed";
 	char text[256];
-	snprintf(text, sizeof(text), msg, p->id);
+	if (p->reaper_killed)
+		snprintf(text, sizeof(text),
+			 "the reaper of project %s did not end within its stop timeout + %d ms and "
+			 "was killed; its processes were killed",
+			 p->id, REAPER_GRACE_MS);
+	else
+		snprintf(text, sizeof(text),
+			 "the reaper of project %s died unexpectedly; its processes were killed",
+			 p->id);
 	free(p->failure_message);
 	p->failure_message = xstrdup(text);
 	json_t *extra = json_pack("{s:[]}", "logTail");
@@ -459,22 +505,66 @@ static void reaper_gone(project_t *p)
 {
 	if (p->reaper_pid > 0 || chan_is_open(&p->chan))
 		return;
+	reaper_link_release(p);
 	if (state_is_live(p->state) && !p->cleaning) {
-		log_error("project %s: reaper lost in state %s", p->id, state_name(p->state));
+		if (!p->reaper_killed)
+			log_error("project %s: reaper lost in state %s", p->id,
+				  state_name(p->state));
 		p->cleaning = true;
 	}
 	if (p->cleaning) {
-		if (kill_orphans(p)) {
+		if (kill_orphans()) {
 			if (!ev_is_active(&rl.cleanup_timer))
 				ev_timer_start(rl.loop, &rl.cleanup_timer);
 			return;
 		}
 		p->cleaning = false;
 		report_lost(p);
+		p->reaper_killed = false;
 	}
 	project_flush_log_requests(p);
 	project_resume_restart(p);
-	projects_notify_gone();
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	project_t *p = w->data;
+	(void)loop;
+	(void)revents;
+	p->reaper_deadline_ms = 0;
+	if (p->reaper_pid <= 0)
+		return; /* exited already; its EOF or reap finishes the project */
+	log_warn("project %s: reaper %d did not end within the stop timeout + %d ms "
+		 "(stopped or hung): killing it and the project's processes",
+		 p->id, (int)p->reaper_pid, REAPER_GRACE_MS);
+	p->reaper_killed = true;
+	/* our child, not yet reaped: the pid is still its own. SIGCONT for a stopped one, though
+	 * SIGKILL ends it stopped or not. */
+	kill(p->reaper_pid, SIGKILL);
+	kill(p->reaper_pid, SIGCONT);
+	chan_close(&p->chan); /* its last messages no longer count; its reap ends it */
+}
+
+void reaper_link_expect_end(project_t *p, uint64_t timeout_ms)
+{
+	if (p->reaper_pid <= 0)
+		return;
+	uint64_t now = clock_ms(), at = now + timeout_ms + REAPER_GRACE_MS;
+	if (p->reaper_deadline_ms && p->reaper_deadline_ms <= at)
+		return; /* the earlier deadline wins */
+	p->reaper_deadline_ms = at;
+	ev_timer_stop(rl.loop, &p->reaper_deadline);
+	ev_set_cb(&p->reaper_deadline, deadline_cb);
+	p->reaper_deadline.data = p;
+	ev_timer_set(&p->reaper_deadline, (double)(at - now) / 1000., 0.);
+	ev_timer_start(rl.loop, &p->reaper_deadline);
+}
+
+void reaper_link_release(project_t *p)
+{
+	if (rl.loop)
+		ev_timer_stop(rl.loop, &p->reaper_deadline);
+	p->reaper_deadline_ms = 0;
 }
 
 static void on_eof(chan_t *c, void *ctx)
@@ -508,7 +598,6 @@ void reaper_link_child_reaped(pid_t pid, int status)
 	for (size_t i = 0; i < rl.nretiring; i++) {
 		if (rl.retiring[i] == pid) {
 			rl.retiring[i] = rl.retiring[--rl.nretiring];
-			projects_notify_gone();
 			return;
 		}
 	}

@@ -4,6 +4,7 @@
 #include <ev.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "supervisor/options.h"
@@ -18,6 +19,13 @@ void reaper_link_set_log_fd(int fd);
 bool reaper_link_spawn(struct project *p, char *err, size_t errlen);
 /* A child of the master was reaped: a reaper, or an orphan re-parented to us. */
 void reaper_link_child_reaped(pid_t pid, int status);
+
+/* A stop with timeout_ms was sent to p's reaper: it must end within that plus a grace, else
+ * it is killed (SIGKILL, SIGCONT for a stopped one) and the project's processes are killed by
+ * structure. A later, earlier deadline wins. */
+void reaper_link_expect_end(struct project *p, uint64_t timeout_ms);
+/* p is going away: its deadline with it. */
+void reaper_link_release(struct project *p);
 
 /* True while reapers that have finished their project are still exiting. */
 bool reaper_link_retiring(void);

@@ -30,7 +30,6 @@ static struct {
 	/* Only without pidfds: a process that is not our child gives no exit event, so its
 	 * identity (pid + start time) is checked every POLL_S instead. */
 	ev_timer poll_timer;
-	void (*done)(void);
 } rc;
 
 #define POLL_S 0.05
@@ -44,11 +43,8 @@ static void recover_finish(void)
 {
 	ev_timer_stop(rc.loop, &rc.kill_timer);
 	ev_timer_stop(rc.loop, &rc.poll_timer);
+	/* no callback: whoever waits (the exit check, the leftover rows) asks recover_active() */
 	log_info("recovery: everything the previous devsup left is gone");
-	void (*cb)(void) = rc.done;
-	rc.done = NULL;
-	if (cb)
-		cb();
 }
 
 static void leftover_exited(struct ev_loop *loop, ev_io *w, int revents)
@@ -170,15 +166,6 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id)
 		ev_timer_start(loop, &rc.kill_timer);
 	}
 	return projects;
-}
-
-void recover_on_done(void (*cb)(void))
-{
-	if (rc.alive == 0) {
-		cb();
-		return;
-	}
-	rc.done = cb;
 }
 
 void recover_free(void)

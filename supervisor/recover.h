@@ -13,10 +13,9 @@
 
 /* Scans /proc and starts tearing down; returns the number of distinct projects found. */
 unsigned recover_start(struct ev_loop *loop, const char *runner_id);
-/* True while leftovers are still alive. */
+/* True while leftovers are still alive. There is no "done" callback: the master asks this
+ * after every event (main.c's exit check). */
 bool recover_active(void);
-/* Runs cb once nothing is left (at once if nothing is). */
-void recover_on_done(void (*cb)(void));
 void recover_free(void);
 
 #endif

@@ -84,8 +84,6 @@ static struct {
 	store_rows_cb on_rows;
 	bool migrate_only;
 	void (*migrated)(bool ok);
-	void (*flushed)(void);
-	ev_timer flush_timer;
 	uint64_t written; /* transitions committed since start */
 	uint32_t latency_ms[LATENCY_WINDOW]; /* queue -> commit, the last LATENCY_WINDOW */
 	uint64_t nlatency;
@@ -111,16 +109,6 @@ static void store_watch(int events)
 		return;
 	ev_io_set(&st.io, fd, events);
 	ev_io_start(st.loop, &st.io);
-}
-
-static void store_check_flushed(void)
-{
-	if (st.flushed && st.queued == 0) {
-		void (*cb)(void) = st.flushed;
-		st.flushed = NULL;
-		ev_timer_stop(st.loop, &st.flush_timer);
-		cb();
-	}
 }
 
 /* Drops the connection and schedules a new one; everything unwritten is sent again then. */
@@ -456,7 +444,6 @@ static void store_pipeline_results(void)
 					rec_free(r);
 				}
 			}
-			store_check_flushed();
 			store_send_batch();
 			return;
 		}
@@ -649,28 +636,9 @@ json_t *store_status_json(void)
 	return o;
 }
 
-static void flush_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+size_t store_unwritten(void)
 {
-	(void)loop;
-	(void)w;
-	(void)revents;
-	if (st.flushed) {
-		log_warn("postgres: %zu transitions could not be written before exit", st.queued);
-		void (*cb)(void) = st.flushed;
-		st.flushed = NULL;
-		cb();
-	}
-}
-
-void store_flush(uint64_t timeout_ms, void (*done)(void))
-{
-	if (st.state == ST_OFF || st.queued == 0) {
-		done();
-		return;
-	}
-	st.flushed = done;
-	ev_timer_init(&st.flush_timer, flush_timeout_cb, (double)timeout_ms / 1000., 0.);
-	ev_timer_start(st.loop, &st.flush_timer);
+	return st.state == ST_OFF ? 0 : st.queued;
 }
 
 static void store_setup(struct ev_loop *loop, const char *url, const char *runner_id)
@@ -682,7 +650,6 @@ static void store_setup(struct ev_loop *loop, const char *url, const char *runne
 	st.backoff = BACKOFF_MIN_S;
 	ev_init(&st.io, store_io_cb);
 	ev_init(&st.timer, store_timer_cb);
-	ev_init(&st.flush_timer, flush_timeout_cb);
 }
 
 void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
@@ -711,7 +678,6 @@ void store_free(void)
 	if (st.loop) {
 		ev_io_stop(st.loop, &st.io);
 		ev_timer_stop(st.loop, &st.timer);
-		ev_timer_stop(st.loop, &st.flush_timer);
 	}
 	if (st.conn)
 		PQfinish(st.conn);

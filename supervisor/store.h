@@ -41,8 +41,9 @@ void store_transition(const store_transition_t *t);
 void store_tunnel_url(const char *project_id, uint64_t seq, const char *url);
 /* {enabled, connected, queued, oldestQueuedMs} as a new object. */
 json_t *store_status_json(void);
-/* Calls done once everything queued is written, or after timeout_ms, whichever is first. */
-void store_flush(uint64_t timeout_ms, void (*done)(void));
+/* Transitions queued and not yet committed (0 when persistence is off). The master's exit
+ * check waits, bounded, for this to reach 0; there is no "flushed" callback. */
+size_t store_unwritten(void);
 void store_free(void);
 
 #endif

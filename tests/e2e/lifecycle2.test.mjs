@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   spawnDevsup, withDevsup, projectId, runnerId, serverCmd, runnerPids, reaperPids, isAlive, pollUntil,
-  describePids, allPids, procCmdline, procStat, sleep, withTimeout, DEVSUP_BIN, FIXTURES, SERVER, HEAVY,
+  describePids, allPids, procCmdline, procStat, sleep, withTimeout, DEVSUP_BIN, SERVER, HEAVY, VALGRIND,
 } from './lib/harness.mjs';
 import { start, stop, startOk, stopOk, expectType, expectError, assertNothingAlive } from './lib/dev.mjs';
 import { withPostgres } from './lib/pg.mjs';
@@ -48,7 +48,8 @@ function exitOf(d, ms, what) {
 async function shutdownAfterRecovery(extraArgs) {
   const rid = runnerId();
   const id = projectId('rec-sd');
-  const stopTimeoutMs = 2000;
+  // long enough for the leftover to outlive B's start (slow under valgrind)
+  const stopTimeoutMs = VALGRIND ? 8000 : 2000;
   const a = await spawnDevsup({ args: ['--runner-id', rid, ...extraArgs] });
   let b = null;
   try {

@@ -20,7 +20,6 @@ static struct {
 	size_t cap;
 	bool broken; /* the reader is gone: discard */
 	uint64_t dropped;
-	void (*on_drained)(void);
 	void (*sink)(json_t *ev);
 	int saved_flags; /* the fd's flags before us, restored at exit (-1: unknown) */
 } out = {.fd = -1, .saved_flags = -1};
@@ -46,8 +45,6 @@ static void output_write(void)
 	}
 	out.off = out.len = 0;
 	ev_io_stop(out.loop, &out.wio);
-	if (out.on_drained)
-		out.on_drained();
 }
 
 static void output_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -151,13 +148,6 @@ size_t output_pending(void)
 uint64_t output_dropped_logs(void)
 {
 	return out.dropped;
-}
-
-void output_on_drained(void (*cb)(void))
-{
-	out.on_drained = cb;
-	if (cb && output_pending() == 0)
-		cb();
 }
 
 void output_drain(int timeout_ms)

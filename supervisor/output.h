@@ -32,7 +32,7 @@ uint64_t output_dropped_logs(void);
 /* At exit: writes what is queued, waiting at most timeout_ms for a slow reader, and gives the
  * fd back blocking if it was. */
 void output_drain(int timeout_ms);
-/* Sets a callback for when the queue is empty (used to exit after the last event). */
-void output_on_drained(void (*cb)(void));
+/* There is no "drained" callback: whoever waits for the queue to empty asks output_pending()
+ * before the loop sleeps (an ev_prepare: main.c's exit check, tty.c's refresh). */
 
 #endif

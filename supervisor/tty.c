@@ -30,6 +30,7 @@ static struct {
 	ev_io rio;
 	ev_signal sigwinch;
 	ev_signal sigcont;
+	ev_prepare drained; /* waits, from state, for stdout to drain before a refresh */
 	bool on;        /* tty_init ran and tty_stop did not */
 	bool installed; /* libedit's handler is in place: the prompt and the line are on screen */
 	bool busy;      /* running a typed line: its output comes before the next prompt */
@@ -133,9 +134,13 @@ static void uninstall(void)
 	tty.installed = false;
 }
 
-static void refresh_when_drained(void)
+/* Before the loop sleeps (so after every write of stdout): is what was printed out now? */
+static void drained_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	output_on_drained(NULL);
+	(void)revents;
+	if (output_pending() > 0)
+		return;
+	ev_prepare_stop(loop, w);
 	tty_refresh();
 }
 
@@ -146,7 +151,7 @@ static void tty_refresh(void)
 	if (!tty.on || tty.busy)
 		return;
 	if (output_pending() > 0) {
-		output_on_drained(refresh_when_drained);
+		ev_prepare_start(tty.loop, &tty.drained);
 		return;
 	}
 	if (!tty.installed)
@@ -456,6 +461,7 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	ev_signal_start(loop, &tty.sigwinch);
 	ev_signal_init(&tty.sigcont, sigcont_cb, SIGCONT);
 	ev_signal_start(loop, &tty.sigcont);
+	ev_prepare_init(&tty.drained, drained_cb);
 	install();
 }
 
@@ -487,6 +493,7 @@ void tty_stop(void)
 	ev_io_stop(tty.loop, &tty.rio);
 	ev_signal_stop(tty.loop, &tty.sigwinch);
 	ev_signal_stop(tty.loop, &tty.sigcont);
+	ev_prepare_stop(tty.loop, &tty.drained);
 	tty.on = false;
 	tty_print("every project is stopped; bye\n");
 	output_set_sink(NULL);

@@ -35,7 +35,11 @@ static struct {
 static void log_open(void)
 {
 	struct stat sb;
-	if (lg.fd != 2 || fstat(2, &sb) < 0)
+	if (lg.fd != 2)
+		close(lg.fd); /* log_init again: stderr may be another file now */
+	lg.fd = 2;
+	lg.socket = false;
+	if (fstat(2, &sb) < 0)
 		return;
 	if (S_ISSOCK(sb.st_mode)) {
 		lg.socket = true;

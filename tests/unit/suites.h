@@ -15,5 +15,6 @@ Suite *command_suite(void);
 Suite *health_suite(void);
 Suite *tty_suite(void);
 Suite *listeners_suite(void);
+Suite *log_suite(void);
 
 #endif

@@ -399,22 +399,37 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 	}
 }
 
-/* A reaper we still count on: its project's processes are its business. */
-static bool is_live_reaper(pid_t pid)
-{
-	for (size_t i = 0; i < rl.nretiring; i++)
-		if (rl.retiring[i] == pid)
-			return true;
-	for (project_t *p = project_first(); p; p = p->next)
-		if (p->reaper_pid == pid)
-			return true;
-	return false;
-}
-
 static int by_pid(const void *a, const void *b)
 {
 	pid_t pa = ((const proc_info_t *)a)->pid, pb = ((const proc_info_t *)b)->pid;
 	return pa < pb ? -1 : pa > pb;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* The reapers we still count on (sorted): their projects' processes are their business. */
+static size_t live_reapers(pid_t **out)
+{
+	size_t n = rl.nretiring, cap = rl.nretiring + 16;
+	pid_t *pids = xmalloc(cap * sizeof(*pids));
+	if (n)
+		memcpy(pids, rl.retiring, n * sizeof(*pids));
+	for (project_t *p = project_first(); p; p = p->next) {
+		if (p->reaper_pid <= 0)
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			pids = xrealloc(pids, cap * sizeof(*pids));
+		}
+		pids[n++] = p->reaper_pid;
+	}
+	qsort(pids, n, sizeof(*pids), cmp_pid);
+	*out = pids;
+	return n;
 }
 
 /* Of procs (sorted by pid), the one below us that pid descends from: a reaper, or an orphan. */
@@ -441,18 +456,21 @@ static const proc_info_t *top_ancestor(const proc_info_t *procs, size_t n, const
 static bool kill_orphans(void)
 {
 	proc_info_t *procs;
-	size_t n = proc_descendants(getpid(), &procs);
+	pid_t *reapers;
+	size_t n = proc_descendants(getpid(), &procs), nr = live_reapers(&reapers);
 	bool left = false;
 	if (n > 1)
 		qsort(procs, n, sizeof(*procs), by_pid);
 	for (size_t i = 0; i < n; i++) {
-		if (procs[i].state == 'Z' || is_live_reaper(top_ancestor(procs, n, &procs[i])->pid))
+		pid_t top = top_ancestor(procs, n, &procs[i])->pid;
+		if (procs[i].state == 'Z' || bsearch(&top, reapers, nr, sizeof(*reapers), cmp_pid))
 			continue;
 		left = true;
 		if (proc_signal(&procs[i], SIGKILL) < 0 && errno != ESRCH)
 			log_warn("SIGKILL to orphan %d (%s): %s", (int)procs[i].pid, procs[i].comm,
 				 strerror(errno));
 	}
+	free(reapers);
 	free(procs);
 	return left;
 }

@@ -75,8 +75,8 @@ static void project_free(project_t *p);
  * no reaper, no command waiting, nobody following. */
 static bool project_forgettable(const project_t *p)
 {
-	return (p->ended || p->state == STATE_IDLE) && !state_is_live(p->state) && !project_has_reaper(p) &&
-	       !p->start_waiting && !p->restart_waiting && !p->following &&
+	return (p->ended || p->state == STATE_IDLE) && !state_is_live(p->state) &&
+	       !project_has_reaper(p) && !p->start_waiting && !p->restart_waiting && !p->following &&
 	       json_array_size(p->stop_ids) == 0 && json_object_size(p->log_requests) == 0;
 }
 

@@ -16,5 +16,6 @@ Suite *health_suite(void);
 Suite *tty_suite(void);
 Suite *listeners_suite(void);
 Suite *log_suite(void);
+Suite *project_suite(void);
 
 #endif

@@ -17,6 +17,16 @@
 
 #define CONTROL_FD 3
 
+/* Log lines stderr could not take (common/log.c) go out as soon as it takes them, not only
+ * with the next line: asked before the loop sleeps, after every event. */
+static void log_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_flush();
+}
+
 static void configure_signals(void)
 {
 	/* Writes to a closed pipe or socket must fail with EPIPE, not kill us. The terminal's
@@ -55,9 +65,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static reaper_t reaper;
+	static ev_prepare flush_logs;
+	ev_prepare_init(&flush_logs, log_flush_cb);
+	ev_prepare_start(loop, &flush_logs);
+	ev_unref(loop); /* it must not keep the loop running: ev_run returns when the work is done */
 	reaper_init(&reaper, loop, argv[1], CONTROL_FD);
 	ev_run(loop, 0);
 	reaper_free(&reaper);
+	ev_ref(loop);
+	ev_prepare_stop(loop, &flush_logs);
 	ev_loop_destroy(loop);
+	log_flush();
 	return 0;
 }

@@ -8,8 +8,8 @@ static const struct {
 } reasons[REASON_COUNT] = {
 	[REASON_NONE] = {"", ""},
 	[REASON_PORT_IN_USE] = {"port_in_use",
-				"Stop the process holding the port, or start without strictPort so "
-				"another port is chosen."},
+				"Stop the process holding the port (named in the message), or ask "
+				"for another port."},
 	[REASON_COMMAND_NOT_FOUND] = {"command_not_found",
 				      "Install the program or fix the command; check PATH and that "
 				      "the project's dependencies are installed (npm install)."},
@@ -57,6 +57,10 @@ static const struct {
 				  "Send shorter lines, or raise --max-line."},
 	[REASON_CAPACITY] = {"capacity",
 			     "Stop projects that are no longer needed, or raise --max-projects."},
+	[REASON_RUNNER_ID_IN_USE] = {"runner_id_in_use",
+				     "Give each devsup on this machine its own --runner-id (the Node "
+				     "client's runnerId), e.g. one per deployment slot, or stop the "
+				     "devsup that holds it."},
 };
 
 const char *reason_name(reason_t r)

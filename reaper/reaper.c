@@ -274,7 +274,8 @@ static void reaper_healthy(reaper_t *r, int port)
 	}
 	/* SPEC §6: opened after the health check passed; the start waits for it to settle */
 	static const tunnel_cbs_t cbs = {tunnel_settled_cb, tunnel_event_cb, tunnel_closed_cb};
-	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms};
+	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms,
+			   json_object_get(r->start, "inheritEnv")};
 	r->phase = PHASE_TUNNEL;
 	r->tunnel_live = true;
 	tunnel_start(&r->tunnel, r->loop, spec, r->cwd, r->port, json_object_get(r->start, "env"),
@@ -393,7 +394,8 @@ static void reaper_spawn(reaper_t *r, const json_t *start)
 	const char *cwd = json_string_value(json_object_get(start, "cwd")) ?: "/";
 	r->cwd = xstrdup(cwd);
 	r->phase = PHASE_SPAWNING;
-	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms};
+	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms,
+			   json_object_get(r->start, "inheritEnv")};
 	if (!spawn_prepare(json_object_get(start, "command"), cwd, r->port,
 			   json_object_get(start, "env"), &ids, &plan, &f)) {
 		reaper_fail_start(r, &f);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/envfilter.h"
 #include "common/log.h"
 
 extern char **environ;
@@ -146,7 +147,17 @@ static char *env_entry(const char *key, const char *value)
 	return e;
 }
 
-/* The reaper's environment minus the keys we set, plus env, PORT and the devsup markers. */
+/* Whether an entry of the reaper's environment is passed on (SPEC §1): never DATABASE_URL,
+ * libpq's PG* or devsup's DEVSUP_* settings (the master strips the secrets already; this is the
+ * second line, for a reaper started some other way), then what the start's inheritEnv keeps. */
+static bool env_inherited(const char *entry, const json_t *inherit)
+{
+	return !envfilter_is_secret(entry) && !envfilter_is_devsup(entry) &&
+	       envfilter_keeps(inherit, entry);
+}
+
+/* The reaper's environment as filtered above, minus the keys we set, plus env, PORT and the
+ * devsup markers. */
 static char **build_env(const json_t *env, int port, const spawn_ids_t *ids)
 {
 	char portbuf[16], timeoutbuf[24];
@@ -163,7 +174,7 @@ static char **build_env(const json_t *env, int port, const spawn_ids_t *ids)
 	char **envp = xcalloc(n + extra + ARRAY_LEN(fixed_keys) + 1, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool overridden = false;
+		bool overridden = !env_inherited(environ[i], ids->inherit_env);
 		for (size_t j = 0; j < ARRAY_LEN(fixed_keys) && !overridden; j++)
 			overridden = env_key_is(environ[i], fixed_keys[j]);
 		const char *key;

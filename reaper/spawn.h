@@ -21,14 +21,18 @@ typedef struct {
 /*
  * Pre-flight of SPEC §4.2 and building the plan: cwd exists and is a directory, the
  * executable resolves on PATH and is executable. `command` is an array of strings or a string
- * (run by /bin/sh -c). `env` (object of strings, may be NULL) is added to the reaper's
- * environment with PORT, DEVSUP_PROJECT_ID, DEVSUP_RUNNER_ID and DEVSUP_STOP_TIMEOUT_MS. On failure fills *f and
+ * (run by /bin/sh -c). The environment is the reaper's without DATABASE_URL, PG* and DEVSUP_*,
+ * narrowed by ids->inherit_env; then `env` (object of strings, may be NULL) is added with PORT,
+ * DEVSUP_PROJECT_ID, DEVSUP_RUNNER_ID and DEVSUP_STOP_TIMEOUT_MS. On failure fills *f and
  * returns false.
  */
 typedef struct {
 	const char *project_id;
 	const char *runner_id;
 	uint64_t stop_timeout_ms;
+	/* the start's inheritEnv as the master resolved it: NULL or true, false, or an array of
+	 * names (common/envfilter.h) */
+	const json_t *inherit_env;
 } spawn_ids_t;
 
 bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/envfilter.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/metrics.h"
@@ -166,6 +167,36 @@ static bool check_env(const json_t *v, char *err, size_t n)
 	return true;
 }
 
+/* inheritEnv: true, false, or an array of variable names (common/envfilter.h). */
+static bool check_inherit_env(const json_t *v, char *err, size_t n)
+{
+	if (!v || json_is_null(v) || json_is_boolean(v))
+		return true;
+	if (!json_is_array(v)) {
+		snprintf(err, n, "field 'inheritEnv' must be true, false or an array of variable "
+				 "names, not %s",
+			 json_kind(v));
+		return false;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e)) {
+			snprintf(err, n, "field 'inheritEnv' element %zu must be a string, not %s", i,
+				 json_kind(e));
+			return false;
+		}
+		if (!envfilter_name_valid(json_string_value(e))) {
+			snprintf(err, n, "field 'inheritEnv' element %zu '%.64s' is not a variable name "
+					 "([A-Za-z_][A-Za-z0-9_]*, or a prefix ending in '*')",
+				 i, json_string_value(e));
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool check_health(const json_t *v, char *err, size_t n)
 {
 	if (!v || json_is_null(v))
@@ -205,6 +236,7 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 	}
 	if (!check_int(req, "port", 1, 65535, err, n) || !check_bool(req, "strictPort", err, n) ||
 	    !check_env(json_object_get(req, "env"), err, n) ||
+	    !check_inherit_env(json_object_get(req, "inheritEnv"), err, n) ||
 	    !check_health(json_object_get(req, "healthCheck"), err, n) ||
 	    !check_int(req, "stopTimeoutMs", 0, TIMEOUT_MAX_MS, err, n) ||
 	    !check_bool(req, "logs", err, n))
@@ -237,6 +269,12 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		json_object_set(spec, "stopTimeoutMs", v);
 	if (tspec)
 		json_object_set_new(spec, "tunnel", tspec);
+	/* The reaper gets the policy resolved: the start's own, else --env-allow, else all. */
+	v = json_object_get(req, "inheritEnv");
+	if (!v || json_is_null(v))
+		v = cmd.opts ? cmd.opts->env_allow : NULL;
+	if (v)
+		json_object_set(spec, "inheritEnv", v);
 	json_t *hc = json_object_get(req, "healthCheck");
 	if ((v = json_object_get(hc, "path")))
 		json_object_set(spec, "healthPath", v);

@@ -4,6 +4,7 @@
  * (tty.c). See ../docs/architecture.md.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,10 @@
 #include "supervisor/output.h"
 #include "supervisor/project.h"
 #include "supervisor/reaper_link.h"
+#include "supervisor/ports.h"
 #include "supervisor/recover.h"
+#include "supervisor/reply.h"
+#include "supervisor/runner_lock.h"
 #include "supervisor/store.h"
 #include "supervisor/tty.h"
 
@@ -40,6 +44,8 @@ static struct {
 	uint64_t stage_deadline_ms;
 	int exit_code;
 	bool tty; /* the interactive front end, not NDJSON */
+	char taken_id[129]; /* the front end: the runner id asked for, held by another devsup */
+	pid_t taken_by;
 } m;
 
 #define FLUSH_MS 3000 /* the database's last transitions: Postgres may be down */
@@ -173,7 +179,68 @@ static void emit_ready(void)
 	json_object_set_new(ev, "recovered", json_integer(m.recovered));
 	json_object_set_new(ev, "portRange",
 			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
+	if (m.taken_id[0]) {
+		json_object_set_new(ev, "runnerIdTaken", json_string(m.taken_id));
+		json_object_set_new(ev, "runnerIdTakenBy", json_integer(m.taken_by));
+	}
 	output_event(ev);
+}
+
+/* NDJSON mode, runner id held by a live devsup: one error instead of ready (SPEC §1). */
+static void report_runner_id_in_use(pid_t holder)
+{
+	char who[32] = "unknown";
+	if (holder > 0)
+		snprintf(who, sizeof(who), "%d", (int)holder);
+	reply_error(NULL, NULL, REASON_RUNNER_ID_IN_USE, NULL,
+		    "runner id %s is in use by another live devsup (pid %s, lock %s); this devsup "
+		    "exits without touching anything",
+		    m.opts.runner_id, who, runner_lock_path());
+	output_drain(2000);
+}
+
+/* SPEC §1: the runner lock, before anything touches the machine (recovery, the database,
+ * ports). 0 when held (the front end may have moved to ID-2, ID-3, ...), else the exit code. */
+static int take_runner_lock(void)
+{
+	char dir[PATH_MAX], err[PATH_MAX + 256], base[sizeof(m.opts.runner_id)];
+	if (!runner_lock_state_dir(m.opts.state_dir, dir, sizeof(dir), err, sizeof(err))) {
+		log_error("%s", err);
+		return 1;
+	}
+	snprintf(base, sizeof(base), "%s", m.opts.runner_id);
+	for (unsigned n = 2;; n++) {
+		pid_t holder;
+		switch (runner_lock_take(dir, m.opts.runner_id, &holder, err, sizeof(err))) {
+		case RUNNER_LOCK_HELD:
+			ports_set_reservations(dir);
+			return 0;
+		case RUNNER_LOCK_ERROR:
+			log_error("%s", err);
+			return 1;
+		case RUNNER_LOCK_IN_USE:
+			break;
+		}
+		if (!m.tty) {
+			report_runner_id_in_use(holder);
+			return 3;
+		}
+		/* Two people debugging on one machine just work: the next free id, said in the
+		 * banner. */
+		if (n == 2) {
+			snprintf(m.taken_id, sizeof(m.taken_id), "%s", base);
+			m.taken_by = holder;
+		}
+		char next[sizeof(m.opts.runner_id) + 16];
+		int len = snprintf(next, sizeof(next), "%s-%u", base, n);
+		if (n > 999 || !project_id_valid(next)) {
+			log_error("runner id %s and %s-2 ... %s are all in use (lock dir %s); pass "
+				  "--runner-id",
+				  base, base, next, dir);
+			return 3;
+		}
+		memcpy(m.opts.runner_id, next, (size_t)len + 1); /* valid: at most 128 characters */
+	}
 }
 
 static void configure_signals(void)
@@ -253,8 +320,15 @@ int main(int argc, char **argv)
 		log_error("cannot initialise the event loop");
 		return 1;
 	}
-	configure_signals();
 	output_init(m.loop, STDOUT_FILENO);
+	int lock_status = take_runner_lock();
+	if (lock_status != 0) {
+		options_free(&m.opts);
+		ev_loop_destroy(m.loop);
+		log_flush();
+		return lock_status;
+	}
+	configure_signals();
 	command_init(&m.opts);
 	command_on_shutdown(on_shutdown_command);
 	projects_init(m.loop, &m.opts);
@@ -281,6 +355,8 @@ int main(int argc, char **argv)
 	projects_free();
 	json_decref(m.shutdown_id);
 	ev_loop_destroy(m.loop);
+	runner_lock_release();
+	options_free(&m.opts);
 	log_flush();
 	return 0;
 }

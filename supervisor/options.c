@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/envfilter.h"
 #include "common/util.h"
 
 static const char usage[] =
@@ -30,12 +31,19 @@ static const char usage[] =
 	"                           stdin is a terminal)\n"
 	"  --log-level LEVEL        debug, info, warn, error or off, on stderr (default: info;\n"
 	"                           warn in the interactive front end)\n"
+	"  --state-dir DIR          where the runner lock and port reservations live (default:\n"
+	"                           $XDG_RUNTIME_DIR/devsup, else /run/devsup as root, else\n"
+	"                           /tmp/devsup-UID); devsups sharing a port range share it\n"
+	"  --env-allow NAME,...     what dev servers inherit of devsup's environment when a start\n"
+	"                           gives no inheritEnv (default: everything; a trailing * is a\n"
+	"                           prefix); DATABASE_URL, PG* and DEVSUP_* are never passed on\n"
 	"  --migrate                apply the database migrations and exit\n"
 	"  --version                print the version and exit\n"
 	"  --help                   print this help and exit\n"
 	"\n"
 	"Environment: DATABASE_URL (as --db), NO_COLOR (no colour in the front end).\n"
-	"Exit codes: 0 after a clean shutdown, 2 for bad flags, 1 for a fatal error.\n"
+	"Exit codes: 0 after a clean shutdown, 2 for bad flags, 1 for a fatal error, 3 when\n"
+	"another live devsup holds this runner id (the terminal front end takes ID-2, ID-3, ...).\n"
 	"Manual: man devsup; docs/ in the source tree.\n";
 
 static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
@@ -96,7 +104,7 @@ static bool __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
 options_result_t options_parse(int argc, char **argv, options_t *o)
 {
 	enum { O_DB = 256, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF, O_TTY,
-	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP };
+	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW };
 	static const struct option longopts[] = {
 		{"db", required_argument, 0, O_DB},
 		{"runner-id", required_argument, 0, O_RUNNER},
@@ -110,6 +118,8 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		{"no-tty", no_argument, 0, O_NOTTY},
 		{"log-level", required_argument, 0, O_LOG},
 		{"migrate", no_argument, 0, O_MIGRATE},
+		{"state-dir", required_argument, 0, O_STATE_DIR},
+		{"env-allow", required_argument, 0, O_ENV_ALLOW},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
@@ -202,21 +212,46 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		case O_MIGRATE:
 			o->migrate = true;
 			break;
+		case O_STATE_DIR:
+			if (optarg[0] != '/')
+				ok = bad("--state-dir '%s': expected an absolute path", optarg);
+			else
+				o->state_dir = optarg;
+			break;
+		case O_ENV_ALLOW: {
+			char why[256];
+			json_decref(o->env_allow);
+			o->env_allow = envfilter_parse_list(optarg, why, sizeof(why));
+			if (!o->env_allow)
+				ok = bad("--env-allow: %s", why);
+			break;
+		}
 		case O_VERSION:
 			printf("devsup %s\n", DEVSUP_VERSION);
+			options_free(o);
 			return OPTIONS_EXIT_OK;
 		case O_HELP:
 			fputs(usage, stdout);
+			options_free(o);
 			return OPTIONS_EXIT_OK;
 		default:
 			ok = bad("unknown or incomplete option '%s'", argv[optind - 1]);
 		}
-		if (!ok)
+		if (!ok) {
+			options_free(o);
 			return OPTIONS_BAD;
+		}
 	}
 	if (optind < argc) {
 		bad("unexpected argument '%s'", argv[optind]);
+		options_free(o);
 		return OPTIONS_BAD;
 	}
 	return OPTIONS_OK;
+}
+
+void options_free(options_t *o)
+{
+	json_decref(o->env_allow);
+	o->env_allow = NULL;
 }

@@ -1,6 +1,7 @@
 #ifndef DEVSUP_OPTIONS_H
 #define DEVSUP_OPTIONS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,8 @@ typedef struct {
 	log_level_t log_level;
 	bool log_level_set; /* --log-level given: the front end keeps it, else it shows warnings only */
 	bool migrate;
+	const char *state_dir; /* --state-dir, else NULL: runner_lock.c picks the default */
+	json_t *env_allow; /* --env-allow: the default inheritEnv (an array of names), else NULL */
 } options_t;
 
 typedef enum {
@@ -36,5 +39,7 @@ typedef enum {
 } options_result_t;
 
 options_result_t options_parse(int argc, char **argv, options_t *o);
+/* Frees what options_parse allocated. */
+void options_free(options_t *o);
 
 #endif

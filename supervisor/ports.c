@@ -2,21 +2,115 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
 
 static int port_lo = 3000, port_hi = 3999;
 static int port_next = 3000; /* round robin: a port just released is not handed out again
 				* at once, which avoids clients still talking to the old server */
+
+/* Reservations between devsups: <state-dir>/ports/<port>.lock, flock'ed by the master from
+ * allocation until the project releases the port. A bind probe alone cannot see a port that
+ * another devsup has just handed out and whose server has not bound it yet. */
+static char res_dir[PATH_MAX]; /* "" while reservations are off */
+static struct {
+	int port;
+	int fd;
+} *res;
+static size_t nres, capres;
 
 void ports_init(int lo, int hi)
 {
 	port_lo = lo;
 	port_hi = hi;
 	port_next = lo;
+}
+
+void ports_set_reservations(const char *state_dir)
+{
+	snprintf(res_dir, sizeof(res_dir), "%s/ports", state_dir);
+	if (mkdir(res_dir, 0700) < 0 && errno != EEXIST) {
+		log_warn("cannot create %s: %s; ports are not reserved between devsups", res_dir,
+			 strerror(errno));
+		res_dir[0] = '\0';
+	}
+}
+
+bool ports_reserve(int port)
+{
+	if (!res_dir[0] || port <= 0)
+		return true;
+	for (size_t i = 0; i < nres; i++)
+		if (res[i].port == port)
+			return true;
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/%d.lock", res_dir, port);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		/* the bind probe and the retry on conflict still hold */
+		log_warn("cannot reserve port %d (%s: %s)", port, path, strerror(errno));
+		return true;
+	}
+	int r;
+	do
+		r = flock(fd, LOCK_EX | LOCK_NB);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK)
+			log_warn("cannot reserve port %d (flock %s: %s)", port, path, strerror(e));
+		close(fd);
+		return e != EWOULDBLOCK;
+	}
+	if (nres == capres) {
+		capres = capres ? capres * 2 : 16;
+		res = xrealloc(res, capres * sizeof(*res));
+	}
+	res[nres].port = port;
+	res[nres++].fd = fd;
+	return true;
+}
+
+void ports_release(int port)
+{
+	for (size_t i = 0; i < nres; i++) {
+		if (res[i].port == port) {
+			close(res[i].fd);
+			res[i] = res[--nres];
+			return;
+		}
+	}
+}
+
+void ports_free(void)
+{
+	while (nres > 0)
+		ports_release(res[nres - 1].port);
+	free(res);
+	res = NULL;
+	capres = 0;
+}
+
+/* Reserved by us now and bindable; a reservation of a port that is not free is dropped. */
+static bool take(int port)
+{
+	if (!ports_reserve(port))
+		return false;
+	if (ports_is_free(port))
+		return true;
+	ports_release(port);
+	return false;
 }
 
 static bool bind_probe(int family, int port)
@@ -63,17 +157,27 @@ int ports_allocate(int wanted, bool strict, bool (*taken)(int port), char *err, 
 					 wanted);
 				return -1;
 			}
+		} else if (!ports_reserve(wanted)) {
+			if (strict) {
+				snprintf(err, errlen, "port %d is reserved by another devsup on this "
+						      "machine (%s/%d.lock)",
+					 wanted, res_dir, wanted);
+				return -1;
+			}
 		} else if (ports_is_free(wanted)) {
 			return wanted;
-		} else if (strict) {
-			snprintf(err, errlen, "port %d is in use by another process", wanted);
-			return -1;
+		} else {
+			ports_release(wanted);
+			if (strict) {
+				snprintf(err, errlen, "port %d is in use by another process", wanted);
+				return -1;
+			}
 		}
 	}
 	int span = port_hi - port_lo + 1;
 	for (int i = 0; i < span; i++) {
 		int port = port_lo + (port_next - port_lo + i) % span;
-		if (!taken(port) && ports_is_free(port)) {
+		if (!taken(port) && take(port)) {
 			port_next = port == port_hi ? port_lo : port + 1;
 			return port;
 		}

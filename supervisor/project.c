@@ -167,6 +167,7 @@ static void project_free(project_t *p)
 void projects_free(void)
 {
 	reaper_link_free();
+	ports_free();
 	json_decref(reg.leftover_rows);
 	reg.leftover_rows = NULL;
 	while (reg.head) {
@@ -227,6 +228,7 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 	if (to == STATE_STOPPED || to == STATE_FAILED) {
 		p->ended = ++reg.ended;
 		/* released together, once the reaper has seen the last process go */
+		ports_release(p->port);
 		p->port = 0;
 		p->pid = p->pgid = 0;
 		p->started_at_ms = 0;
@@ -335,14 +337,18 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	if (port < 0) {
 		metrics_start_requested();
 		metrics_start_failed(REASON_PORT_IN_USE);
-		reply_error(pid_s, id, REASON_PORT_IN_USE, NULL, "cannot start project %s: %s", pid_s,
-			    err);
+		reply_error(pid_s, id, REASON_PORT_IN_USE,
+			    strict ? PORTS_STRICT_SUGGESTION
+				   : "Stop projects or processes that hold ports of --port-range, or "
+				     "widen the range.",
+			    "cannot start project %s: %s", pid_s, err);
 		return;
 	}
 	json_object_set_new(spec, "port", json_integer(port));
 	if (!p)
 		p = project_create(pid_s);
 	if (!reaper_link_spawn(p, err, sizeof(err))) {
+		ports_release(port);
 		reply_error(pid_s, id, REASON_UNKNOWN, "Check devsup's installation (--reaper).",
 			    "cannot start the reaper for project %s: %s", pid_s, err);
 		return;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/envfilter.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -23,7 +24,6 @@
 
 #define CONTROL_FD 3
 #define CLEANUP_RETRY_S 0.25
-#define PORT_RETRIES 2 /* SPEC: a start that hits a port conflict moves on at most twice */
 /* How long past a stop's timeout a reaper may take to report the end (its own SIGKILL, the
  * last reaps, the message) before we stop waiting for it. */
 #define REAPER_GRACE_MS 2000
@@ -84,8 +84,13 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setsigmask(&attr, &none);
 	char *argv[] = {"devsup-reaper", p->id, NULL};
+	/* The database's credentials are the master's alone: a reaper needs none, and what it
+	 * never has it cannot pass on to project code (it filters too; SPEC §1). Built per spawn
+	 * because the environment may change (setenv of DEVSUP_LOG_LEVEL at start-up). */
+	char **envp = envfilter_without_secrets(environ);
 	pid_t pid;
-	int r = posix_spawn(&pid, rl.opts->reaper_path, &fa, &attr, argv, environ);
+	int r = posix_spawn(&pid, rl.opts->reaper_path, &fa, &attr, argv, envp);
+	free(envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
@@ -146,14 +151,16 @@ static bool taken_or_avoided(int port)
 }
 
 /* A start that failed because its port was taken after we chose it (another process bound it
- * in between) goes on with a fresh reaper on another port, unless strictPort; true if so. */
+ * in between, another devsup's server among them) goes on with a fresh reaper on another port,
+ * unless strictPort, as many times as the range has ports (each try moves on); true if so. */
 static bool retry_on_new_port(project_t *p, const json_t *msg)
 {
 	const char *phase = json_string_value(json_object_get(msg, "phase"));
 	const char *reason = json_string_value(json_object_get(msg, "reason"));
 	char err[256];
 	if (p->state != STATE_STARTING || !phase || strcmp(phase, "start") != 0 || !reason ||
-	    strcmp(reason, "port_in_use") != 0 || p->port_retries >= PORT_RETRIES ||
+	    strcmp(reason, "port_in_use") != 0 ||
+	    p->port_retries >= (unsigned)(rl.opts->port_hi - rl.opts->port_lo + 1) ||
 	    json_is_true(json_object_get(p->spec, "strictPort")))
 		return false;
 	rl.avoid_port = p->port;
@@ -163,6 +170,7 @@ static bool retry_on_new_port(project_t *p, const json_t *msg)
 		return false;
 	detach_reaper(p);
 	log_info("project %s: port %d is taken; trying port %d", p->id, p->port, port);
+	ports_release(p->port);
 	p->port_retries++;
 	p->port = port;
 	json_object_set_new(p->spec, "port", json_integer(port));
@@ -206,8 +214,14 @@ static void on_running(project_t *p, const json_t *msg)
 	int port = (int)json_integer_value(json_object_get(msg, "port"));
 	json_int_t startup = json_integer_value(json_object_get(msg, "startupMs"));
 	const char *fw = json_string_value(json_object_get(msg, "framework"));
-	if (port > 0)
+	if (port > 0 && port != p->port) {
+		/* the server moved on by itself (Vite, Next.js): the reservation follows it */
+		ports_release(p->port);
+		if (!ports_reserve(port))
+			log_warn("project %s listens on port %d, which another devsup has reserved",
+				 p->id, port);
 		p->port = port;
+	}
 	p->last_port = p->port;
 	p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
 	p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
@@ -246,6 +260,8 @@ static void on_failed(project_t *p, const json_t *msg)
 	reason_t reason = r > 0 ? (reason_t)r : REASON_UNKNOWN;
 	const char *message = json_string_value(json_object_get(msg, "message"));
 	const char *suggestion = json_string_value(json_object_get(msg, "suggestion"));
+	if (reason == REASON_PORT_IN_USE && json_is_true(json_object_get(p->spec, "strictPort")))
+		suggestion = PORTS_STRICT_SUGGESTION;
 	if (p->state == STATE_STOPPING) {
 		finish_stop(p, msg); /* it died while we were stopping it: the stop is done */
 		return;

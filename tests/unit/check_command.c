@@ -191,6 +191,42 @@ START_TEST(test_other_fields_refused)
 }
 END_TEST
 
+/* inheritEnv reaches the reaper as given; absent (and no --env-allow): absent, i.e. all. */
+START_TEST(test_inherit_env_accepted)
+{
+	static const char *const values[] = {"true", "false", "[]", "[\"FOO\",\"LC_*\",\"_x1\"]"};
+	char err[256] = "";
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		json_t *req = with("inheritEnv", values[i]);
+		json_t *spec = command_validate_start(req, err, sizeof(err));
+		ck_assert_msg(spec != NULL, "%s refused: %s", values[i], err);
+		ck_assert_msg(json_equal(json_object_get(spec, "inheritEnv"),
+					 json_object_get(req, "inheritEnv")),
+			      "inheritEnv %s not passed on", values[i]);
+		json_decref(spec);
+		json_decref(req);
+	}
+	json_t *req = load(minimal);
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_ptr_null(json_object_get(spec, "inheritEnv"));
+	json_decref(spec);
+	json_decref(req);
+}
+END_TEST
+
+START_TEST(test_inherit_env_refused)
+{
+	refused("inheritEnv", "\"false\"", "inheritEnv");
+	refused("inheritEnv", "0", "inheritEnv");
+	refused("inheritEnv", "{}", "inheritEnv");
+	refused("inheritEnv", "[1]", "inheritEnv");
+	refused("inheritEnv", "[\"\"]", "inheritEnv");
+	refused("inheritEnv", "[\"A=B\"]", "inheritEnv");
+	refused("inheritEnv", "[\"9LIVES\"]", "inheritEnv");
+	refused("inheritEnv", "[\"A*B\"]", "inheritEnv");
+}
+END_TEST
+
 Suite *command_suite(void)
 {
 	Suite *s = suite_create("command");
@@ -199,6 +235,7 @@ Suite *command_suite(void)
 	tcase_add_test(tc, test_string_command);
 	tcase_add_test(tc, test_full_start);
 	tcase_add_test(tc, test_port_bounds_accepted);
+	tcase_add_test(tc, test_inherit_env_accepted);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("start_refused");
@@ -208,6 +245,7 @@ Suite *command_suite(void)
 	tcase_add_test(tc, test_port_refused);
 	tcase_add_test(tc, test_env_refused);
 	tcase_add_test(tc, test_other_fields_refused);
+	tcase_add_test(tc, test_inherit_env_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -28,8 +28,9 @@ START_TEST(test_names_are_the_spec)
 		[REASON_UNKNOWN_COMMAND] = "unknown_command",
 		[REASON_LINE_TOO_LONG] = "line_too_long",
 		[REASON_CAPACITY] = "capacity",
+		[REASON_RUNNER_ID_IN_USE] = "runner_id_in_use",
 	};
-	ck_assert_int_eq(REASON_COUNT, 22); /* REASON_NONE + the 21 names of the SPEC */
+	ck_assert_int_eq(REASON_COUNT, 23); /* REASON_NONE + the 22 names of the SPEC */
 	for (int r = 1; r < REASON_COUNT; r++) {
 		ck_assert_ptr_nonnull(spec[r]);
 		ck_assert_str_eq(reason_name((reason_t)r), spec[r]);

@@ -17,5 +17,6 @@ Suite *tty_suite(void);
 Suite *listeners_suite(void);
 Suite *log_suite(void);
 Suite *project_suite(void);
+Suite *envfilter_suite(void);
 
 #endif

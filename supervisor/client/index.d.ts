@@ -13,7 +13,7 @@ export type Reason =
   | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed' | 'killed'
   | 'cancelled' | 'reaper_lost' | 'runner_restart' | 'tunnel_failed' | 'already_running'
   | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command' | 'line_too_long'
-  | 'capacity' | 'unknown'
+  | 'capacity' | 'runner_id_in_use' | 'unknown'
   /** client: devsup exited (or closed its stdout) before answering */
   | 'devsup_exited'
   /** client: the devsup executable could not be run */
@@ -31,8 +31,13 @@ export interface SpawnOptions {
   args?: string[];
   /** `--db URL` (Postgres persistence; else devsup reads DATABASE_URL). */
   db?: string;
-  /** `--runner-id ID` (default: the host name). */
+  /** `--runner-id ID` (default: the host name). One live devsup per id per machine: a second
+   * one makes spawn() reject with reason `runner_id_in_use`. */
   runnerId?: string;
+  /** `--state-dir DIR`: runner locks and port reservations. */
+  stateDir?: string;
+  /** `--env-allow NAME,...`: what dev servers inherit when a start gives no `inheritEnv`. */
+  envAllow?: string[] | string;
   /** `--port-range LO-HI`: `[3000, 3999]` or `'3000-3999'`. */
   portRange?: [number, number] | string;
   /** `--max-projects N`. */
@@ -93,6 +98,10 @@ export interface StartOptions {
   port?: number;
   strictPort?: boolean;
   env?: Record<string, string>;
+  /** What the server inherits of devsup's environment (never DATABASE_URL, PG*, DEVSUP_*):
+   * `true` all (default, or `--env-allow`), `false` PATH, HOME, USER, LOGNAME, SHELL, LANG,
+   * LC_*, TERM, TZ, TMPDIR only, or the names to keep (`'NPM_*'` is a prefix). */
+  inheritEnv?: boolean | string[];
   framework?: 'auto' | Framework;
   healthCheck?: HealthCheck;
   /** `true`: the default provider (`--tunnel-default`). */

@@ -57,6 +57,8 @@ function flagsFor(o) {
   for (const [provider, bin] of Object.entries(o.tunnelBins || {})) f.push('--tunnel-bin', `${provider}=${bin}`);
   if (o.tunnelDefault != null) f.push('--tunnel-default', String(o.tunnelDefault));
   if (o.logLevel != null) f.push('--log-level', String(o.logLevel));
+  if (o.stateDir != null) f.push('--state-dir', String(o.stateDir));
+  if (o.envAllow != null) f.push('--env-allow', Array.isArray(o.envAllow) ? o.envAllow.join(',') : String(o.envAllow));
   return f;
 }
 
@@ -268,6 +270,13 @@ export class Devsup extends EventEmitter {
         // continuation runs in microtasks) so listeners added right after the await see it all.
         this.#holding = true;
         setImmediate(() => { this.#holding = false; this.#drain(); });
+        return;
+      }
+      if (ev.type === 'error' && typeof ev.reason === 'string') {
+        // devsup refused to start (runner_id_in_use: another live devsup has this runner id)
+        // and exits by itself (status 3); reject with its reason rather than wait for ready.
+        this.#readyWaiter.reject(DevsupError.fromEvent(ev));
+        setTimeout(() => { if (!this.exitInfo) this.kill('SIGKILL'); }, DRAIN_GRACE_MS).unref();
         return;
       }
       this.#readyWaiter.reject(new DevsupError(`devsup's first event is not ready: ${JSON.stringify(ev).slice(0, 300)}`,

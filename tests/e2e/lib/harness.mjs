@@ -1,9 +1,10 @@
 // End-to-end harness: drives the real devsup binary the way the Node API does
 // (NDJSON over stdin/stdout) and inspects /proc to see what is really alive.
 import { Devsup } from '../../../supervisor/client/index.js';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,11 +37,28 @@ export const runnerId = () => `e2e-${uniq()}`;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const live = new Set();
+const stateDirs = [];
 process.on('exit', () => {
   for (const d of live) {
     try { d.proc.kill('SIGKILL'); } catch { /* gone */ }
   }
+  for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/** A fresh --state-dir (0700, removed at exit): runner locks and port reservations. Devsups
+ * given the same one see each other's reservations. */
+export function newStateDir() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devsup-e2e-state-'));
+  stateDirs.push(dir);
+  return dir;
+}
+let fileStateDir = null;
+/** The --state-dir of every devsup of this test file that is given none: concurrent test files
+ * never share locks, and nothing lands in /run or $XDG_RUNTIME_DIR. */
+export function testStateDir() {
+  fileStateDir ??= newStateDir();
+  return fileStateDir;
+}
 
 function describe(pred) {
   return pred.label || String(pred).slice(0, 160);
@@ -65,6 +83,7 @@ export async function spawnDevsup({ args = [], env = {}, bin = DEVSUP_BIN, ready
     '--no-tty',
     ...(args.includes('--runner-id') ? [] : ['--runner-id', rid]),
     ...(args.includes('--port-range') ? [] : ['--port-range', `${portRange[0]}-${portRange[1]}`]),
+    ...(args.includes('--state-dir') ? [] : ['--state-dir', testStateDir()]),
     ...args,
   ];
   const d = {

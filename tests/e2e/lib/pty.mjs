@@ -31,8 +31,10 @@ export function masterPids(rid) {
 /** Everything of this runner (master, reapers, dev servers) that is still alive. */
 export const leftovers = (rid) => [...masterPids(rid), ...runnerPids(rid, { includeSupervisor: true })];
 
-function devsupArgs(rid, args) {
-  return [DEVSUP_BIN, '--tty', '--runner-id', rid, '--port-range', portRange(), ...args];
+// The session's home doubles as its --state-dir (runner lock, port reservations); args given
+// later win (getopt), e.g. a --runner-id or --state-dir shared by two sessions.
+function devsupArgs(rid, args, home) {
+  return [DEVSUP_BIN, '--tty', '--runner-id', rid, '--port-range', portRange(), '--state-dir', home, ...args];
 }
 
 function sessionEnv(home, env) {
@@ -58,7 +60,7 @@ export function ptySession({ args = [], env = {}, cols = 200 } = {}) {
   const rid = runnerId();
   const home = mkdtempSync(path.join(os.tmpdir(), 'devsup-tty-home-'));
   // A real terminal size: libedit wraps at 80 columns of a 0x0 pty otherwise.
-  const cmd = `stty cols ${cols} rows 50 2>/dev/null; exec ${devsupArgs(rid, args).map(shq).join(' ')}`;
+  const cmd = `stty cols ${cols} rows 50 2>/dev/null; exec ${devsupArgs(rid, args, home).map(shq).join(' ')}`;
   const proc = spawn('script', ['-qfec', cmd, '/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: sessionEnv(home, env),
@@ -141,7 +143,7 @@ export function tmuxSession({ args = [], env = {}, width = 160, height = 40, she
   const envArgs = Object.entries({ HOME: home, TERM: 'xterm-256color', ...env }).map(([k, v]) => `${k}=${shq(v)}`);
   // `exec env ...`: the pane's process is devsup itself; `; sleep` keeps the pane readable
   // after it exits, with its exit code.
-  const line = `${devsupArgs(rid, args).map(shq).join(' ')}; echo "devsup exited $?"`;
+  const line = `${devsupArgs(rid, args, home).map(shq).join(' ')}; echo "devsup exited $?"`;
   // shell: devsup typed into an interactive bash, for job control (Ctrl-Z, fg)
   const cmd = shell ? `env ${envArgs.join(' ')} PS1='$ ' HISTFILE=/dev/null bash --norc --noprofile -i`
     : `env ${envArgs.join(' ')} ${line}; sleep 60`;

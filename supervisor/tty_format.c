@@ -341,12 +341,13 @@ static void fmt_ready(sb_t *b, const json_t *ev)
 {
 	json_t *range = json_object_get(ev, "portRange");
 	sb_paint(b, C_BOLD, "devsup", 0);
-	sb_printf(b, " %s — runner %s, ports %lld-%lld, persistence %s", str(ev, "version"),
-		  str(ev, "runnerId"), (long long)json_integer_value(json_array_get(range, 0)),
-		  (long long)json_integer_value(json_array_get(range, 1)), str(ev, "persistence"));
+	sb_printf(b, " %s — runner %s", str(ev, "version"), str(ev, "runnerId"));
 	if (str(ev, "runnerIdTaken")) /* another devsup holds the id asked for: we moved on */
 		sb_printf(b, " (runner %s is in use by devsup pid %lld)", str(ev, "runnerIdTaken"),
 			  (long long)json_integer_value(json_object_get(ev, "runnerIdTakenBy")));
+	sb_printf(b, ", ports %lld-%lld, persistence %s",
+		  (long long)json_integer_value(json_array_get(range, 0)),
+		  (long long)json_integer_value(json_array_get(range, 1)), str(ev, "persistence"));
 	json_int_t rec = json_integer_value(json_object_get(ev, "recovered"));
 	if (rec > 0)
 		sb_printf(b, ", %lld project%s of a previous run stopped", (long long)rec,

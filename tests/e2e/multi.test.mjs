@@ -219,7 +219,8 @@ test('--env-allow is the default inheritEnv; a start and a restart can widen it'
 
 test('three devsups sharing one 20-port range start 18 servers at once: no port twice, no port_in_use', { ...T, skip: HEAVY }, async () => {
   const dir = newStateDir();
-  const lo = 20000 + ((process.pid * 7919) % 500) * 20;
+  // above the ephemeral ports and the harness's slices: nothing else should bind these
+  const lo = 61000 + ((process.pid * 7919) % 200) * 20;
   const range = `${lo}-${lo + 19}`;
   const sups = [];
   try {
@@ -232,6 +233,8 @@ test('three devsups sharing one 20-port range start 18 servers at once: no port 
     assert.equal(new Set(ports).size, 18, `a port was handed out twice: ${ports.join(' ')}`);
     assert.ok(ports.every((p) => p >= lo && p <= lo + 19), `a port outside ${range}: ${ports.join(' ')}`);
     for (const a of answers) assert.equal((await httpGet(a.url)).status, 200, `${a.projectId} does not answer`);
+    // Not even a conflict retried: the reservations kept any two devsups off one port.
+    for (const d of sups) assert.doesNotMatch(d.stderr, /is taken; trying port/, 'a start hit a port another devsup handed out');
   } finally {
     for (const d of sups) await d.dispose();
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Devsup, DevsupError } from '../../supervisor/client/index.js';
 import {
   DEVSUP_BIN, FIXTURES, SERVER, HEAVY, runnerId as newRunnerId, projectId, httpGet, isAlive,
-  runnerPids, describePids, pollUntil, sleep,
+  runnerPids, describePids, pollUntil, sleep, testStateDir,
 } from './lib/harness.mjs';
 
 const T = { timeout: 60000 };
@@ -24,7 +24,7 @@ async function withClient(fn, opts = {}) {
   let stderr = '';
   const sup = await Devsup.spawn({
     bin: DEVSUP_BIN, runnerId: rid, portRange: portRange(), readyTimeoutMs: READY_TIMEOUT_MS,
-    env: { DATABASE_URL: undefined }, stderr: (s) => { stderr += s; }, ...opts,
+    stateDir: testStateDir(), env: { DATABASE_URL: undefined }, stderr: (s) => { stderr += s; }, ...opts,
   });
   const protocolErrors = [];
   sup.on('protocolError', (e) => protocolErrors.push(e.message));

@@ -18,5 +18,6 @@ Suite *listeners_suite(void);
 Suite *log_suite(void);
 Suite *project_suite(void);
 Suite *envfilter_suite(void);
+Suite *runner_lock_suite(void);
 
 #endif

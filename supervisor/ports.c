@@ -2,19 +2,18 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/runner_lock.h"
 
 static int port_lo = 3000, port_hi = 3999;
 static int port_next = 3000; /* round robin: a port just released is not handed out again
@@ -56,22 +55,13 @@ bool ports_reserve(int port)
 			return true;
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/%d.lock", res_dir, port);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = runner_lock_file(path);
+	if (fd < 0 && errno == EWOULDBLOCK)
+		return false;
 	if (fd < 0) {
 		/* the bind probe and the retry on conflict still hold */
 		log_warn("cannot reserve port %d (%s: %s)", port, path, strerror(errno));
 		return true;
-	}
-	int r;
-	do
-		r = flock(fd, LOCK_EX | LOCK_NB);
-	while (r < 0 && errno == EINTR);
-	if (r < 0) {
-		int e = errno;
-		if (e != EWOULDBLOCK)
-			log_warn("cannot reserve port %d (flock %s: %s)", port, path, strerror(e));
-		close(fd);
-		return e != EWOULDBLOCK;
 	}
 	if (nres == capres) {
 		capres = capres ? capres * 2 : 16;

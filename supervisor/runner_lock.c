@@ -70,13 +70,17 @@ bool runner_lock_state_dir(const char *wanted, char *dir, size_t n, char *err, s
 }
 
 /* The pid a holder wrote into its lock file; 0 if it has not written it yet. */
-static pid_t read_holder(int fd)
+static pid_t read_holder(const char *path)
 {
 	char buf[32];
 	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
 	do
 		r = pread(fd, buf, sizeof(buf) - 1, 0);
 	while (r < 0 && errno == EINTR);
+	close(fd);
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';
@@ -84,28 +88,39 @@ static pid_t read_holder(int fd)
 	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
 }
 
-runner_lock_result_t runner_lock_take(const char *dir, const char *id, pid_t *holder, char *err,
-				      size_t errlen)
+int runner_lock_file(const char *path)
 {
-	*holder = 0;
-	snprintf(lk.path, sizeof(lk.path), "%s/%s.lock", dir, id);
-	int fd = open(lk.path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the runner lock %s: %s", lk.path, strerror(errno));
-		return RUNNER_LOCK_ERROR;
-	}
+	/* O_NOFOLLOW: a symlink planted in the directory must not make us lock (and write to)
+	 * some other file */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
 	int r;
 	do
 		r = flock(fd, LOCK_EX | LOCK_NB);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		int e = errno;
-		if (e == EWOULDBLOCK)
-			*holder = read_holder(fd);
-		else
-			snprintf(err, errlen, "cannot lock %s: %s", lk.path, strerror(e));
 		close(fd);
-		return e == EWOULDBLOCK ? RUNNER_LOCK_IN_USE : RUNNER_LOCK_ERROR;
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+runner_lock_result_t runner_lock_take(const char *dir, const char *id, pid_t *holder, char *err,
+				      size_t errlen)
+{
+	*holder = 0;
+	snprintf(lk.path, sizeof(lk.path), "%s/%s.lock", dir, id);
+	int fd = runner_lock_file(lk.path);
+	if (fd < 0 && errno == EWOULDBLOCK) {
+		*holder = read_holder(lk.path);
+		return RUNNER_LOCK_IN_USE;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot take the runner lock %s: %s", lk.path, strerror(errno));
+		return RUNNER_LOCK_ERROR;
 	}
 	/* Ours: say who holds it, so a refused devsup can name us. */
 	char pid[24];

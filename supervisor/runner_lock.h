@@ -29,6 +29,10 @@ typedef enum {
 /* Takes the lock of runner id in dir, without waiting, and writes our pid into it. */
 runner_lock_result_t runner_lock_take(const char *dir, const char *id, pid_t *holder, char *err,
 				      size_t errlen) WUR;
+/* Opens path (created 0600, never through a symlink) and takes an exclusive flock without
+ * waiting: the close-on-exec fd that holds it, or -1 with errno (EWOULDBLOCK: held by another
+ * open file, i.e. another live devsup). Also the port reservations' lock (ports.c). */
+int runner_lock_file(const char *path) WUR;
 /* The path of the lock last tried (for messages). */
 const char *runner_lock_path(void);
 /* Closes the lock (at exit; the kernel would do it anyway). */

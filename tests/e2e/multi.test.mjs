@@ -8,8 +8,8 @@ import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Devsup, DevsupError } from '../../supervisor/client/index.js';
 import {
-  DEVSUP_BIN, FIXTURES, HEAVY, NODE, REPO, SERVER, describePids, httpGet, isAlive, newStateDir,
-  pollUntil, procCmdline, procEnviron, projectId, projectPids, reaperPids, runnerId, runnerPids,
+  DEVSUP_BIN, FIXTURES, HEAVY, NODE, REPO, SERVER, describePids, freePort, httpGet, isAlive,
+  newStateDir, occupyPort, pollUntil, procCmdline, procEnviron, projectId, projectPids, reaperPids, runnerId, runnerPids,
   serverCmd, sleep, spawnDevsup, withDevsup,
 } from './lib/harness.mjs';
 import { start, startOk, expectError } from './lib/dev.mjs';
@@ -237,5 +237,23 @@ test('three devsups sharing one 20-port range start 18 servers at once: no port 
     for (const d of sups) assert.doesNotMatch(d.stderr, /is taken; trying port/, 'a start hit a port another devsup handed out');
   } finally {
     for (const d of sups) await d.dispose();
+  }
+});
+
+test('port_in_use suggests dropping strictPort only to a start that set it', T, async () => {
+  const port = await freePort();
+  const holder = await occupyPort(port);
+  try {
+    await withDevsup({ args: ['--port-range', `${port}-${port}`] }, async (d) => {
+      const strict = await start(d, { projectId: projectId('strict'), command: serverCmd(), port, strictPort: true });
+      expectError(strict, 'port_in_use');
+      assert.match(strict.suggestion, /strictPort/);
+      const loose = await start(d, { projectId: projectId('loose'), command: serverCmd() });
+      expectError(loose, 'port_in_use');
+      assert.doesNotMatch(loose.suggestion, /strictPort/, `a suggestion about a flag the start did not set: ${loose.suggestion}`);
+      assert.match(loose.error, new RegExp(`${port}-${port}`));
+    });
+  } finally {
+    holder.close();
   }
 });

@@ -152,7 +152,8 @@ static bool taken_or_avoided(int port)
 
 /* A start that failed because its port was taken after we chose it (another process bound it
  * in between, another devsup's server among them) goes on with a fresh reaper on another port,
- * unless strictPort, as many times as the range has ports (each try moves on); true if so. */
+ * unless strictPort, until it has tried as many ports as the range has (the round robin moves
+ * on at each try); true if so. */
 static bool retry_on_new_port(project_t *p, const json_t *msg)
 {
 	const char *phase = json_string_value(json_object_get(msg, "phase"));
@@ -160,7 +161,7 @@ static bool retry_on_new_port(project_t *p, const json_t *msg)
 	char err[256];
 	if (p->state != STATE_STARTING || !phase || strcmp(phase, "start") != 0 || !reason ||
 	    strcmp(reason, "port_in_use") != 0 ||
-	    p->port_retries >= (unsigned)(rl.opts->port_hi - rl.opts->port_lo + 1) ||
+	    p->port_retries + 1 >= (unsigned)(rl.opts->port_hi - rl.opts->port_lo + 1) ||
 	    json_is_true(json_object_get(p->spec, "strictPort")))
 		return false;
 	rl.avoid_port = p->port;

@@ -32,15 +32,33 @@ test('a port conflict at bind time moves the start to another port', T, () =>
     assertNothingAlive(id);
   }));
 
-test('port conflicts: at most two retries, then port_in_use with the output in logTail', T, () =>
+test('port conflicts are retried on other ports, as many as it takes (SPEC §1: never a failure while the range has ports)', T, () =>
   withDevsup({}, async (d) => {
     const id = projectId('conflict');
     const file = countFile();
-    const ev = await start(d, { projectId: id, command: serverCmd('--eaddrinuse-first', '9'), env: { COUNT_FILE: file } });
+    const ev = await startOk(d, { projectId: id, command: serverCmd('--eaddrinuse-first', '4'), env: { COUNT_FILE: file } });
+    const ports = attempts(file);
+    assert.equal(ports.length, 5, `four conflicts and a fifth attempt expected, got ports ${ports}`);
+    assert.equal(new Set(ports).size, 5, `a port was tried twice: ${ports}`);
+    assert.ok(ports.every((p) => p >= d.portRange[0] && p <= d.portRange[1]), `outside the range: ${ports}`);
+    assert.equal(ev.port, ports[4]);
+    assertStateChain(d, id, ['starting', 'running']);
+  }));
+
+test('port conflicts on every port of the range: port_in_use with the output in logTail, no strictPort advice', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('conflict');
+    const file = countFile();
+    // a shell that fails like Node on a taken port: 20 tries cost a fraction of 20 node starts
+    const command = 'echo $PORT >> "$COUNT_FILE"; echo "Error: listen EADDRINUSE: address already in use :::$PORT" >&2; exit 1';
+    const ev = await start(d, { projectId: id, command, env: { COUNT_FILE: file } }, 60000);
     expectError(ev, 'port_in_use');
-    assert.equal(attempts(file).length, 3, 'first attempt plus two retries');
+    const span = d.portRange[1] - d.portRange[0] + 1;
+    assert.equal(attempts(file).length, span, 'one attempt per port of the range');
+    assert.equal(new Set(attempts(file)).size, span, 'a port was tried twice');
     assert.match(ev.error, /port \d+/);
     assert.ok(ev.logTail.some((l) => l.includes('EADDRINUSE')), JSON.stringify(ev.logTail));
+    assert.doesNotMatch(ev.suggestion, /strictPort/, 'the start did not set strictPort');
     assertStateChain(d, id, ['starting', 'failed']);
     assertNothingAlive(id);
   }));

@@ -45,7 +45,7 @@ test('port conflicts are retried on other ports, as many as it takes (SPEC §1: 
     assertStateChain(d, id, ['starting', 'running']);
   }));
 
-test('port conflicts on every port of the range: port_in_use with the output in logTail, no strictPort advice', T, () =>
+test('port conflicts on every port of the range: port_in_use with the output in logTail, no strictPort advice', { ...T, skip: HEAVY }, () =>
   withDevsup({}, async (d) => {
     const id = projectId('conflict');
     const file = countFile();

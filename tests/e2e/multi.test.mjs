@@ -186,6 +186,16 @@ test('DATABASE_URL, PG* and DEVSUP_* settings reach no dev server, grandchild or
       assert.equal(env.DEVSUP_PROJECT_ID, id, `${what} lacks its marker`);
     }
 
+    // The reapers never had the database's credentials either (their own DEVSUP_* settings,
+    // such as the log level, they keep).
+    const reapers = reaperPids(d.proc.pid);
+    assert.ok(reapers.length > 0, 'no reaper found');
+    for (const pid of reapers) {
+      const env = procEnviron(pid);
+      for (const k of ['DATABASE_URL', 'PGPASSWORD', 'PGHOST']) assert.equal(env[k], undefined, `reaper ${pid} has ${k}`);
+      assert.equal(env.DEVSUP_E2E_SECRET_SETTING, 'do-not-pass-on', 'the reaper lost a DEVSUP_ setting');
+    }
+
     // inheritEnv: false: the basic set only, then env and what devsup sets.
     const narrow = projectId('narrow');
     const n = await startOk(d, { projectId: narrow, command: [NODE, SERVER, '--port', '{port}'], inheritEnv: false, env: { ADDED: '1' } });

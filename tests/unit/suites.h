@@ -19,5 +19,6 @@ Suite *log_suite(void);
 Suite *project_suite(void);
 Suite *envfilter_suite(void);
 Suite *runner_lock_suite(void);
+Suite *spawn_suite(void);
 
 #endif

@@ -21,7 +21,9 @@ static struct {
 static void default_state_dir(char *dir, size_t n)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	if (xdg && xdg[0] == '/')
+	struct stat st;
+	/* only our own runtime dir: after su or sudo it may still name the other user's */
+	if (xdg && xdg[0] == '/' && stat(xdg, &st) == 0 && st.st_uid == geteuid())
 		snprintf(dir, n, "%s/devsup", xdg);
 	else if (geteuid() == 0)
 		snprintf(dir, n, "/run/devsup");

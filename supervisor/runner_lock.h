@@ -15,8 +15,8 @@
  * devsup. The file is never removed: unlinking a lock file races with a newcomer that opened it.
  */
 
-/* Picks the state directory (wanted, else $XDG_RUNTIME_DIR/devsup, else /run/devsup as root,
- * else /tmp/devsup-UID) into dir, creates it 0700 if missing and refuses one that is not ours
+/* Picks the state directory (wanted, else $XDG_RUNTIME_DIR/devsup when that directory is ours,
+ * else /run/devsup as root, else /tmp/devsup-UID) into dir, creates it 0700 if missing and refuses one that is not ours
  * or that others may write to (as tmux does for its socket directory). false with a message. */
 bool runner_lock_state_dir(const char *wanted, char *dir, size_t n, char *err, size_t errlen) WUR;
 

@@ -174,17 +174,18 @@ static char **build_env(const json_t *env, int port, const spawn_ids_t *ids)
 	char **envp = xcalloc(n + extra + ARRAY_LEN(fixed_keys) + 1, sizeof(char *));
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool overridden = !env_inherited(environ[i], ids->inherit_env);
-		for (size_t j = 0; j < ARRAY_LEN(fixed_keys) && !overridden; j++)
-			overridden = env_key_is(environ[i], fixed_keys[j]);
+		/* filtered out, or set below (a marker, or the start's env) */
+		bool dropped = !env_inherited(environ[i], ids->inherit_env);
+		for (size_t j = 0; j < ARRAY_LEN(fixed_keys) && !dropped; j++)
+			dropped = env_key_is(environ[i], fixed_keys[j]);
 		const char *key;
 		json_t *v;
 		json_object_foreach((json_t *)env, key, v)
 		{
-			if (!overridden)
-				overridden = env_key_is(environ[i], key);
+			if (!dropped)
+				dropped = env_key_is(environ[i], key);
 		}
-		if (!overridden)
+		if (!dropped)
 			envp[k++] = xstrdup(environ[i]);
 	}
 	const char *key;

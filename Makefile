@@ -20,6 +20,10 @@ ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. $(PQ_
 LDLIBS   := -lev -ljansson -lpq
 # libedit: the interactive front end's line editing (supervisor/tty.c); the reaper needs none
 SUP_LIBS := -ledit
+# The reaper links neither libpq nor (through it) libssl and libcrypto: one runs per project,
+# and every mapped library costs private dirty pages. It dlopens libssl only to probe an HTTPS
+# dev server (reaper/tls.c).
+REAP_LIBS := -lev -ljansson
 PQ_CFLAGS := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -54,7 +58,7 @@ $(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(SUP_LIBS)
 
 $(REAPER): $(REAP_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(REAP_LIBS)
 
 # The unit tests link the supervisor's and reaper's modules too, minus their main().
 $(UNIT): $(UNIT_OBJ) $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))

@@ -20,21 +20,35 @@
 typedef struct {
 	int port;
 	unsigned long inode;
+	struct sockaddr_storage addr; /* the bound address, with port */
 } listen_sock_t;
 
 #define PROC_TCP_LISTEN 0x0A /* st column of /proc/net/tcp */
 
 static size_t read_listeners_proc(listen_sock_t **out);
 
-static void add_listener(listen_sock_t **out, size_t *n, size_t *cap, int port,
-			 unsigned long inode)
+/* addr: 4 bytes (AF_INET) or 16 (AF_INET6), network order */
+static void add_listener(listen_sock_t **out, size_t *n, size_t *cap, int family,
+			 const void *addr, int port, unsigned long inode)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
 		*out = xrealloc(*out, *cap * sizeof(**out));
 	}
-	(*out)[*n].port = port;
-	(*out)[(*n)++].inode = inode;
+	listen_sock_t *l = &(*out)[(*n)++];
+	memset(l, 0, sizeof(*l));
+	l->port = port;
+	l->inode = inode;
+	l->addr.ss_family = (sa_family_t)family;
+	if (family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&l->addr;
+		memcpy(&a->sin_addr, addr, 4);
+		a->sin_port = htons((uint16_t)port);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&l->addr;
+		memcpy(&a->sin6_addr, addr, 16);
+		a->sin6_port = htons((uint16_t)port);
+	}
 }
 
 /* Listening sockets of one family through sock_diag: asked for TCP_LISTEN only, the kernel
@@ -80,7 +94,8 @@ static bool diag_listeners(int family, listen_sock_t **out, size_t *n, size_t *c
 				break;
 			}
 			const struct inet_diag_msg *m = NLMSG_DATA(h);
-			add_listener(out, n, cap, ntohs(m->id.idiag_sport), m->idiag_inode);
+			add_listener(out, n, cap, family, m->id.idiag_src, ntohs(m->id.idiag_sport),
+				     m->idiag_inode);
 		}
 	}
 	close(fd);
@@ -124,8 +139,19 @@ static size_t read_listeners_proc(listen_sock_t **out)
 			    st != PROC_TCP_LISTEN)
 				continue;
 			char *colon = strrchr(local, ':');
-			if (colon)
-				add_listener(out, &n, &cap, (int)strtol(colon + 1, NULL, 16), inode);
+			if (!colon)
+				continue;
+			/* the address: 32-bit words in hex, each in host byte order */
+			uint32_t words[4] = {0};
+			size_t nwords = (size_t)(colon - local) / 8;
+			for (size_t w = 0; w < nwords && w < 4; w++) {
+				char hex[9];
+				memcpy(hex, local + w * 8, 8);
+				hex[8] = '\0';
+				words[w] = (uint32_t)strtoul(hex, NULL, 16);
+			}
+			add_listener(out, &n, &cap, f == 0 ? AF_INET : AF_INET6, words,
+				     (int)strtol(colon + 1, NULL, 16), inode);
 		}
 		fclose(fp);
 	}
@@ -165,7 +191,11 @@ typedef struct {
 	int *ports;
 	size_t nports;
 	size_t max;
+	listener_t *found; /* every socket of the tree, with its address */
+	size_t nfound;
+	size_t max_found;
 	int want; /* > 0: stop at the first socket on this port */
+	bool *ours; /* per socket: held by the tree */
 } tree_scan_t;
 
 static bool tree_found(void *ctx, unsigned long inode)
@@ -175,8 +205,17 @@ static bool tree_found(void *ctx, unsigned long inode)
 		if (t->socks[i].inode != inode)
 			continue;
 		int port = t->socks[i].port;
-		if (t->want > 0)
-			return port == t->want;
+		if (t->ours)
+			t->ours[i] = true;
+		if (t->want > 0) {
+			if (port == t->want)
+				return true;
+			continue;
+		}
+		if (t->found && t->nfound < t->max_found) {
+			t->found[t->nfound].port = port;
+			t->found[t->nfound++].addr = t->socks[i].addr;
+		}
 		bool dup = false;
 		for (size_t k = 0; k < t->nports; k++)
 			dup = dup || t->ports[k] == port;
@@ -219,6 +258,44 @@ bool listeners_tree_owns(pid_t root, int port)
 {
 	tree_scan_t t = {.want = port};
 	return scan_tree(root, &t);
+}
+
+size_t listeners_of_tree_addrs(pid_t root, listener_t *out, size_t max)
+{
+	int ports[64];
+	tree_scan_t t = {.ports = ports, .max = ARRAY_LEN(ports), .found = out, .max_found = max};
+	scan_tree(root, &t);
+	return t.nfound;
+}
+
+/* Marks which listening sockets the tree holds, to tell whose the others on a port are. */
+static void scan_tree_marking(pid_t root, listen_sock_t *socks, size_t n, bool *ours)
+{
+	tree_scan_t t = {.socks = socks, .nsocks = n, .want = -1, .ours = ours};
+	proc_info_t *procs;
+	size_t np = proc_descendants(root, &procs);
+	pid_sockets(root, tree_found, &t);
+	for (size_t i = 0; i < np; i++)
+		pid_sockets(procs[i].pid, tree_found, &t);
+	free(procs);
+}
+
+bool listeners_port_foreign(pid_t root, int port)
+{
+	listen_sock_t *socks;
+	size_t n = read_listeners(&socks);
+	bool on_port = false, foreign = false;
+	for (size_t i = 0; i < n; i++)
+		on_port = on_port || socks[i].port == port;
+	if (on_port) {
+		bool *ours = xcalloc(n, sizeof(bool));
+		scan_tree_marking(root, socks, n, ours);
+		for (size_t i = 0; i < n; i++)
+			foreign = foreign || (socks[i].port == port && !ours[i]);
+		free(ours);
+	}
+	free(socks);
+	return foreign;
 }
 
 typedef struct {

@@ -11,17 +11,26 @@
 #include "common/log.h"
 #include "common/sanitize.h"
 #include "common/util.h"
+#include "reaper/tls.h"
 
-/* A refused loopback connect costs microseconds: retry often so readiness is seen within a
- * few milliseconds. Answers that were not HTTP are retried more gently. */
-#define RETRY_REFUSED_S 0.004
+/* Retry delays for connections that were accepted but gave no HTTP answer; refused connects
+ * back off from the poll minimum instead (health_set_poll). */
 #define RETRY_CLOSED_S 0.020
 #define RETRY_NOT_HTTP_S 0.100
 #define RETRY_UNREACHABLE_S 0.250
 #define RETRY_FOREIGN_S 0.050
+#define POLL_MIN_S 0.005
+#define POLL_MAX_S 0.100
+/* After a listen() notification: the call runs once we have answered, so the first connect
+ * may come a moment early. */
+#define NOTIFIED_RETRY_S 0.001
+/* TLS records start with one of these content types: an HTTPS server answering plain HTTP */
+#define TLS_ALERT 0x15
+#define TLS_HANDSHAKE 0x16
 
 static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void probe_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void probe_connect(health_probe_t *p);
 
 bool health_is_status_line(const char *buf, size_t n, bool *complete)
 {
@@ -41,6 +50,8 @@ bool health_is_status_line(const char *buf, size_t n, bool *complete)
 static void probe_close(health_probe_t *p)
 {
 	ev_io_stop(p->h->loop, &p->io);
+	tls_conn_free(p->ssl);
+	p->ssl = NULL;
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
@@ -53,6 +64,14 @@ static void probe_schedule(health_probe_t *p, double after)
 	p->state = PROBE_IDLE;
 	ev_timer_set(&p->retry, after, 0.);
 	ev_timer_start(p->h->loop, &p->retry);
+}
+
+/* A refused connect: wait, and wait longer next time. */
+static void probe_backoff(health_probe_t *p)
+{
+	double d = p->delay;
+	p->delay = d * 2 < p->h->poll_max_s ? d * 2 : p->h->poll_max_s;
+	probe_schedule(p, d);
 }
 
 static void health_finish(health_t *h, bool ok, reason_t reason, const char *message)
@@ -68,9 +87,33 @@ static void probe_want(health_probe_t *p, int events)
 	ev_io_start(p->h->loop, &p->io);
 }
 
+/* The listener spoke TLS, or did not speak at all: the other protocol next, at once. */
+static void probe_switch_protocol(health_probe_t *p, double after)
+{
+	if (!p->tls && !tls_available()) {
+		probe_schedule(p, after);
+		return;
+	}
+	p->tls = !p->tls;
+	probe_schedule(p, p->tls ? 0. : after);
+}
+
 static void probe_send(health_probe_t *p)
 {
 	health_t *h = p->h;
+	if (p->ssl) {
+		tls_result_t t = tls_write(p->ssl, h->request, h->request_len);
+		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
+			p->state = PROBE_SENDING;
+			probe_want(p, t == TLS_WANT_READ ? EV_READ : EV_WRITE);
+			return;
+		}
+		if (t != TLS_DONE) {
+			probe_schedule(p, RETRY_CLOSED_S);
+			return;
+		}
+		p->sent = h->request_len;
+	}
 	while (p->sent < h->request_len) {
 		ssize_t r = send(p->fd, h->request + p->sent, h->request_len - p->sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -92,31 +135,51 @@ static void probe_send(health_probe_t *p)
 	 * the signal. */
 	p->state = PROBE_READING;
 	if (h->seen == SEEN_NOTHING || h->seen == SEEN_CLOSED)
-		h->seen = SEEN_SILENCE;
+		h->seen = p->ssl ? SEEN_TLS : SEEN_SILENCE;
 	probe_want(p, EV_READ);
+}
+
+static void probe_handshake(health_probe_t *p)
+{
+	tls_result_t t = tls_handshake(p->ssl);
+	if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
+		p->state = PROBE_HANDSHAKE;
+		probe_want(p, t == TLS_WANT_READ ? EV_READ : EV_WRITE);
+		return;
+	}
+	if (t != TLS_DONE) {
+		/* not TLS after all (or not yet): plain again, gently */
+		probe_switch_protocol(p, RETRY_CLOSED_S);
+		return;
+	}
+	if (p->h->seen != SEEN_NOT_HTTP && p->h->seen != SEEN_FOREIGN)
+		p->h->seen = SEEN_TLS;
+	probe_send(p);
+}
+
+/* The TCP connection is up: a request, or first a TLS handshake. */
+static void probe_connected(health_probe_t *p)
+{
+	if (!p->tls) {
+		probe_send(p);
+		return;
+	}
+	p->ssl = tls_conn_new(p->fd);
+	if (!p->ssl) {
+		p->tls = false;
+		probe_schedule(p, RETRY_CLOSED_S);
+		return;
+	}
+	probe_handshake(p);
 }
 
 static void probe_connect(health_probe_t *p)
 {
 	health_t *h = p->h;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	memset(&ss, 0, sizeof(ss));
-	if (p->family == AF_INET) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)h->port);
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sl = sizeof(*a);
-	} else {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)h->port);
-		a->sin6_addr = in6addr_loopback;
-		sl = sizeof(*a);
-	}
+	socklen_t sl = p->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						     : sizeof(struct sockaddr_in6);
 	h->attempts++;
-	p->fd = socket(p->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	p->fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0) {
 		if (errno == EAFNOSUPPORT) { /* no IPv6 on this machine: the other family will do */
 			p->state = PROBE_OFF;
@@ -125,8 +188,8 @@ static void probe_connect(health_probe_t *p)
 		probe_schedule(p, RETRY_UNREACHABLE_S);
 		return;
 	}
-	if (connect(p->fd, (struct sockaddr *)&ss, sl) == 0) {
-		probe_send(p);
+	if (connect(p->fd, (struct sockaddr *)&p->addr, sl) == 0) {
+		probe_connected(p);
 		return;
 	}
 	if (errno == EINPROGRESS) {
@@ -134,20 +197,46 @@ static void probe_connect(health_probe_t *p)
 		probe_want(p, EV_WRITE);
 		return;
 	}
-	probe_schedule(p, errno == ECONNREFUSED ? RETRY_REFUSED_S : RETRY_UNREACHABLE_S);
+	if (errno == ECONNREFUSED)
+		probe_backoff(p);
+	else
+		probe_schedule(p, RETRY_UNREACHABLE_S);
+}
+
+/* > 0 bytes read, 0 closed, -1 not yet (the watcher is armed as needed). */
+static ssize_t probe_recv(health_probe_t *p)
+{
+	char *buf = p->answer + p->got;
+	size_t room = sizeof(p->answer) - 1 - p->got;
+	if (p->ssl) {
+		size_t got;
+		tls_result_t t = tls_read(p->ssl, buf, room, &got);
+		if (t == TLS_DONE)
+			return (ssize_t)got;
+		if (t == TLS_WANT_READ || t == TLS_WANT_WRITE) {
+			probe_want(p, t == TLS_WANT_READ ? EV_READ : EV_WRITE);
+			return -1;
+		}
+		return 0;
+	}
+	ssize_t r = recv(p->fd, buf, room, MSG_DONTWAIT);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return -1;
+	return r < 0 ? 0 : r;
 }
 
 static void probe_read(health_probe_t *p)
 {
 	health_t *h = p->h;
-	ssize_t r = recv(p->fd, p->answer + p->got, sizeof(p->answer) - 1 - p->got, MSG_DONTWAIT);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	ssize_t r = probe_recv(p);
+	if (r < 0)
 		return;
-	if (r <= 0) {
+	if (r == 0) {
 		if (p->got == 0) {
-			if (h->seen != SEEN_NOT_HTTP && h->seen != SEEN_FOREIGN)
+			if (h->seen == SEEN_NOTHING || h->seen == SEEN_SILENCE)
 				h->seen = SEEN_CLOSED;
-			probe_schedule(p, RETRY_CLOSED_S);
+			/* an HTTPS server drops a plain request without a word: try TLS */
+			probe_switch_protocol(p, RETRY_CLOSED_S);
 			return;
 		}
 	} else {
@@ -162,11 +251,17 @@ static void probe_read(health_probe_t *p)
 		return;
 	}
 	if (http) {
+		h->winner = p;
 		health_finish(h, true, REASON_NONE, NULL);
 		return;
 	}
 	if (!complete && r > 0 && p->got < sizeof(p->answer) - 1)
 		return; /* a status line may still be on its way */
+	if (!p->tls && (p->answer[0] == TLS_ALERT || p->answer[0] == TLS_HANDSHAKE) &&
+	    tls_available()) {
+		probe_switch_protocol(p, 0.);
+		return;
+	}
 	h->seen = SEEN_NOT_HTTP;
 	sanitize_line(p->answer, p->got, h->not_http, sizeof(h->not_http));
 	probe_schedule(p, RETRY_NOT_HTTP_S);
@@ -183,9 +278,13 @@ static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 			err = errno;
 		if (err == 0)
-			probe_send(p);
+			probe_connected(p);
+		else if (err == ECONNREFUSED)
+			probe_backoff(p);
 		else
-			probe_schedule(p, err == ECONNREFUSED ? RETRY_REFUSED_S : RETRY_UNREACHABLE_S);
+			probe_schedule(p, RETRY_UNREACHABLE_S);
+	} else if (p->state == PROBE_HANDSHAKE) {
+		probe_handshake(p);
 	} else if (p->state == PROBE_SENDING) {
 		probe_send(p);
 	} else if (p->state == PROBE_READING) {
@@ -218,6 +317,12 @@ static void health_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			 h->port, h->not_http, (unsigned long long)h->timeout_ms);
 		health_finish(h, false, REASON_HEALTH_CHECK_FAILED, msg);
 		return;
+	case SEEN_TLS:
+		snprintf(msg, sizeof(msg),
+			 "port %d completed a TLS handshake but sent no HTTP answer over TLS within "
+			 "%llu ms",
+			 h->port, (unsigned long long)h->timeout_ms);
+		break;
 	case SEEN_SILENCE:
 		snprintf(msg, sizeof(msg),
 			 "port %d accepted a connection but sent no HTTP answer within %llu ms",
@@ -251,6 +356,54 @@ void health_set_verify(health_t *h, health_verify_cb verify)
 	h->verify = verify;
 }
 
+/* Sets probe slot i to addr (its port replaced by h->port) and connects it now. */
+static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, double delay)
+{
+	health_probe_t *p = &h->probes[i];
+	if (p->state != PROBE_UNUSED) {
+		ev_timer_stop(h->loop, &p->retry);
+		probe_close(p);
+	}
+	p->addr = *addr;
+	if (addr->ss_family == AF_INET)
+		((struct sockaddr_in *)&p->addr)->sin_port = htons((uint16_t)h->port);
+	else
+		((struct sockaddr_in6 *)&p->addr)->sin6_port = htons((uint16_t)h->port);
+	p->delay = delay;
+	p->tls = false;
+	p->state = PROBE_IDLE;
+	probe_connect(p);
+}
+
+static void loopback_addr(int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
+}
+
+/* The two loopback probes on h->port; the others freed. */
+static void health_aim_loopback(health_t *h)
+{
+	for (int i = 2; i < HEALTH_PROBES; i++) {
+		health_probe_t *p = &h->probes[i];
+		if (p->state == PROBE_UNUSED)
+			continue;
+		ev_timer_stop(h->loop, &p->retry);
+		probe_close(p);
+		p->state = PROBE_UNUSED;
+	}
+	const int families[2] = {AF_INET, AF_INET6};
+	for (int i = 0; i < 2 && h->active; i++) {
+		struct sockaddr_storage ss;
+		loopback_addr(families[i], &ss);
+		probe_aim(h, i, &ss, h->poll_min_s);
+	}
+}
+
 void health_retarget(health_t *h, int port)
 {
 	if (!h->active || port == h->port)
@@ -262,16 +415,115 @@ void health_retarget(health_t *h, int port)
 	h->port = port;
 	h->seen = SEEN_NOTHING;
 	health_build_request(h, path);
-	for (int i = 0; i < 2; i++) {
+	health_aim_loopback(h);
+}
+
+void health_set_poll(health_t *h, double min_s, double max_s)
+{
+	h->poll_min_s = min_s;
+	h->poll_max_s = max_s > min_s ? max_s : min_s;
+	for (int i = 0; i < HEALTH_PROBES; i++)
+		if (h->probes[i].delay > h->poll_max_s || h->probes[i].delay < min_s)
+			h->probes[i].delay = min_s;
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+/* Where to connect for a listener bound to addr: the wildcard means its family's loopback, a
+ * v4-mapped IPv6 address the IPv4 one. */
+static void probe_target_of(const struct sockaddr_storage *addr, struct sockaddr_storage *to)
+{
+	*to = *addr;
+	if (addr->ss_family == AF_INET) {
+		if (((const struct sockaddr_in *)addr)->sin_addr.s_addr == htonl(INADDR_ANY))
+			loopback_addr(AF_INET, to);
+		return;
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+	if (IN6_IS_ADDR_UNSPECIFIED(a6)) {
+		loopback_addr(AF_INET6, to);
+	} else if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		memset(to, 0, sizeof(*to));
+		to->ss_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)to)->sin_addr, &a6->s6_addr[12], 4);
+	}
+}
+
+static int addr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+					     : ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
+{
+	if (!h->active || (addr->ss_family != AF_INET && addr->ss_family != AF_INET6) ||
+	    addr_port(addr) != h->port)
+		return;
+	struct sockaddr_storage to;
+	probe_target_of(addr, &to);
+	int slot = -1, free_slot = -1;
+	for (int i = 0; i < HEALTH_PROBES; i++) {
 		health_probe_t *p = &h->probes[i];
-		if (p->state == PROBE_OFF)
+		if (p->state == PROBE_UNUSED) {
+			if (free_slot < 0)
+				free_slot = i;
+		} else if (same_host(&p->addr, &to)) {
+			slot = i;
+		}
+	}
+	if (slot >= 0) {
+		health_probe_t *p = &h->probes[slot];
+		if (p->state != PROBE_IDLE)
+			return; /* already talking to it */
+		ev_timer_stop(h->loop, &p->retry);
+		p->delay = NOTIFIED_RETRY_S;
+		probe_connect(p);
+		return;
+	}
+	/* a new address: a free slot, else the last one (the most recent address wins) */
+	probe_aim(h, free_slot >= 0 ? free_slot : HEALTH_PROBES - 1, &to, NOTIFIED_RETRY_S);
+}
+
+void health_kick(health_t *h)
+{
+	for (int i = 0; i < HEALTH_PROBES && h->active; i++) {
+		health_probe_t *p = &h->probes[i];
+		if (p->state != PROBE_IDLE)
 			continue;
 		ev_timer_stop(h->loop, &p->retry);
-		probe_close(p);
+		p->delay = h->poll_min_s;
 		probe_connect(p);
-		if (!h->active)
-			return;
 	}
+}
+
+void health_url(const health_t *h, char *url, size_t n, const char **scheme)
+{
+	const health_probe_t *p = h->winner;
+	char host[INET6_ADDRSTRLEN + 2] = "localhost";
+	*scheme = p && p->tls ? "https" : "http";
+	if (p && p->addr.ss_family == AF_INET) {
+		const struct in_addr *a = &((const struct sockaddr_in *)&p->addr)->sin_addr;
+		if (a->s_addr != htonl(INADDR_LOOPBACK))
+			inet_ntop(AF_INET, a, host, sizeof(host));
+	} else if (p && p->addr.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)&p->addr)->sin6_addr;
+		if (!IN6_IS_ADDR_LOOPBACK(a)) {
+			host[0] = '[';
+			inet_ntop(AF_INET6, a, host + 1, sizeof(host) - 2);
+			strcat(host, "]");
+		}
+	}
+	snprintf(url, n, "%s://%s:%d", *scheme, host, h->port);
 }
 
 void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
@@ -285,22 +537,22 @@ void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 	h->cb = cb;
 	h->ctx = ctx;
 	h->active = true;
+	h->poll_min_s = POLL_MIN_S;
+	h->poll_max_s = POLL_MAX_S;
 	health_build_request(h, path);
 	ev_timer_init(&h->deadline, health_deadline_cb, (double)timeout_ms / 1000., 0.);
 	h->deadline.data = h;
 	ev_timer_start(loop, &h->deadline);
-	const int families[2] = {AF_INET, AF_INET6};
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < HEALTH_PROBES; i++) {
 		health_probe_t *p = &h->probes[i];
 		p->h = h;
-		p->family = families[i];
 		p->fd = -1;
+		p->state = PROBE_UNUSED;
 		ev_io_init(&p->io, probe_io_cb, 0, EV_WRITE);
 		ev_timer_init(&p->retry, probe_retry_cb, 0., 0.);
 		p->io.data = p->retry.data = p;
 	}
-	for (int i = 0; i < 2 && h->active; i++)
-		probe_connect(&h->probes[i]);
+	health_aim_loopback(h);
 }
 
 void health_stop(health_t *h)
@@ -309,7 +561,7 @@ void health_stop(health_t *h)
 		return;
 	h->active = false;
 	ev_timer_stop(h->loop, &h->deadline);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < HEALTH_PROBES; i++) {
 		ev_timer_stop(h->loop, &h->probes[i].retry);
 		probe_close(&h->probes[i]);
 	}

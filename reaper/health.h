@@ -5,27 +5,49 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "common/reason.h"
 
 /*
- * The health check of SPEC §4.4: TCP connects to 127.0.0.1 and ::1 retried every few
- * milliseconds while refused, then `HEAD path HTTP/1.1` kept in flight until its answer; the
- * first HTTP status line on either family is the signal. Never a fixed sleep.
+ * The health check of SPEC §4.4: TCP connects to 127.0.0.1 and ::1 (and to any other address
+ * the tree is seen listening on), then `HEAD path HTTP/1.1` kept in flight until its answer;
+ * the first HTTP status line is the signal. A listener that closes a plain connection without
+ * a word, or answers it with a TLS record, is tried with TLS (HEAD over a handshake without
+ * certificate checks). When to connect: at once when told (health_probe_addr after a listen()
+ * notification, health_kick after a line of output), else a refused connect is retried after a
+ * delay that doubles from the poll minimum to its maximum. Never a fixed sleep, and no
+ * fixed-period loop.
  */
 typedef void (*health_cb)(void *ctx, bool healthy, reason_t reason, const char *message);
 
-typedef enum { PROBE_IDLE, PROBE_CONNECTING, PROBE_SENDING, PROBE_READING, PROBE_OFF } probe_state_t;
+typedef enum {
+	PROBE_UNUSED, /* a free slot */
+	PROBE_IDLE,   /* waiting for its retry timer (or a kick) */
+	PROBE_CONNECTING,
+	PROBE_HANDSHAKE, /* TLS */
+	PROBE_SENDING,
+	PROBE_READING,
+	PROBE_OFF, /* this family is not available here */
+} probe_state_t;
 
 typedef struct health health_t;
+typedef struct tls_conn tls_conn_t;
 
+#define HEALTH_PROBES 4
+
+/* One address probed: slots 0 and 1 are 127.0.0.1 and ::1, the others addresses the tree was
+ * seen listening on. */
 typedef struct {
 	health_t *h;
-	int family;
+	struct sockaddr_storage addr; /* with h->port */
 	int fd;
 	probe_state_t state;
 	ev_io io;
 	ev_timer retry;
+	double delay; /* the wait after the next refused connect */
+	bool tls;     /* speak TLS to it (it closed or answered plain HTTP with TLS) */
+	tls_conn_t *ssl;
 	size_t sent;
 	char answer[16];
 	size_t got;
@@ -37,6 +59,7 @@ typedef enum {
 	SEEN_CLOSED,     /* accepted, then closed without a byte */
 	SEEN_NOT_HTTP,   /* bytes that are not an HTTP status line */
 	SEEN_FOREIGN,    /* an HTTP answer from a listener that is not ours */
+	SEEN_TLS,        /* a TLS handshake completed, and no HTTP answer over it (yet) */
 } health_seen_t;
 
 /* Says whether the listener on port belongs to the project (SPEC §4.4). */
@@ -49,7 +72,9 @@ struct health {
 	size_t request_len;
 	uint64_t started_ms;
 	uint64_t timeout_ms;
-	health_probe_t probes[2];
+	health_probe_t probes[HEALTH_PROBES];
+	health_probe_t *winner; /* the probe whose answer made it healthy */
+	double poll_min_s, poll_max_s;
 	ev_timer deadline;
 	bool active;
 	health_seen_t seen;
@@ -67,6 +92,17 @@ void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 void health_set_verify(health_t *h, health_verify_cb verify);
 /* Probes another port from now on (the server moved to it); the deadline stays. */
 void health_retarget(health_t *h, int port);
+/* The refused-connect backoff: from min_s, doubling up to max_s (defaults 5 ms, 100 ms). */
+void health_set_poll(health_t *h, double min_s, double max_s);
+/* A listener of the tree at addr (on h->port): probe it now, retrying briefly while refused
+ * (the listen() it came from may not have run yet). A wildcard address means its family's
+ * loopback. Addresses on other ports are ignored. */
+void health_probe_addr(health_t *h, const struct sockaddr_storage *addr);
+/* Something happened (a line of output): every waiting probe tries now. */
+void health_kick(health_t *h);
+/* After success: the URL where it answered (http or https, localhost for loopback and
+ * wildcard listeners, else the address) and its scheme. */
+void health_url(const health_t *h, char *url, size_t n, const char **scheme);
 /* Stops probing and releases the sockets; safe to call twice. */
 void health_stop(health_t *h);
 /* True when the bytes are the start of an HTTP/1.x status line ("HTTP/1.1 200"). Needs 12

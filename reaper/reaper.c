@@ -1,6 +1,7 @@
 /* The reaper's lifecycle: start -> spawn -> health -> running -> teardown -> final message. */
 #include "reaper/reaper.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,13 +15,25 @@
 #include "common/util.h"
 #include "reaper/framework.h"
 #include "reaper/spawn.h"
+#include "reaper/tls.h"
 
 #define IMMEDIATE_CRASH_MS 3000
 #define LOG_TAIL_LINES 20
 #define CHUNK_BYTES (32 * 1024)
 /* How often a starting server's listening ports are looked up (to follow a server that moved
- * to another port). Also done at once when its output talks about a port in use. */
+ * to another port, and to find listeners bound elsewhere than loopback). Also done at once when
+ * its output talks about a port in use. With the listen trap the notifications say all this,
+ * and the look-up is only a slow safety net (a socket inherited from elsewhere, the i386
+ * socketcall ABI). */
 #define PORT_SCAN_S 0.25
+#define PORT_SCAN_TRAPPED_S 1.0
+/* The fallback poll (no listen trap): a refused connect is retried after 5 ms, then 10, 20,
+ * 40, 80, 100 ms: a server that listens within its first 100 ms is seen within ~5-20 ms, a
+ * slow one (Next.js, 5-10 s) costs ~10 connects a second instead of 250. With the trap the
+ * connects only back the notification up, so they slow to one a second. */
+#define POLL_MIN_S 0.005
+#define POLL_MAX_S 0.100
+#define POLL_MAX_TRAPPED_S 1.0
 
 static spawn_plan_t plan;
 
@@ -133,6 +146,8 @@ static void reaper_teardown_done(reaper_t *r)
 		r->exec_fd = -1;
 	}
 	health_stop(&r->health);
+	/* the tree is gone: nobody is left to call listen() */
+	listen_trap_close(&r->trap);
 }
 
 static void reaper_begin_teardown(reaper_t *r, end_t end)
@@ -229,9 +244,10 @@ static void reaper_health_cb(void *ctx, bool healthy, reason_t reason, const cha
 static void reaper_report_running(reaper_t *r, const char *tunnel_url, const char *tunnel_error)
 {
 	r->phase = PHASE_RUNNING;
-	json_t *msg = json_pack("{s:s, s:i, s:i, s:i, s:I, s:s}", "type", "running", "port", r->port,
-				"pid", r->pid, "pgid", r->pid, "startupMs",
-				(json_int_t)(r->healthy_ms - r->spawned_ms), "framework", r->framework);
+	json_t *msg = json_pack("{s:s, s:i, s:i, s:i, s:I, s:s, s:s, s:s}", "type", "running",
+				"port", r->port, "pid", r->pid, "pgid", r->pid, "startupMs",
+				(json_int_t)(r->healthy_ms - r->spawned_ms), "framework", r->framework,
+				"url", r->url, "scheme", r->scheme);
 	if (tunnel_url)
 		json_object_set_new(msg, "tunnelUrl", json_string(tunnel_url));
 	if (tunnel_error)
@@ -266,6 +282,7 @@ static void reaper_healthy(reaper_t *r, int port)
 		return;
 	r->port = port;
 	r->healthy_ms = clock_ms();
+	health_url(&r->health, r->url, sizeof(r->url), &r->scheme);
 	ev_timer_stop(r->loop, &r->scan_timer);
 	json_t *spec = json_object_get(r->start, "tunnel");
 	if (!spec) {
@@ -308,6 +325,9 @@ static bool mentions_port_conflict(const char *line)
 static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
 {
 	ring_push(&r->ring, stream, line, len, wall_ms());
+	/* a server often says something when it is ready ("listening on ..."): look now */
+	if (r->phase == PHASE_HEALTH)
+		health_kick(&r->health);
 	if ((r->phase == PHASE_SPAWNING || r->phase == PHASE_HEALTH) &&
 	    mentions_port_conflict(line)) {
 		r->port_conflict = true;
@@ -338,35 +358,128 @@ static bool verify_listener(void *ctx, int port)
 	return listeners_tree_owns(getpid(), port);
 }
 
-/* A server that moved to another port (Vite and Next.js do when theirs is taken) is followed
- * there: the health check probes the port the tree really listens on. */
+static int sockaddr_port(const struct sockaddr_storage *a)
+{
+	return ntohs(a->ss_family == AF_INET ? ((const struct sockaddr_in *)a)->sin_port
+					     : ((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+/* Is there evidence that the server left the port it was given (SPEC §4.4)? Its output said
+ * the port was taken (Node's EADDRINUSE, Vite's and Next.js's hop lines), an HTTP answer on it
+ * came from a foreign process, or a process outside the tree listens on it. Without it, a
+ * listener on another port is an extra one (an API beside the web server, an inspector), and
+ * the check stays where it is. */
+static bool reaper_port_moved(reaper_t *r)
+{
+	return r->port_conflict || r->health.seen == SEEN_FOREIGN ||
+	       listeners_port_foreign(getpid(), r->health.port);
+}
+
+static void reaper_follow(reaper_t *r, int port, const struct sockaddr_storage *addr)
+{
+	log_info("%s listens on port %d, not %d: following it", r->project_id, port,
+		 r->health.port);
+	r->port = port;
+	health_retarget(&r->health, port);
+	if (addr)
+		health_probe_addr(&r->health, addr);
+}
+
+/* Which ports does the tree listen on: probe the health check's port where it is bound (a
+ * server bound to 127.0.0.2 only), and follow a server that moved to another port. */
 static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	reaper_t *r = w->data;
-	int ports[16];
+	listener_t ls[16];
 	(void)revents;
 	if (r->phase != PHASE_HEALTH) {
 		ev_timer_stop(loop, w);
 		return;
 	}
-	size_t n = listeners_of_tree(getpid(), ports, ARRAY_LEN(ports));
-	for (size_t i = 0; i < n; i++)
-		if (ports[i] == r->health.port)
-			return;
-	if (n > 0) {
-		log_info("%s listens on port %d, not %d: following it", r->project_id, ports[0],
-			 r->health.port);
-		r->port = ports[0];
-		health_retarget(&r->health, ports[0]);
+	size_t n = listeners_of_tree_addrs(getpid(), ls, ARRAY_LEN(ls));
+	bool on_port = false;
+	for (size_t i = 0; i < n; i++) {
+		if (ls[i].port != r->health.port)
+			continue;
+		on_port = true;
+		health_probe_addr(&r->health, &ls[i].addr);
 	}
+	if (on_port || n == 0 || !reaper_port_moved(r))
+		return;
+	/* the port the last listen() notification named, else the first one found */
+	size_t pick = 0;
+	for (size_t i = 0; i < n && r->other_seen; i++)
+		if (ls[i].port == sockaddr_port(&r->other_addr))
+			pick = i;
+	reaper_follow(r, ls[pick].port, &ls[pick].addr);
+}
+
+/* A process of the tree called listen() (the listen trap): probe that exact address now. */
+static void reaper_listen_cb(void *ctx, pid_t pid, const struct sockaddr_storage *addr)
+{
+	reaper_t *r = ctx;
+	if (r->phase != PHASE_HEALTH)
+		return; /* running: a later listener changes nothing devsup reports */
+	if (!addr || sockaddr_port(addr) == 0) {
+		/* its socket could not be read, or listen() picks the port: look it up once it
+		 * has run */
+		ev_timer_stop(r->loop, &r->scan_timer);
+		ev_timer_set(&r->scan_timer, 0.005, PORT_SCAN_TRAPPED_S);
+		ev_timer_start(r->loop, &r->scan_timer);
+		return;
+	}
+	int port = sockaddr_port(addr);
+	log_debug("%s: pid %d listens on port %d", r->project_id, (int)pid, port);
+	if (port == r->health.port) {
+		health_probe_addr(&r->health, addr);
+		return;
+	}
+	r->other_seen = true;
+	r->other_addr = *addr;
+	if (reaper_port_moved(r))
+		reaper_follow(r, port, addr);
+	else
+		log_info("%s also listens on port %d; its health check stays on port %d, which "
+			 "nothing else holds",
+			 r->project_id, port, r->health.port);
+}
+
+static void reaper_take_trap(reaper_t *r, int fd, int err)
+{
+	if (fd >= 0) {
+		listen_trap_watch(&r->trap, r->loop, fd, reaper_listen_cb, r);
+		return;
+	}
+	log_info("%s: no listen trap (%s): polling instead", r->project_id, strerror(err));
+}
+
+/* exec succeeded: probe, with the trap's notifications if it is in place. */
+static void reaper_begin_health(reaper_t *r)
+{
+	bool trapped = listen_trap_active(&r->trap);
+	health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
+		     reaper_health_cb, r);
+	health_set_verify(&r->health, verify_listener);
+	health_set_poll(&r->health, r->poll_min_s, trapped ? POLL_MAX_TRAPPED_S : POLL_MAX_S);
+	double scan = trapped ? PORT_SCAN_TRAPPED_S : PORT_SCAN_S;
+	if (scan < r->poll_min_s) /* tests slow every fallback down together */
+		scan = r->poll_min_s;
+	ev_timer_set(&r->scan_timer, scan, scan);
+	ev_timer_start(r->loop, &r->scan_timer);
 }
 
 static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	reaper_t *r = w->data;
 	spawn_error_t e;
+	ssize_t n;
+	int passed;
 	(void)revents;
-	ssize_t n = fd_read(r->exec_fd, &e, sizeof(e));
+	while ((n = spawn_read_report(r->exec_fd, &e, &passed)) == (ssize_t)sizeof(e) &&
+	       e.stage == SPAWN_STAGE_TRAP)
+		reaper_take_trap(r, passed, e.err);
+	if (passed >= 0)
+		close(passed);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	ev_io_stop(loop, w);
@@ -378,14 +491,10 @@ static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 		reaper_fail_start(r, &f);
 		return;
 	}
-	/* EOF: close-on-exec closed the pipe, so exec succeeded */
+	/* EOF: close-on-exec closed the channel, so exec succeeded */
 	reaper_exec_succeeded(r);
-	if (r->phase == PHASE_HEALTH) {
-		health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
-			     reaper_health_cb, r);
-		health_set_verify(&r->health, verify_listener);
-		ev_timer_start(r->loop, &r->scan_timer);
-	}
+	if (r->phase == PHASE_HEALTH)
+		reaper_begin_health(r);
 }
 
 static void reaper_spawn(reaper_t *r, const json_t *start)
@@ -401,6 +510,7 @@ static void reaper_spawn(reaper_t *r, const json_t *start)
 		reaper_fail_start(r, &f);
 		return;
 	}
+	plan.listen_trap = r->trap_wanted;
 	int out_child, err_child;
 	if (capture_open(&r->out, r->loop, RING_STDOUT, output_cb, r, &out_child) < 0 ||
 	    capture_open(&r->err, r->loop, RING_STDERR, output_cb, r, &err_child) < 0) {
@@ -452,6 +562,10 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", framework_health_timeout_ms(fw));
 	r->stop_timeout_ms = msg_uint(msg, "stopTimeoutMs", 10000);
 	r->stream_logs = json_is_true(json_object_get(msg, "logs"));
+	r->trap_wanted = !json_is_false(json_object_get(msg, "listenTrap"));
+	/* Tests slow the fallback poll right down to tell a notification from a poll. */
+	const char *poll_min = getenv("DEVSUP_POLL_MIN_MS");
+	r->poll_min_s = poll_min && atoi(poll_min) > 0 ? atoi(poll_min) / 1000. : POLL_MIN_S;
 	r->start = json_incref((json_t *)msg);
 	reaper_spawn(r, msg);
 }
@@ -562,6 +676,8 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 	r->runner_id = xstrdup("");
 	r->exec_fd = -1;
 	r->out.fd = r->err.fd = -1;
+	r->scheme = "http";
+	listen_trap_init(&r->trap);
 	r->stop_timeout_ms = 10000;
 	ring_init(&r->ring, 500);
 	chan_init(&r->chan, loop, control_fd, reaper_on_msg, reaper_on_eof, r);
@@ -582,6 +698,8 @@ void reaper_free(reaper_t *r)
 	capture_close(&r->err, r->loop);
 	teardown_free(&r->teardown);
 	tunnel_free(&r->tunnel);
+	listen_trap_close(&r->trap);
+	tls_release();
 	json_decref(r->start);
 	ring_free(&r->ring);
 	spawn_plan_free(&plan);

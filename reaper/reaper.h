@@ -13,6 +13,7 @@
 #include "reaper/capture.h"
 #include "reaper/failure.h"
 #include "reaper/health.h"
+#include "reaper/listen_trap.h"
 #include "reaper/teardown.h"
 #include "reaper/tunnel.h"
 
@@ -64,6 +65,13 @@ typedef struct {
 	ev_signal sigterm_watcher;
 	ev_timer scan_timer; /* while starting: which ports does the tree listen on? */
 	bool port_conflict;  /* the output said the port was taken (EADDRINUSE, ...) */
+	bool trap_wanted;    /* the start did not opt out of the listen trap */
+	listen_trap_t trap;  /* listen() notifications of the tree, for the project's life */
+	double poll_min_s;   /* the first refused-connect delay (DEVSUP_POLL_MIN_MS, for tests) */
+	bool other_seen;     /* a listen() on another port than the health check's */
+	struct sockaddr_storage other_addr; /* the latest such listener */
+	char url[96];        /* where it answered, for the start's answer */
+	const char *scheme;  /* "http" or "https" */
 
 	ring_t ring;
 	capture_t out;

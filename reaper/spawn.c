@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/envfilter.h"
 #include "common/log.h"
+#include "reaper/listen_trap.h"
 
 extern char **environ;
 
@@ -298,8 +300,39 @@ void spawn_plan_free(spawn_plan_t *plan)
 static void __attribute__((noreturn)) child_fail(int fd, int stage)
 {
 	spawn_error_t e = {.stage = stage, .err = errno};
-	(void)!write(fd, &e, sizeof(e));
+	(void)!send(fd, &e, sizeof(e), MSG_NOSIGNAL);
 	_exit(127);
+}
+
+/* In the child: installs the listen trap and hands its fd to the reaper over the exec
+ * channel, before exec, so the reaper holds it before the server's first listen() (which
+ * waits in the kernel until the reaper answers). A failure is reported, not fatal. */
+static void child_install_trap(int fd)
+{
+	spawn_error_t e = {.stage = SPAWN_STAGE_TRAP, .err = 0};
+	int trap = listen_trap_install();
+	if (trap < 0)
+		e.err = errno;
+	struct iovec iov = {.iov_base = &e, .iov_len = sizeof(e)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (trap >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &trap, sizeof(int));
+	}
+	while (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	if (trap >= 0)
+		close(trap);
 }
 
 pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err_fd,
@@ -309,7 +342,9 @@ pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0)
 		return -1;
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	/* A close-on-exec datagram channel rather than a pipe: it also carries the listen trap's
+	 * fd (SCM_RIGHTS), and EOF still means exec succeeded. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pipefd) < 0) {
 		int e = errno;
 		close(devnull);
 		errno = e;
@@ -351,6 +386,8 @@ pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err
 		/* dup2 clears close-on-exec on the copies, and only on them */
 		if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 			child_fail(pipefd[1], SPAWN_STAGE_STDIO);
+		if (plan->listen_trap)
+			child_install_trap(pipefd[1]);
 		execve(plan->path, plan->argv, plan->envp);
 		child_fail(pipefd[1], SPAWN_STAGE_EXEC);
 	}
@@ -416,4 +453,27 @@ bool spawn_classify_shell_exit(const spawn_plan_t *plan, int status, failure_t *
 		return true;
 	}
 	return false;
+}
+
+ssize_t spawn_read_report(int exec_fd, spawn_error_t *e, int *passed_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = e, .iov_len = sizeof(*e)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf)};
+	*passed_fd = -1;
+	ssize_t n;
+	do
+		n = recvmsg(exec_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(passed_fd, CMSG_DATA(c), sizeof(int));
+	return n;
 }

@@ -16,6 +16,7 @@ typedef struct {
 	char **envp;  /* NULL-terminated */
 	bool shell;   /* argv is /bin/sh -c STRING */
 	char *display; /* the command as a person would write it, for messages */
+	bool listen_trap; /* install the listen trap in the child (reaper/listen_trap.h) */
 } spawn_plan_t;
 
 /*
@@ -41,8 +42,10 @@ void spawn_plan_free(spawn_plan_t *plan);
 
 /*
  * Forks and execs the plan in a new process group (pgid = pid), in cwd, with stdin /dev/null
- * and stdout/stderr on out_fd/err_fd. *exec_fd receives the read end of a close-on-exec pipe:
- * EOF means exec succeeded; otherwise it yields a spawn_error_t. Returns the pid or -1.
+ * and stdout/stderr on out_fd/err_fd. *exec_fd receives a close-on-exec SOCK_SEQPACKET socket:
+ * EOF means exec succeeded; each message is a spawn_error_t: SPAWN_STAGE_TRAP first when the
+ * plan asked for the listen trap (err 0 with its fd attached, or why it could not be
+ * installed), then an exec error if any. Read it with spawn_read_report. Returns the pid or -1.
  */
 pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err_fd,
 		  int *exec_fd) WUR;
@@ -53,7 +56,11 @@ typedef struct {
 	int err;   /* errno */
 } spawn_error_t;
 
-enum { SPAWN_STAGE_CHDIR = 1, SPAWN_STAGE_STDIO, SPAWN_STAGE_EXEC };
+enum { SPAWN_STAGE_CHDIR = 1, SPAWN_STAGE_STDIO, SPAWN_STAGE_EXEC, SPAWN_STAGE_TRAP };
+
+/* Reads one report from the exec channel: returns its size (sizeof(*e) for a report, 0 at
+ * EOF) or -1 with errno (EAGAIN: not yet). *passed_fd gets an fd that came with it, else -1. */
+ssize_t spawn_read_report(int exec_fd, spawn_error_t *e, int *passed_fd) WUR;
 
 /* Turns a child's report into the failure of SPEC §3. */
 void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn_error_t *e,

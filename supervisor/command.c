@@ -239,7 +239,7 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 	    !check_inherit_env(json_object_get(req, "inheritEnv"), err, n) ||
 	    !check_health(json_object_get(req, "healthCheck"), err, n) ||
 	    !check_int(req, "stopTimeoutMs", 0, TIMEOUT_MAX_MS, err, n) ||
-	    !check_bool(req, "logs", err, n))
+	    !check_bool(req, "logs", err, n) || !check_bool(req, "listenTrap", err, n))
 		return NULL;
 	const char *framework = "auto";
 	if (fw && !json_is_null(fw)) {
@@ -275,6 +275,8 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		v = cmd.opts ? cmd.opts->env_allow : NULL;
 	if (v)
 		json_object_set(spec, "inheritEnv", v);
+	if (json_is_false(json_object_get(req, "listenTrap")))
+		json_object_set_new(spec, "listenTrap", json_false());
 	json_t *hc = json_object_get(req, "healthCheck");
 	if ((v = json_object_get(hc, "path")))
 		json_object_set(spec, "healthPath", v);

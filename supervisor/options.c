@@ -38,6 +38,8 @@ static const char usage[] =
 	"                           gives no inheritEnv (default: everything; a trailing * is a\n"
 	"                           prefix); DATABASE_URL, PG* and DEVSUP_* are never passed on\n"
 	"  --migrate                apply the database migrations and exit\n"
+	"  --no-listen-trap         find when a server listens by polling, not through a seccomp\n"
+	"                           listen() notification (which sets no_new_privs on its tree)\n"
 	"  --version                print the version and exit\n"
 	"  --help                   print this help and exit\n"
 	"\n"
@@ -104,7 +106,7 @@ static bool __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
 options_result_t options_parse(int argc, char **argv, options_t *o)
 {
 	enum { O_DB = 256, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF, O_TTY,
-	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW };
+	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW, O_NO_TRAP };
 	static const struct option longopts[] = {
 		{"db", required_argument, 0, O_DB},
 		{"runner-id", required_argument, 0, O_RUNNER},
@@ -120,6 +122,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		{"migrate", no_argument, 0, O_MIGRATE},
 		{"state-dir", required_argument, 0, O_STATE_DIR},
 		{"env-allow", required_argument, 0, O_ENV_ALLOW},
+		{"no-listen-trap", no_argument, 0, O_NO_TRAP},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
@@ -226,6 +229,9 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 				ok = bad("--env-allow: %s", why);
 			break;
 		}
+		case O_NO_TRAP:
+			o->no_listen_trap = true;
+			break;
 		case O_VERSION:
 			printf("devsup %s\n", DEVSUP_VERSION);
 			options_free(o);

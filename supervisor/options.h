@@ -30,6 +30,7 @@ typedef struct {
 	bool migrate;
 	const char *state_dir; /* --state-dir, else NULL: runner_lock.c picks the default */
 	json_t *env_allow; /* --env-allow: the default inheritEnv (an array of names), else NULL */
+	bool no_listen_trap; /* --no-listen-trap: readiness by polling only (SPEC §4.4) */
 } options_t;
 
 typedef enum {

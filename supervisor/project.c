@@ -294,8 +294,7 @@ void projects_leftover_rows(json_t *rows)
 static const char *live_description(const project_t *p, char *buf, size_t n)
 {
 	if (p->state == STATE_RUNNING)
-		snprintf(buf, n, "is already running on port %d (http://localhost:%d)", p->port,
-			 p->port);
+		snprintf(buf, n, "is already running on port %d (%s)", p->port, p->url);
 	else
 		snprintf(buf, n, "is %s (port %d)", state_name(p->state), p->port);
 	return buf;
@@ -382,6 +381,8 @@ void project_send_start(project_t *p)
 	if (p->following)
 		json_object_set_new(msg, "logs", json_true());
 	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
+	if (reg.opts->no_listen_trap)
+		json_object_set_new(msg, "listenTrap", json_false());
 	chan_send(&p->chan, msg);
 }
 
@@ -530,15 +531,16 @@ static json_t *int_or_null(long long v)
 
 static json_t *project_status_json(const project_t *p)
 {
-	char url[64], ts[32];
+	char ts[32];
+	bool running = p->state == STATE_RUNNING;
 	json_t *o = json_object();
 	json_object_set_new(o, "projectId", json_string(p->id));
 	json_object_set_new(o, "state", json_string(state_name(p->state)));
 	json_object_set_new(o, "seq", json_integer((json_int_t)p->seq));
 	json_object_set_new(o, "port", int_or_null(state_is_live(p->state) ? p->port : 0));
 	json_object_set_new(o, "pid", int_or_null(p->pid));
-	snprintf(url, sizeof(url), "http://localhost:%d", p->port);
-	json_object_set_new(o, "url", p->state == STATE_RUNNING ? json_string(url) : json_null());
+	json_object_set_new(o, "url", running ? json_string(p->url) : json_null());
+	json_object_set_new(o, "scheme", running ? json_string(p->scheme) : json_null());
 	json_object_set_new(o, "tunnelUrl", p->tunnel_url ? json_string(p->tunnel_url) : json_null());
 	json_object_set_new(o, "framework", p->framework ? json_string(p->framework) : json_null());
 	if (p->started_at_ms) {

@@ -41,6 +41,8 @@ typedef struct project {
 	pid_t pgid;
 	int port;
 	char *tunnel_url; /* the tunnel's current public URL, or NULL */
+	char url[96];     /* where it answered its health check (SPEC §4.4), while running */
+	char scheme[8];   /* "http" or "https" */
 	int last_port; /* where it last ran: a restart asks for it again */
 	unsigned port_retries; /* starts retried on another port after a port conflict */
 	uint64_t started_at_ms;  /* wall clock, when it became running */

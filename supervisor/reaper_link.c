@@ -234,13 +234,21 @@ static void on_running(project_t *p, const json_t *msg)
 	p->tunnel_url = turl ? xstrdup(turl) : NULL;
 	project_take_start_id(p, &id);
 	project_transition(p, STATE_RUNNING, NULL, id);
-	char url[64];
-	snprintf(url, sizeof(url), "http://localhost:%d", p->port);
+	/* the reaper says where it answered (127.0.0.2, https); an older one does not */
+	const char *url = json_string_value(json_object_get(msg, "url"));
+	const char *scheme = json_string_value(json_object_get(msg, "scheme"));
+	snprintf(p->scheme, sizeof(p->scheme), "%s",
+		 scheme && strcmp(scheme, "https") == 0 ? "https" : "http");
+	if (url)
+		snprintf(p->url, sizeof(p->url), "%s", url);
+	else
+		snprintf(p->url, sizeof(p->url), "http://localhost:%d", p->port);
 	json_t *ev = event_new("dev-server-started", p->id, id);
 	json_object_set_new(ev, "port", json_integer(p->port));
 	json_object_set_new(ev, "pid", json_integer(p->pid));
 	json_object_set_new(ev, "pgid", json_integer(p->pgid));
-	json_object_set_new(ev, "url", json_string(url));
+	json_object_set_new(ev, "url", json_string(p->url));
+	json_object_set_new(ev, "scheme", json_string(p->scheme));
 	json_object_set_new(ev, "framework", json_string(p->framework));
 	json_object_set_new(ev, "startupMs", json_integer(startup));
 	if (p->tunnel_url)

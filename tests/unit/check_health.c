@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/util.h"
 #include "reaper/health.h"
 #include "tests/unit/suites.h"
 
@@ -294,6 +295,94 @@ START_TEST(test_stop_before_answer)
 }
 END_TEST
 
+START_TEST(test_refused_connects_back_off)
+{
+	/* nothing listens for 1 s: a fixed 4 ms loop made ~500 connects, the backoff (5 ms
+	 * doubling to 100 ms, per family) about 30 */
+	int port;
+	int lfd = listen_loopback(&port);
+	close(lfd);
+	result_t r;
+	health_t h;
+	memset(&r, 0, sizeof(r));
+	r.loop = ev_loop_new(0);
+	ev_timer_init(&r.guard, on_guard, 20., 0.);
+	ev_timer_start(r.loop, &r.guard);
+	health_start(&h, r.loop, port, "/", 1000, on_health, &r);
+	ev_run(r.loop, 0);
+	ck_assert_int_eq(r.reason, REASON_HEALTH_CHECK_TIMEOUT);
+	ck_assert_msg(h.attempts <= 40, "%u connects in 1 s", h.attempts);
+	ck_assert_msg(h.attempts >= 10, "%u connects in 1 s: is it polling at all?", h.attempts);
+	ev_loop_destroy(r.loop);
+}
+END_TEST
+
+/* A listening socket on 127.0.0.2 only. */
+static int listen_lo2(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(0x7f000002);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void on_probe_lo2(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	health_t *h = w->data;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	(void)loop;
+	(void)revents;
+	memset(&ss, 0, sizeof(ss));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(0x7f000002);
+	a->sin_port = htons((uint16_t)h->port);
+	health_probe_addr(h, &ss);
+}
+
+START_TEST(test_probe_where_bound)
+{
+	/* loopback is refused; told where it listens, the check goes there, and says so */
+	int port;
+	int lfd = listen_lo2(&port);
+	pid_t server = serve(lfd, "HTTP/1.1 200 OK\r\n\r\n", true, -1);
+	close(lfd);
+	result_t r;
+	health_t h;
+	ev_timer tell;
+	memset(&r, 0, sizeof(r));
+	r.loop = ev_loop_new(0);
+	ev_timer_init(&r.guard, on_guard, 20., 0.);
+	ev_timer_start(r.loop, &r.guard);
+	health_start(&h, r.loop, port, "/", 5000, on_health, &r);
+	health_set_poll(&h, 10., 10.); /* no help from the poll */
+	ev_timer_init(&tell, on_probe_lo2, 0.05, 0.);
+	tell.data = &h;
+	ev_timer_start(r.loop, &tell);
+	uint64_t t0 = clock_ms();
+	ev_run(r.loop, 0);
+	ck_assert_msg(r.healthy, "not healthy: %s", r.message);
+	ck_assert_uint_lt(clock_ms() - t0, 2000);
+	char url[96];
+	const char *scheme;
+	health_url(&h, url, sizeof(url), &scheme);
+	char want[64];
+	snprintf(want, sizeof(want), "http://127.0.0.2:%d", port);
+	ck_assert_str_eq(url, want);
+	ck_assert_str_eq(scheme, "http");
+	ev_loop_destroy(r.loop);
+	stop_server(server);
+}
+END_TEST
+
 Suite *health_suite(void)
 {
 	Suite *s = suite_create("health");
@@ -309,6 +398,8 @@ Suite *health_suite(void)
 	tcase_add_test(tc, test_not_http_fails);
 	tcase_add_test(tc, test_silent_server_times_out);
 	tcase_add_test(tc, test_stop_before_answer);
+	tcase_add_test(tc, test_refused_connects_back_off);
+	tcase_add_test(tc, test_probe_where_bound);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,5 +20,6 @@ Suite *project_suite(void);
 Suite *envfilter_suite(void);
 Suite *runner_lock_suite(void);
 Suite *spawn_suite(void);
+Suite *listen_trap_suite(void);
 
 #endif

@@ -131,6 +131,7 @@ $(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(BUILD)/obj/supervisor/st
 bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/load.mjs
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/readiness.mjs
 	sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
 # devsup against supervisord (Debian's package) and pm2 (npm, into build/bench-peers), on the

@@ -27,6 +27,7 @@
  * socketcall ABI). */
 #define PORT_SCAN_S 0.25
 #define PORT_SCAN_TRAPPED_S 1.0
+#define PORT_SCAN_TRAPPED_MAX_S 8.0
 /* The fallback poll (no listen trap): a refused connect is retried after 5 ms, then 10, 20,
  * 40, 80, 100 ms: a server that listens within its first 100 ms is seen within ~5-20 ms, a
  * slow one (Next.js, 5-10 s) costs ~10 connects a second instead of 250. With the trap the
@@ -396,6 +397,11 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(loop, w);
 		return;
 	}
+	if (listen_trap_active(&r->trap) && w->repeat < PORT_SCAN_TRAPPED_MAX_S) {
+		/* only a safety net: each look-up walks the tree's fds, so space them out */
+		w->repeat *= 2;
+		ev_timer_again(loop, w);
+	}
 	size_t n = listeners_of_tree_addrs(getpid(), ls, ARRAY_LEN(ls));
 	bool on_port = false;
 	for (size_t i = 0; i < n; i++) {
@@ -431,6 +437,8 @@ static void reaper_listen_cb(void *ctx, pid_t pid, const struct sockaddr_storage
 	int port = sockaddr_port(addr);
 	log_debug("%s: pid %d listens on port %d", r->project_id, (int)pid, port);
 	if (port == r->health.port) {
+		/* told where it listens: the look-ups have nothing to add unless it moves */
+		ev_timer_stop(r->loop, &r->scan_timer);
 		health_probe_addr(&r->health, addr);
 		return;
 	}

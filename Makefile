@@ -20,9 +20,9 @@ ALL_CFLAGS = $(WARNINGS) $(WERROR) $(CFLAGS) $(SANFLAGS) -D_GNU_SOURCE -I. $(PQ_
 LDLIBS   := -lev -ljansson -lpq
 # libedit: the interactive front end's line editing (supervisor/tty.c); the reaper needs none
 SUP_LIBS := -ledit
-# The reaper links neither libpq nor (through it) libssl and libcrypto: one runs per project,
-# and every mapped library costs private dirty pages. It dlopens libssl only to probe an HTTPS
-# dev server (reaper/tls.c).
+# The reaper links neither libpq nor (through it) libssl and libcrypto, whatever the linker's
+# --as-needed default: one runs per project, and every mapped library costs private dirty
+# pages. It dlopens libssl only to probe an HTTPS dev server (reaper/tls.c).
 REAP_LIBS := -lev -ljansson
 PQ_CFLAGS := -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 

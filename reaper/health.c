@@ -24,6 +24,7 @@
 /* After a listen() notification: the call runs once we have answered, so the first connect
  * may come a moment early. */
 #define NOTIFIED_RETRY_S 0.001
+#define KICK_SPACING_MS 20
 /* TLS records start with one of these content types: an HTTPS server answering plain HTTP */
 #define TLS_ALERT 0x15
 #define TLS_HANDSHAKE 0x16
@@ -496,12 +497,17 @@ void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
 
 void health_kick(health_t *h)
 {
+	/* A chatty server (a bundler printing each module) must not turn its output into a
+	 * connect loop: one kick per KICK_SPACING_MS, and the backoff keeps its pace. */
+	uint64_t now = clock_ms();
+	if (h->last_kick_ms && now - h->last_kick_ms < KICK_SPACING_MS)
+		return;
+	h->last_kick_ms = now;
 	for (int i = 0; i < HEALTH_PROBES && h->active; i++) {
 		health_probe_t *p = &h->probes[i];
 		if (p->state != PROBE_IDLE)
 			continue;
 		ev_timer_stop(h->loop, &p->retry);
-		p->delay = h->poll_min_s;
 		probe_connect(p);
 	}
 }

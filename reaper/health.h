@@ -80,6 +80,7 @@ struct health {
 	health_seen_t seen;
 	char not_http[40]; /* the start of the last non-HTTP answer, sanitized */
 	unsigned attempts;
+	uint64_t last_kick_ms; /* the last health_kick that probed */
 	health_cb cb;
 	health_verify_cb verify;
 	void *ctx;
@@ -98,7 +99,8 @@ void health_set_poll(health_t *h, double min_s, double max_s);
  * (the listen() it came from may not have run yet). A wildcard address means its family's
  * loopback. Addresses on other ports are ignored. */
 void health_probe_addr(health_t *h, const struct sockaddr_storage *addr);
-/* Something happened (a line of output): every waiting probe tries now. */
+/* Something happened (a line of output): every waiting probe tries now (at most once per
+ * 20 ms). */
 void health_kick(health_t *h);
 /* After success: the URL where it answered (http or https, localhost for loopback and
  * wildcard listeners, else the address) and its scheme. */

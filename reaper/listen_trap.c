@@ -98,7 +98,6 @@ static void trap_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("listen trap: receive: %s", strerror(errno));
 		return;
 	}
-	t->notified++;
 	struct sockaddr_storage addr;
 	bool known = false, is_tcp = false;
 	int fd = dup_target_fd((pid_t)req.pid, (int)req.data.args[0]);

@@ -30,7 +30,6 @@ typedef struct {
 	struct ev_loop *loop;
 	int fd; /* the seccomp notification fd, -1 when none */
 	ev_io io;
-	unsigned notified; /* listen() calls seen */
 	listen_trap_cb cb;
 	void *ctx;
 } listen_trap_t;

@@ -311,6 +311,21 @@ static void reaper_unhealthy(reaper_t *r, reason_t reason, const char *message)
 		reaper_fail_start(r, &f);
 		return;
 	}
+	int ports[4];
+	size_t n = reason == REASON_HEALTH_CHECK_TIMEOUT
+			   ? listeners_of_tree(getpid(), ports, ARRAY_LEN(ports))
+			   : 0;
+	if (n > 0 && ports[0] != r->health.port) {
+		/* it listens elsewhere, and nothing said port N was taken: not followed (an extra
+		 * listener looks the same), so say where it is */
+		failure_set(&f, reason,
+			    "Make the server listen on the port devsup gives it ($PORT, or {port} in "
+			    "the command), or start it with that port as 'port'.",
+			    "'%s': %s; it listens on port %d instead", plan.display, message,
+			    ports[0]);
+		reaper_fail_start(r, &f);
+		return;
+	}
 	failure_set(&f, reason, NULL, "'%s': %s", plan.display, message);
 	reaper_fail_start(r, &f);
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { withDevsup, projectId, serverCmd, httpGet, freePort, reaperPids, procCmdline, VALGRIND } from './lib/harness.mjs';
+import { withDevsup, projectId, serverCmd, httpGet, freePort, reaperPids, procCmdline, SERVER, VALGRIND } from './lib/harness.mjs';
 import { start, startOk, stopOk, expectError, assertNothingAlive } from './lib/dev.mjs';
 
 const T = { timeout: 60000 };
@@ -154,3 +154,14 @@ for (const trap of [true, false]) {
       assertNothingAlive(id);
     }));
 }
+
+test('a server that only listens on a port of its own, with no sign of a move, is a timeout that names that port', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('elsewhere');
+    const own = await freePort();
+    const ev = await start(d, { projectId: id, command: ['node', SERVER, '--port', String(own)], healthCheck: { timeoutMs: 1500 } });
+    expectError(ev, 'health_check_timeout');
+    assert.match(ev.error, new RegExp(`listens on port ${own} instead`));
+    assert.match(ev.suggestion, /PORT|\{port\}/);
+    assertNothingAlive(id);
+  }));

@@ -19,8 +19,6 @@
 #define RETRY_NOT_HTTP_S 0.100
 #define RETRY_UNREACHABLE_S 0.250
 #define RETRY_FOREIGN_S 0.050
-#define POLL_MIN_S 0.005
-#define POLL_MAX_S 0.100
 /* After a listen() notification: the call runs once we have answered, so the first connect
  * may come a moment early. */
 #define NOTIFIED_RETRY_S 0.001
@@ -543,8 +541,8 @@ void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 	h->cb = cb;
 	h->ctx = ctx;
 	h->active = true;
-	h->poll_min_s = POLL_MIN_S;
-	h->poll_max_s = POLL_MAX_S;
+	h->poll_min_s = HEALTH_POLL_MIN_S;
+	h->poll_max_s = HEALTH_POLL_MAX_S;
 	health_build_request(h, path);
 	ev_timer_init(&h->deadline, health_deadline_cb, (double)timeout_ms / 1000., 0.);
 	h->deadline.data = h;

@@ -28,12 +28,8 @@
 #define PORT_SCAN_S 0.25
 #define PORT_SCAN_TRAPPED_S 1.0
 #define PORT_SCAN_TRAPPED_MAX_S 8.0
-/* The fallback poll (no listen trap): a refused connect is retried after 5 ms, then 10, 20,
- * 40, 80, 100 ms: a server that listens within its first 100 ms is seen within ~5-20 ms, a
- * slow one (Next.js, 5-10 s) costs ~10 connects a second instead of 250. With the trap the
- * connects only back the notification up, so they slow to one a second. */
-#define POLL_MIN_S 0.005
-#define POLL_MAX_S 0.100
+/* With the trap, refused connects only back the notifications up: they slow to one a second
+ * (the fallback poll is HEALTH_POLL_MIN_S to HEALTH_POLL_MAX_S). */
 #define POLL_MAX_TRAPPED_S 1.0
 
 static spawn_plan_t plan;
@@ -483,7 +479,7 @@ static void reaper_begin_health(reaper_t *r)
 	health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
 		     reaper_health_cb, r);
 	health_set_verify(&r->health, verify_listener);
-	health_set_poll(&r->health, r->poll_min_s, trapped ? POLL_MAX_TRAPPED_S : POLL_MAX_S);
+	health_set_poll(&r->health, r->poll_min_s, trapped ? POLL_MAX_TRAPPED_S : HEALTH_POLL_MAX_S);
 	double scan = trapped ? PORT_SCAN_TRAPPED_S : PORT_SCAN_S;
 	if (scan < r->poll_min_s) /* tests slow every fallback down together */
 		scan = r->poll_min_s;
@@ -588,7 +584,7 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	r->trap_wanted = !json_is_false(json_object_get(msg, "listenTrap"));
 	/* Tests slow the fallback poll right down to tell a notification from a poll. */
 	const char *poll_min = getenv("DEVSUP_POLL_MIN_MS");
-	r->poll_min_s = poll_min && atoi(poll_min) > 0 ? atoi(poll_min) / 1000. : POLL_MIN_S;
+	r->poll_min_s = poll_min && atoi(poll_min) > 0 ? atoi(poll_min) / 1000. : HEALTH_POLL_MIN_S;
 	r->start = json_incref((json_t *)msg);
 	reaper_spawn(r, msg);
 }

@@ -109,6 +109,9 @@ export interface StartOptions {
   stopTimeoutMs?: number;
   /** Stream the server's output as 'log' events. */
   logs?: boolean;
+  /** `false`: readiness by polling, without the seccomp listen() notification (which runs the
+   * tree with no_new_privs: setuid programs lose their privileges). Default `true`. */
+  listenTrap?: boolean;
   /** Command id; generated (`c1`, `c2`, …) when absent. */
   id?: CommandId;
   [field: string]: unknown;
@@ -169,8 +172,10 @@ export interface StartedEvent extends BaseEvent {
   port: number;
   pid: number;
   pgid: number;
-  /** `http://localhost:PORT` */
+  /** Where it answered: `http://localhost:PORT`, `http://127.0.0.2:PORT` for a server bound
+   * to another address, `https://localhost:PORT` for an HTTPS dev server. */
   url: string;
+  scheme: 'http' | 'https';
   framework: Framework;
   startupMs: number;
   tunnelUrl?: string;
@@ -248,6 +253,7 @@ export interface ProjectStatus {
   port: number | null;
   pid: number | null;
   url: string | null;
+  scheme: 'http' | 'https' | null;
   tunnelUrl: string | null;
   framework: Framework | null;
   startedAt: string | null;

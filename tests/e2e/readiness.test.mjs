@@ -135,7 +135,8 @@ test('an HTTPS dev server with a self-signed certificate is healthy over TLS; on
 test('an HTTPS server that never answers HTTP over TLS is health_check_timeout, saying TLS', T, () =>
   withDevsup({}, async (d) => {
     const id = projectId('tlssilent');
-    const ev = await start(d, { projectId: id, command: serverCmd('--tls-silent', cert()), healthCheck: { timeoutMs: 1500 } });
+    const ev = await start(d, { projectId: id, command: serverCmd('--tls-silent', cert()),
+      healthCheck: { timeoutMs: VALGRIND ? 20000 : 3000 } }); // OpenSSL is slow under memcheck
     expectError(ev, 'health_check_timeout');
     assert.match(ev.error, /TLS/);
     assertNothingAlive(id);

@@ -243,7 +243,7 @@ static void probe_read(health_probe_t *p)
 	}
 	bool complete;
 	bool http = health_is_status_line(p->answer, p->got, &complete);
-	if (http && h->verify && !h->verify(h->ctx, h->port)) {
+	if (http && !p->owned && h->verify && !h->verify(h->ctx, h->port)) {
 		/* someone else's server on our port: never taken for ours */
 		h->seen = SEEN_FOREIGN;
 		probe_schedule(p, RETRY_FOREIGN_S);
@@ -370,6 +370,7 @@ static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, d
 		((struct sockaddr_in6 *)&p->addr)->sin6_port = htons((uint16_t)h->port);
 	p->delay = delay;
 	p->tls = false;
+	p->owned = false;
 	p->state = PROBE_IDLE;
 	probe_connect(p);
 }
@@ -482,6 +483,7 @@ void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
 	}
 	if (slot >= 0) {
 		health_probe_t *p = &h->probes[slot];
+		p->owned = true;
 		if (p->state != PROBE_IDLE)
 			return; /* already talking to it */
 		ev_timer_stop(h->loop, &p->retry);
@@ -490,7 +492,9 @@ void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
 		return;
 	}
 	/* a new address: a free slot, else the last one (the most recent address wins) */
-	probe_aim(h, free_slot >= 0 ? free_slot : HEALTH_PROBES - 1, &to, NOTIFIED_RETRY_S);
+	slot = free_slot >= 0 ? free_slot : HEALTH_PROBES - 1;
+	probe_aim(h, slot, &to, NOTIFIED_RETRY_S);
+	h->probes[slot].owned = true;
 }
 
 void health_kick(health_t *h)

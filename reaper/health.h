@@ -47,6 +47,7 @@ typedef struct {
 	ev_timer retry;
 	double delay; /* the wait after the next refused connect */
 	bool tls;     /* speak TLS to it (it closed or answered plain HTTP with TLS) */
+	bool owned;   /* aimed at a listener known to be the tree's (health_probe_addr) */
 	tls_conn_t *ssl;
 	size_t sent;
 	char answer[16];
@@ -100,7 +101,8 @@ void health_retarget(health_t *h, int port);
 #define HEALTH_POLL_MAX_S 0.100
 /* The refused-connect backoff: from min_s, doubling up to max_s (defaults: the above). */
 void health_set_poll(health_t *h, double min_s, double max_s);
-/* A listener of the tree at addr (on h->port): probe it now, retrying briefly while refused
+/* A listener of the tree at addr (on h->port), known to be the tree's (a listen() notification
+ * or a look-up of the tree's sockets: its answer needs no verify): probe it now, retrying briefly while refused
  * (the listen() it came from may not have run yet). A wildcard address means its family's
  * loopback. Addresses on other ports are ignored. */
 void health_probe_addr(health_t *h, const struct sockaddr_storage *addr);

@@ -5,39 +5,19 @@
 //  - stop -> dev-server-stopped for a server that exits at once on SIGTERM;
 //  - RSS of the master and of one reaper while supervising one server;
 //  - CPU time and wake-ups (context switches) of master + reaper over 10 s of idling.
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import readline from 'node:readline';
+import { startDevsup as startDevsupWith, now } from './devsup-client.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.DEVSUP_BIN || join(here, '../../build/devsup');
 const runs = Number(process.env.BENCH_RUNS || 30);
 const idleSeconds = Number(process.env.BENCH_IDLE_S || 10);
-const now = () => performance.timeOrigin + performance.now();
 
-function startDevsup() {
-  const proc = spawn(bin, ['--no-tty', '--runner-id', `bench-${process.pid}`, '--log-level', 'warn'],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = [];
-  const backlog = [];
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    const ev = JSON.parse(line);
-    ev.receivedAt = now();
-    const i = waiting.findIndex((w) => w.pred(ev));
-    if (i >= 0) waiting.splice(i, 1)[0].resolve(ev);
-    else backlog.push(ev);
-  });
-  const next = (pred) => {
-    const i = backlog.findIndex(pred);
-    if (i >= 0) return Promise.resolve(backlog.splice(i, 1)[0]);
-    return new Promise((resolve) => waiting.push({ pred, resolve }));
-  };
-  const send = (obj) => proc.stdin.write(JSON.stringify(obj) + '\n');
-  return { proc, next, send };
-}
+
+const startDevsup = () => startDevsupWith(bin, ['--runner-id', `bench-${process.pid}`, '--log-level', 'warn']);
 
 const stat = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

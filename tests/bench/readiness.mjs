@@ -19,6 +19,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import readline from 'node:readline';
+import { startDevsup as startDevsupWith, now } from './devsup-client.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.DEVSUP_BIN || join(here, '../../build/devsup');
@@ -28,34 +29,12 @@ const oneRuns = Number(process.env.BENCH_ONE_RUNS || 40);
 const slowS = Number(process.env.BENCH_SLOW_S || 5);
 const HEALTH_TIMEOUT_MS = 10000;
 const PORT_LO = 42000 + (process.pid % 50) * 200;
-const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const py = (port) => ['python3', '-u', '-m', 'http.server', String(port), '--bind', '127.0.0.1'];
 
 function startDevsup(args = [], env = {}) {
-  const proc = spawn(bin, ['--no-tty', '--runner-id', `bench-ready-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
-    '--log-level', 'error', '--port-range', `${PORT_LO}-${PORT_LO + 199}`, ...args],
-  { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-  const waiting = [];
-  const backlog = [];
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    const ev = JSON.parse(line);
-    ev.receivedAt = now();
-    const i = waiting.findIndex((w) => w.pred(ev));
-    if (i >= 0) waiting.splice(i, 1)[0].resolve(ev);
-    else backlog.push(ev);
-  });
-  const next = (pred) => {
-    const i = backlog.findIndex(pred);
-    if (i >= 0) return Promise.resolve(backlog.splice(i, 1)[0]);
-    return new Promise((resolve) => waiting.push({ pred, resolve }));
-  };
-  const send = (obj) => proc.stdin.write(JSON.stringify(obj) + '\n');
-  const shutdown = async () => {
-    send({ type: 'shutdown', id: 'bye' });
-    await next((e) => e.type === 'shutdown-complete');
-  };
-  return { proc, next, send, shutdown };
+  return startDevsupWith(bin, ['--runner-id', `bench-ready-${process.pid}-${Math.random().toString(36).slice(2, 6)}`,
+    '--log-level', 'error', '--port-range', `${PORT_LO}-${PORT_LO + 199}`, ...args], env);
 }
 
 /** CPU time of a process in ms, from schedstat (ns precision, unlike utime's 10 ms ticks). */

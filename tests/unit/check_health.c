@@ -72,15 +72,21 @@ static void on_guard(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Runs a health check of port until its callback (or a generous guard timer) ends it. */
-static void run_health(result_t *r, int port, const char *path, uint64_t timeout_ms)
+/* A loop for a test that drives health itself, with the guard timer armed. */
+static void result_loop(result_t *r)
 {
-	health_t h;
 	memset(r, 0, sizeof(*r));
 	r->loop = ev_loop_new(0);
 	ck_assert_ptr_nonnull(r->loop);
 	ev_timer_init(&r->guard, on_guard, 20., 0.);
 	ev_timer_start(r->loop, &r->guard);
+}
+
+/* Runs a health check of port until its callback (or a generous guard timer) ends it. */
+static void run_health(result_t *r, int port, const char *path, uint64_t timeout_ms)
+{
+	health_t h;
+	result_loop(r);
 	health_start(&h, r->loop, port, path, timeout_ms, on_health, r);
 	ev_run(r->loop, 0); /* returns once no watcher is left, or at the guard */
 	health_stop(&h);    /* a no-op after the callback: safe to call twice */
@@ -88,8 +94,8 @@ static void run_health(result_t *r, int port, const char *path, uint64_t timeout
 	r->loop = NULL;
 }
 
-/* A listening socket on 127.0.0.1 with a port the kernel picked. */
-static int listen_loopback(int *port)
+/* A listening socket on the IPv4 address addr (host order) with a port the kernel picked. */
+static int listen_at(uint32_t addr, int *port)
 {
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
@@ -97,12 +103,17 @@ static int listen_loopback(int *port)
 	ck_assert_int_ge(fd, 0);
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_addr.s_addr = htonl(addr);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(listen(fd, 16), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+static int listen_loopback(int *port)
+{
+	return listen_at(INADDR_LOOPBACK, port);
 }
 
 /* Reads until the end of the request's headers; copies its first line to line[]. */
@@ -275,11 +286,7 @@ START_TEST(test_stop_before_answer)
 	result_t r;
 	health_t h;
 	ev_timer stopper;
-	memset(&r, 0, sizeof(r));
-	r.loop = ev_loop_new(0);
-	ck_assert_ptr_nonnull(r.loop);
-	ev_timer_init(&r.guard, on_guard, 20., 0.);
-	ev_timer_start(r.loop, &r.guard);
+	result_loop(&r);
 	health_start(&h, r.loop, port, "/", 10000, on_health, &r);
 	ev_timer_init(&stopper, on_stop_timer, 0.1, 0.);
 	stopper.data = &h;
@@ -304,10 +311,7 @@ START_TEST(test_refused_connects_back_off)
 	close(lfd);
 	result_t r;
 	health_t h;
-	memset(&r, 0, sizeof(r));
-	r.loop = ev_loop_new(0);
-	ev_timer_init(&r.guard, on_guard, 20., 0.);
-	ev_timer_start(r.loop, &r.guard);
+	result_loop(&r);
 	health_start(&h, r.loop, port, "/", 1000, on_health, &r);
 	ev_run(r.loop, 0);
 	ck_assert_int_eq(r.reason, REASON_HEALTH_CHECK_TIMEOUT);
@@ -316,23 +320,6 @@ START_TEST(test_refused_connects_back_off)
 	ev_loop_destroy(r.loop);
 }
 END_TEST
-
-/* A listening socket on 127.0.0.2 only. */
-static int listen_lo2(int *port)
-{
-	struct sockaddr_in a;
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(0x7f000002);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
 
 static void on_probe_lo2(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -352,16 +339,13 @@ START_TEST(test_probe_where_bound)
 {
 	/* loopback is refused; told where it listens, the check goes there, and says so */
 	int port;
-	int lfd = listen_lo2(&port);
+	int lfd = listen_at(0x7f000002, &port);
 	pid_t server = serve(lfd, "HTTP/1.1 200 OK\r\n\r\n", true, -1);
 	close(lfd);
 	result_t r;
 	health_t h;
 	ev_timer tell;
-	memset(&r, 0, sizeof(r));
-	r.loop = ev_loop_new(0);
-	ev_timer_init(&r.guard, on_guard, 20., 0.);
-	ev_timer_start(r.loop, &r.guard);
+	result_loop(&r);
 	health_start(&h, r.loop, port, "/", 5000, on_health, &r);
 	health_set_poll(&h, 10., 10.); /* no help from the poll */
 	ev_timer_init(&tell, on_probe_lo2, 0.05, 0.);

@@ -1,0 +1,30 @@
+// A bare NDJSON client for the benchmarks: spawns devsup and matches events to waiters, with
+// the time each event arrived (receivedAt, ms since the epoch, fractional).
+import { spawn } from 'node:child_process';
+import readline from 'node:readline';
+
+export const now = () => performance.timeOrigin + performance.now();
+
+export function startDevsup(bin, args, env = {}) {
+  const proc = spawn(bin, ['--no-tty', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const waiting = [];
+  const backlog = [];
+  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
+    const ev = JSON.parse(line);
+    ev.receivedAt = now();
+    const i = waiting.findIndex((w) => w.pred(ev));
+    if (i >= 0) waiting.splice(i, 1)[0].resolve(ev);
+    else backlog.push(ev);
+  });
+  const next = (pred) => {
+    const i = backlog.findIndex(pred);
+    if (i >= 0) return Promise.resolve(backlog.splice(i, 1)[0]);
+    return new Promise((resolve) => waiting.push({ pred, resolve }));
+  };
+  const send = (obj) => proc.stdin.write(JSON.stringify(obj) + '\n');
+  const shutdown = async () => {
+    send({ type: 'shutdown', id: 'bye' });
+    await next((e) => e.type === 'shutdown-complete');
+  };
+  return { proc, next, send, shutdown };
+}

@@ -28,8 +28,10 @@
 #define PORT_SCAN_S 0.25
 #define PORT_SCAN_TRAPPED_S 1.0
 #define PORT_SCAN_TRAPPED_MAX_S 8.0
-/* With the trap, refused connects only back the notifications up: they slow to one a second
- * (the fallback poll is HEALTH_POLL_MIN_S to HEALTH_POLL_MAX_S). */
+/* With the trap, refused connects only back the notifications up (a listener that never
+ * calls listen() here): 100 ms doubling to one a second (the fallback poll is
+ * HEALTH_POLL_MIN_S to HEALTH_POLL_MAX_S). */
+#define POLL_MIN_TRAPPED_S 0.100
 #define POLL_MAX_TRAPPED_S 1.0
 
 static spawn_plan_t plan;
@@ -479,7 +481,12 @@ static void reaper_begin_health(reaper_t *r)
 	health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
 		     reaper_health_cb, r);
 	health_set_verify(&r->health, verify_listener);
-	health_set_poll(&r->health, r->poll_min_s, trapped ? POLL_MAX_TRAPPED_S : HEALTH_POLL_MAX_S);
+	if (trapped)
+		health_set_poll(&r->health, r->poll_min_s > POLL_MIN_TRAPPED_S ? r->poll_min_s
+									 : POLL_MIN_TRAPPED_S,
+				POLL_MAX_TRAPPED_S);
+	else
+		health_set_poll(&r->health, r->poll_min_s, HEALTH_POLL_MAX_S);
 	double scan = trapped ? PORT_SCAN_TRAPPED_S : PORT_SCAN_S;
 	if (scan < r->poll_min_s) /* tests slow every fallback down together */
 		scan = r->poll_min_s;

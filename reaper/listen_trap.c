@@ -61,8 +61,9 @@ static int dup_target_fd(pid_t pid, int target_fd)
 	return fd;
 }
 
-/* Reads the bound address of the socket behind the notification. False when it is not a TCP
- * socket of an inet family (a unix socket's listen() is none of our business). */
+/* Reads the bound address of the socket behind the notification; *is_tcp says whether it is
+ * a TCP socket of an inet family (a unix socket's listen() is none of our business). False
+ * when it cannot be read. */
 static bool read_listener(int fd, struct sockaddr_storage *addr, bool *is_tcp)
 {
 	int type = 0;

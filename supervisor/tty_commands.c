@@ -8,30 +8,38 @@
 
 #include "common/util.h"
 
-static const char *const commands[] = {"start", "stop",    "restart", "status", "logs",
-				       "ping",  "metrics", "json",    "help",   "quit"};
+static const char *const commands[] = {"start", "stop",  "restart", "status", "logs",
+				       "mute",  "unmute", "up",     "down",   "ping",
+				       "metrics", "json", "help",   "quit"};
 
-static const char *const start_flags[] = {"--port", "--strict-port", "--framework", "--tunnel",
-					  "--cwd",  "--env",         "--logs",      "--"};
+static const char *const start_flags[] = {
+	"--port",        "--strict-port",    "--framework",    "--tunnel", "--cwd",
+	"--env",         "--env-file",       "--health-path",  "--health-timeout",
+	"--stop-timeout", "--logs",          "--"};
 static const char *const stop_flags[] = {"--timeout"};
 static const char *const logs_flags[] = {"-n", "-f"};
+static const char *const file_flags[] = {"--file"};
 static const char *const frameworks[] = {"auto", "next", "vite", "other"};
 static const char *const providers[] = {"cloudflared", "ngrok", "localtunnel"};
 
 static const char help_all[] =
 	"commands:\n"
 	"  start ID [options] -- CMD ARGS...  start a dev server (help start: the options)\n"
-	"  stop ID [--timeout SECONDS]        stop it: SIGTERM, SIGKILL after the timeout\n"
-	"  restart ID [options]               stop it and start it again, same command\n"
-	"  status [ID]                        a table: project, state, port, pid, url, tunnel\n"
-	"  logs ID [-n N] [-f]                its last N lines of output; -f follows them\n"
+	"  stop ID...|all [--timeout SECONDS] stop: SIGTERM, SIGKILL after the timeout\n"
+	"  restart ID...|all [options]        stop and start again, same command\n"
+	"  status [ID]                        a table: state, port, url, restarts, failures\n"
+	"  logs ID...|all [-n N] [-f]         the last N lines of output; -f follows them\n"
+	"  mute ID / unmute ID                hide / show a project's --logs stream\n"
+	"  up [--file PATH] / down            start / stop the projects of devsup.json\n"
 	"  ping                               is devsup alive?\n"
 	"  metrics                            counters and start latencies\n"
 	"  json {...}                         send a raw protocol command (docs/protocol.md)\n"
 	"  help [COMMAND]                     this list, or one command in detail\n"
-	"  quit                               stop every project and exit (also Ctrl-D)\n"
-	"Tab completes commands, options and project ids. Ctrl-C clears the line or ends\n"
-	"logs -f; a second Ctrl-D while stopping kills what is left.\n";
+	"  quit                               stop every project and exit (also Ctrl-D);\n"
+	"                                     quit! does not ask first\n"
+	"Tab completes commands, options and project ids; Ctrl-R finds an earlier line that\n"
+	"starts with what is typed. Ctrl-C clears the line or ends logs -f; a second Ctrl-D\n"
+	"while stopping kills what is left.\n";
 
 static const struct {
 	const char *name;
@@ -39,39 +47,62 @@ static const struct {
 } help_topics[] = {
 	{"start",
 	 "start ID [--port N] [--strict-port] [--framework F] [--tunnel[=PROVIDER]] [--cwd DIR]\n"
-	 "      [--env K=V]... [--logs] -- CMD ARGS...\n"
-	 "  Runs CMD ARGS (without a shell; {port} becomes the port) as project ID and says\n"
-	 "  when it answers HTTP. A single quoted command with blanks runs with /bin/sh -c.\n"
-	 "  --port N          the port to ask for (default: one from devsup's --port-range)\n"
-	 "  --strict-port     fail when that port is taken, instead of taking another\n"
-	 "  --framework F     auto (default), next, vite or other\n"
-	 "  --tunnel[=P]      open a public tunnel: cloudflared (default), ngrok, localtunnel\n"
-	 "  --cwd DIR         the project's directory (default: the current directory)\n"
-	 "  --env K=V         add K=V to its environment (repeatable)\n"
-	 "  --logs            print its output as it comes\n"
+	 "      [--env K=V]... [--env-file FILE] [--health-path PATH] [--health-timeout S]\n"
+	 "      [--stop-timeout S] [--logs] -- CMD ARGS...\n"
+	 "  Runs CMD ARGS (without a shell) as project ID and says when it answers HTTP.\n"
+	 "  {port} in the command becomes the port; PORT is set too (Vite ignores PORT:\n"
+	 "  give it --port {port}). A single quoted command with blanks runs with sh -c.\n"
+	 "  --port N            the port to ask for (default: one from devsup's --port-range)\n"
+	 "  --strict-port       fail when that port is taken, instead of taking another\n"
+	 "  --framework F       auto (default), next, vite or other\n"
+	 "  --tunnel[=P]        open a public tunnel: cloudflared (default), ngrok, localtunnel\n"
+	 "  --cwd DIR           the project's directory (default: the current directory)\n"
+	 "  --env K=V           add K=V to its environment (repeatable)\n"
+	 "  --env-file FILE     add the K=V lines of FILE (# comments; --env wins)\n"
+	 "  --health-path PATH  the URL path asked to see that it answers (default /)\n"
+	 "  --health-timeout S  seconds it may take to answer (default: by framework)\n"
+	 "  --stop-timeout S    seconds between SIGTERM and SIGKILL when stopped (default 10)\n"
+	 "  --logs              print its output as it comes (mute ID hides it again)\n"
 	 "example:\n"
-	 "  start web --port 3000 -- npm run dev\n"},
+	 "  start web --port 3000 -- npm run dev -- --port {port}\n"},
 	{"stop",
-	 "stop ID [--timeout SECONDS]\n"
-	 "  Stops project ID: SIGTERM to everything it started, SIGKILL to what is left after\n"
-	 "  the timeout (default: 10 s). Answered once nothing of it is alive.\n"
+	 "stop ID...|all [--timeout SECONDS]\n"
+	 "  Stops the projects: SIGTERM to everything they started, SIGKILL to what is left\n"
+	 "  after the timeout (default: the start's --stop-timeout, else 10 s). Answered once\n"
+	 "  nothing of them is alive; meanwhile the prompt counts down to the SIGKILL.\n"
 	 "example:\n"
 	 "  stop web --timeout 2\n"},
 	{"restart",
-	 "restart ID [start options] [-- CMD ARGS...]\n"
-	 "  Stops project ID if it runs, then starts it again with its last command and port;\n"
+	 "restart ID...|all [start options] [-- CMD ARGS...]\n"
+	 "  Stops the project if it runs, then starts it again with its last command and port;\n"
 	 "  options given replace the last start's.\n"
 	 "example:\n"
 	 "  restart web --env DEBUG=1\n"},
 	{"status",
 	 "status [ID]\n"
-	 "  A table of every project (or one): state, port, pid, url, tunnel, uptime.\n"},
+	 "  A table of every project (or one): state, port, pid, url, tunnel, uptime, restarts,\n"
+	 "  and for a failed one its last failure and exit code. Fits the terminal's width.\n"},
 	{"logs",
-	 "logs ID [-n N] [-f]\n"
-	 "  The last N lines of its output (default 100), also after it stopped; with -f, then\n"
-	 "  every new line as it comes, until Ctrl-C.\n"
+	 "logs ID...|all [-n N] [-f]\n"
+	 "  The last N lines of output (default 100), also after it stopped; with -f, then\n"
+	 "  every new line as it comes, until Ctrl-C. Several projects are merged by time,\n"
+	 "  each line after its project's name in the project's colour.\n"
 	 "example:\n"
-	 "  logs web -n 20 -f\n"},
+	 "  logs web api -n 20 -f\n"},
+	{"mute",
+	 "mute ID|all / unmute ID|all\n"
+	 "  Hides (shows again) the output a project started with --logs prints, without\n"
+	 "  stopping it; logs ID still shows it.\n"},
+	{"unmute", "unmute ID|all\n  Shows a muted project's --logs output again.\n"},
+	{"up",
+	 "up [--file PATH]\n"
+	 "  Starts every project of the project file (default: devsup.json in the current\n"
+	 "  directory), each once the projects of its dependsOn are running. The file:\n"
+	 "    {\"projects\": {\"api\": {\"command\": \"npm run dev\", \"cwd\": \"api\"},\n"
+	 "                  \"web\": {\"command\": [\"vite\", \"--port\", \"{port}\"],\n"
+	 "                          \"cwd\": \"web\", \"dependsOn\": [\"api\"]}}}\n"
+	 "  Fields are the start command's (docs/protocol.md); cwd is relative to the file.\n"},
+	{"down", "down [--file PATH]\n  Stops every project of the project file.\n"},
 	{"ping", "ping\n  Answers pong, with devsup's version and uptime.\n"},
 	{"metrics", "metrics\n  Starts, failures by reason, stops, forced kills, start latency.\n"},
 	{"json",
@@ -81,8 +112,8 @@ static const struct {
 	 "  json {\"type\":\"status\"}\n"},
 	{"help", "help [COMMAND]\n  The commands, or one in detail.\n"},
 	{"quit",
-	 "quit\n  Stops every project and exits, as Ctrl-D; Ctrl-D again while stopping kills\n"
-	 "  what is left.\n"},
+	 "quit / quit!\n  Stops every project and exits, as Ctrl-D; with projects running it asks\n"
+	 "  first (quit! does not). Ctrl-D again while stopping kills what is left.\n"},
 };
 
 const char *tty_help(const char *topic)
@@ -180,43 +211,59 @@ bad:
 
 /* --- suggestions ----------------------------------------------------------------------- */
 
+/* Optimal string alignment (Damerau): a swap of two neighbours is one edit, the commonest
+ * typo ("stauts"), which plain Levenshtein counts as two and so prefers "start". */
 size_t tty_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
+	size_t d[64][64];
 	if (la > 63 || lb > 63)
 		return 64;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
 	}
-	return row[lb];
+	return d[la][lb];
 }
 
-static const char *nearest(const char *word, const char *const *names, size_t n)
+const char *tty_suggest_among(const char *word, const char *const *names, size_t n)
 {
 	const char *best = NULL;
-	size_t best_d = 3;
+	size_t best_d = 3, wl = strlen(word);
+	/* a beginning typed ("stat", "web" of "web-api") names what was meant better than any
+	 * distance: the shortest such name wins */
+	for (size_t i = 0; wl >= 2 && i < n; i++)
+		if (strncmp(names[i], word, wl) == 0 && (!best || strlen(names[i]) < strlen(best)))
+			best = names[i];
+	if (best)
+		return best;
 	for (size_t i = 0; i < n; i++) {
 		size_t d = tty_distance(word, names[i]);
-		if (d < best_d) {
+		/* a short word is near everything within 2 edits: 1 for up to 3 letters */
+		if (d < best_d && (d <= 1 || wl > 3)) {
 			best_d = d;
 			best = names[i];
 		}
 	}
 	return best;
+}
+
+static const char *nearest(const char *word, const char *const *names, size_t n)
+{
+	return tty_suggest_among(word, names, n);
 }
 
 const char *tty_suggest(const char *word)
@@ -302,6 +349,73 @@ static char *absolute_dir(const char *dir, const char *cwd)
 	return xstrdup(buf);
 }
 
+/* cmd's object `key`, made if missing (borrowed). */
+static json_t *object_of(json_t *cmd, const char *key)
+{
+	json_t *o = json_object_get(cmd, key);
+	if (!o) {
+		o = json_object();
+		json_object_set_new(cmd, key, o);
+	}
+	return o;
+}
+
+static json_t *health_of(json_t *cmd)
+{
+	return object_of(cmd, "healthCheck");
+}
+
+/* --env K=V and --env-file are collected apart ("env" and "envFile") and merged once the
+ * line is read, so an --env wins over the file whatever their order. */
+static json_t *env_of(json_t *cmd, const char *key)
+{
+	return object_of(cmd, key);
+}
+
+/* Strips one pair of matching quotes around a value, as .env files write them. */
+static void unquote(char *v)
+{
+	size_t n = strlen(v);
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		memmove(v, v + 1, n - 2);
+		v[n - 2] = '\0';
+	}
+}
+
+bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "--env-file %s: %s", path, strerror(errno));
+		return false;
+	}
+	char line[8192];
+	unsigned lineno = 0;
+	bool ok = true;
+	while (ok && fgets(line, sizeof(line), f)) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *p = line + strspn(line, " \t");
+		if (!*p || *p == '#')
+			continue;
+		if (strncmp(p, "export ", 7) == 0)
+			p += 7 + strspn(p + 7, " \t");
+		char *eq = strchr(p, '=');
+		size_t nl = eq ? strcspn(p, " \t=") : 0;
+		if (!eq || nl == 0 || p + nl != eq) {
+			snprintf(err, errlen, "--env-file %s line %u: expected NAME=VALUE", path,
+				 lineno);
+			ok = false;
+			break;
+		}
+		*eq = '\0';
+		unquote(eq + 1);
+		json_object_set_new(env, p, json_string(eq + 1));
+	}
+	fclose(f);
+	return ok;
+}
+
 /* One option of start/restart into cmd; false with err for a bad or unknown one. */
 static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char *cwd,
 			 char *err, size_t errlen)
@@ -344,14 +458,38 @@ static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char 
 			snprintf(err, errlen, "--env '%s': expected NAME=VALUE", v);
 			return false;
 		}
-		json_t *env = json_object_get(cmd, "env");
-		if (!env) {
-			env = json_object();
-			json_object_set_new(cmd, "env", env);
-		}
+		json_t *env = env_of(cmd, "env");
 		char *name = xstrndup(v, (size_t)(eq - v));
 		json_object_set_new(env, name, json_string(eq + 1));
 		free(name);
+	} else if (flag_is(a, "--env-file")) {
+		if (!(v = flag_value(argc, argv, i, "--env-file", err, errlen)))
+			return false;
+		char *path = absolute_dir(v, cwd);
+		bool ok = tty_read_env_file(path, env_of(cmd, "envFile"), err, errlen);
+		free(path);
+		return ok;
+	} else if (flag_is(a, "--health-path")) {
+		if (!(v = flag_value(argc, argv, i, "--health-path", err, errlen)))
+			return false;
+		if (v[0] != '/') {
+			snprintf(err, errlen, "--health-path '%s': a URL path starting with /", v);
+			return false;
+		}
+		json_object_set_new(health_of(cmd), "path", json_string(v));
+	} else if (flag_is(a, "--health-timeout") || flag_is(a, "--stop-timeout")) {
+		bool health = a[2] == 'h';
+		const char *name = health ? "--health-timeout" : "--stop-timeout";
+		if (!(v = flag_value(argc, argv, i, name, err, errlen)))
+			return false;
+		if (!parse_seconds_ms(v, 3600, &num) || (health && num == 0)) {
+			snprintf(err, errlen, "%s '%s': expected seconds from %s to 3600", name, v,
+				 health ? "0.001" : "0");
+			return false;
+		}
+		json_object_set_new(health ? health_of(cmd) : cmd, health ? "timeoutMs"
+									  : "stopTimeoutMs",
+				    json_integer((json_int_t)num));
 	} else if (strcmp(a, "--logs") == 0) {
 		json_object_set_new(cmd, "logs", json_true());
 	} else {
@@ -399,6 +537,14 @@ json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart,
 			 argv[1]);
 		goto bad;
 	}
+	json_t *file_env = json_object_get(cmd, "envFile");
+	if (file_env) {
+		/* the file first, then --env over it */
+		json_t *env = json_deep_copy(file_env);
+		json_object_update(env, json_object_get(cmd, "env"));
+		json_object_set_new(cmd, "env", env);
+		json_object_del(cmd, "envFile");
+	}
 	if (!is_restart && !json_object_get(cmd, "cwd"))
 		json_object_set_new(cmd, "cwd", json_string(cwd));
 	return cmd;
@@ -407,71 +553,219 @@ bad:
 	return NULL;
 }
 
-static json_t *build_stop(int argc, char **argv, char *err, size_t errlen)
+/* --- project ids ------------------------------------------------------------------------ */
+
+void tty_no_project(const char *id, const char *const *ids, size_t nids, char *err,
+		    size_t errlen)
 {
-	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "stop needs a project id: stop ID [--timeout SECONDS]");
-		return NULL;
+	const char *near = tty_suggest_among(id, ids, nids);
+	if (near) {
+		snprintf(err, errlen, "no project '%.64s' — did you mean '%s'?", id, near);
+		return;
 	}
-	json_t *cmd = json_pack("{s:s, s:s}", "type", "stop-dev-server", "projectId", argv[1]);
-	for (int i = 2; i < argc; i++) {
-		const char *v;
-		long long ms;
-		if (!flag_is(argv[i], "--timeout")) {
-			unknown_flag(argv[i], "stop", stop_flags, ARRAY_LEN(stop_flags), err, errlen);
-			goto bad;
-		}
-		if (!(v = flag_value(argc, argv, &i, "--timeout", err, errlen)))
-			goto bad;
-		if (!parse_seconds_ms(v, 3600, &ms)) {
-			snprintf(err, errlen, "--timeout '%s': expected seconds from 0 to 3600", v);
-			goto bad;
-		}
-		json_object_set_new(cmd, "timeoutMs", json_integer((json_int_t)ms));
+	if (nids == 0) {
+		snprintf(err, errlen, "no project '%.64s': none was started yet (start %.64s -- CMD "
+				      "ARGS...)",
+			 id, id);
+		return;
 	}
-	return cmd;
+	size_t n = (size_t)snprintf(err, errlen, "no project '%.64s'; the projects are", id);
+	for (size_t i = 0; i < nids && n < errlen; i++)
+		n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", ids[i]);
+}
+
+/* Adds the project `word` names to out (a JSON array of ids): `all` is every known project
+ * (every live one when live_only); an unknown id is refused with a suggestion. */
+static bool add_target(const tty_ctx_t *ctx, const char *word, bool live_only, json_t *out,
+		       char *err, size_t errlen)
+{
+	if (!ctx->ids) {
+		json_array_append_new(out, json_string(word));
+		return true;
+	}
+	if (strcmp(word, "all") == 0) {
+		for (size_t i = ctx->nids; i-- > 0;)
+			if (!live_only || (ctx->live && ctx->live[i]))
+				json_array_append_new(out, json_string(ctx->ids[i]));
+		return true;
+	}
+	for (size_t i = 0; i < ctx->nids; i++)
+		if (strcmp(ctx->ids[i], word) == 0) {
+			json_array_append_new(out, json_string(word));
+			return true;
+		}
+	tty_no_project(word, ctx->ids, ctx->nids, err, errlen);
+	return false;
+}
+
+static bool is_id_word(const tty_ctx_t *ctx, const char *w)
+{
+	if (strcmp(w, "all") == 0)
+		return true;
+	for (size_t i = 0; ctx->ids && i < ctx->nids; i++)
+		if (strcmp(ctx->ids[i], w) == 0)
+			return true;
+	return false;
+}
+
+/* `verb ID... [flags]`: the ids (every word that is not a flag or a flag's value, given by
+ * takes_value) into a new array, or NULL with err. */
+static json_t *targets(const tty_ctx_t *ctx, int argc, char **argv, bool live_only,
+		       bool (*takes_value)(const char *flag), char *err, size_t errlen)
+{
+	json_t *ids = json_array();
+	int typed = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			if (takes_value && takes_value(argv[i]) && !strchr(argv[i], '='))
+				i++;
+			continue;
+		}
+		typed++;
+		if (!add_target(ctx, argv[i], live_only, ids, err, errlen))
+			goto bad;
+	}
+	if (typed == 0) {
+		snprintf(err, errlen, "%s needs a project id (or all): help %s", argv[0], argv[0]);
+		goto bad;
+	}
+	if (json_array_size(ids) == 0) {
+		snprintf(err, errlen, "%s all: no project is %s", argv[0],
+			 live_only ? "running" : "known yet");
+		goto bad;
+	}
+	return ids;
 bad:
-	json_decref(cmd);
+	json_decref(ids);
 	return NULL;
 }
 
-/* `logs ID [-n N] [-f]`: the logs command, then follow-logs when -f. */
-static json_t *build_logs(int argc, char **argv, char *err, size_t errlen)
+static bool stop_takes_value(const char *flag)
 {
-	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "logs needs a project id: logs ID [-n N] [-f]");
-		return NULL;
+	return strcmp(flag, "--timeout") == 0;
+}
+
+static bool logs_takes_value(const char *flag)
+{
+	return strcmp(flag, "-n") == 0 || strcmp(flag, "--lines") == 0;
+}
+
+/* Each id of ids as a copy of cmd with that projectId, into a new array. */
+static json_t *per_target(json_t *cmd, json_t *ids)
+{
+	json_t *cmds = json_array(), *id;
+	size_t i;
+	json_array_foreach(ids, i, id)
+	{
+		json_t *c = json_deep_copy(cmd);
+		json_object_set(c, "projectId", id);
+		json_array_append_new(cmds, c);
 	}
-	json_t *logs = json_pack("{s:s, s:s}", "type", "logs", "projectId", argv[1]);
+	return cmds;
+}
+
+static json_t *build_stop(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			  size_t errlen)
+{
+	json_t *cmd = json_pack("{s:s}", "type", "stop-dev-server"), *ids = NULL, *cmds = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		long long ms;
+		if (argv[i][0] != '-')
+			continue;
+		if (!flag_is(argv[i], "--timeout")) {
+			unknown_flag(argv[i], "stop", stop_flags, ARRAY_LEN(stop_flags), err, errlen);
+			goto out;
+		}
+		if (!(v = flag_value(argc, argv, &i, "--timeout", err, errlen)))
+			goto out;
+		if (!parse_seconds_ms(v, 3600, &ms)) {
+			snprintf(err, errlen, "--timeout '%s': expected seconds from 0 to 3600", v);
+			goto out;
+		}
+		json_object_set_new(cmd, "timeoutMs", json_integer((json_int_t)ms));
+	}
+	if ((ids = targets(ctx, argc, argv, true, stop_takes_value, err, errlen)))
+		cmds = per_target(cmd, ids);
+out:
+	json_decref(ids);
+	json_decref(cmd);
+	return cmds;
+}
+
+/* `logs ID... [-n N] [-f]`: a logs command per project, then a follow-logs each when -f. */
+static json_t *build_logs(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			  size_t errlen)
+{
+	json_t *logs = json_pack("{s:s}", "type", "logs"), *ids = NULL, *cmds = NULL;
 	bool follow = false;
-	for (int i = 2; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
 		long long n;
+		if (a[0] != '-')
+			continue;
 		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			follow = true;
 		} else if (strcmp(a, "-n") == 0 || flag_is(a, "--lines")) {
 			if (!(v = flag_value(argc, argv, &i, a[1] == 'n' ? "-n" : "--lines", err,
 					     errlen)))
-				goto bad;
+				goto out;
 			if (!parse_int(v, 1, 100000, &n)) {
 				snprintf(err, errlen, "-n '%s': expected a number of lines from 1 to "
 						      "100000",
 					 v);
-				goto bad;
+				goto out;
 			}
 			json_object_set_new(logs, "lines", json_integer((json_int_t)n));
 		} else {
 			unknown_flag(a, "logs", logs_flags, ARRAY_LEN(logs_flags), err, errlen);
-			goto bad;
+			goto out;
 		}
 	}
-	json_t *cmds = json_pack("[o]", logs);
-	if (follow)
-		json_array_append_new(cmds, json_pack("{s:s, s:s, s:b}", "type", "follow-logs",
-						      "projectId", argv[1], "follow", 1));
+	if (!(ids = targets(ctx, argc, argv, false, logs_takes_value, err, errlen)))
+		goto out;
+	cmds = per_target(logs, ids);
+	if (follow) {
+		json_t *f = json_pack("{s:s, s:b}", "type", "follow-logs", "follow", 1);
+		json_array_extend(cmds, per_target(f, ids));
+		json_decref(f);
+	}
+out:
+	json_decref(ids);
+	json_decref(logs);
+	return cmds;
+}
+
+/* `restart ID... [options]`: the leading known ids (or all) share the options. Without a
+ * registry to check against, only the first word is an id (a command may follow it). */
+static json_t *build_restart(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			     size_t errlen)
+{
+	int nid = 1;
+	while (ctx->ids && 1 + nid < argc && is_id_word(ctx, argv[1 + nid]))
+		nid++;
+	if (argc < 2 || argv[1][0] == '-')
+		return tty_build_start(argc, argv, ctx->cwd, true, err, errlen);
+	json_t *ids = json_array();
+	for (int i = 1; i <= nid; i++)
+		if (!add_target(ctx, argv[i], false, ids, err, errlen))
+			goto bad;
+	/* the options after the ids, parsed once as `restart ID options...` */
+	char **rest = xcalloc((size_t)(argc - nid + 2), sizeof(*rest));
+	rest[0] = argv[0];
+	rest[1] = argv[1];
+	for (int i = 1 + nid; i < argc; i++)
+		rest[i - nid + 1] = argv[i];
+	json_t *cmd = tty_build_start(argc - nid + 1, rest, ctx->cwd, true, err, errlen);
+	free(rest);
+	if (!cmd)
+		goto bad;
+	json_t *cmds = per_target(cmd, ids);
+	json_decref(cmd);
+	json_decref(ids);
 	return cmds;
 bad:
-	json_decref(logs);
+	json_decref(ids);
 	return NULL;
 }
 
@@ -543,10 +837,102 @@ static bool no_args(int argc, char **argv, tty_action_t *out)
 	return false;
 }
 
-void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
+/* `mute ID...|all` / `unmute ...`: out->ids. */
+static void parse_mute(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	json_t *ids = targets(ctx, argc, argv, false, NULL, err, sizeof(err));
+	if (!ids) {
+		act_print(out, err, true);
+		return;
+	}
+	out->kind = argv[0][0] == 'm' ? TTY_ACT_MUTE : TTY_ACT_UNMUTE;
+	out->ids = ids;
+}
+
+/* `up [--file PATH]` / `down [--file PATH]`: out->file, absolute. */
+static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	const char *file = "devsup.json";
+	for (int i = 1; i < argc; i++) {
+		if (flag_is(argv[i], "--file")) {
+			if (!(file = flag_value(argc, argv, &i, "--file", err, sizeof(err)))) {
+				act_print(out, err, true);
+				return;
+			}
+		} else {
+			if (argv[i][0] == '-')
+				unknown_flag(argv[i], argv[0], file_flags, ARRAY_LEN(file_flags), err,
+					     sizeof(err));
+			else
+				snprintf(err, sizeof(err), "%s takes no project ids: %s [--file PATH]",
+					 argv[0], argv[0]);
+			act_print(out, err, true);
+			return;
+		}
+	}
+	out->kind = argv[0][0] == 'u' ? TTY_ACT_UP : TTY_ACT_DOWN;
+	out->file = absolute_dir(file, ctx->cwd);
+}
+
+static void parse_help(int argc, char **argv, tty_action_t *out)
+{
+	char err[256];
+	const char *text = tty_help(argc > 1 ? argv[1] : NULL);
+	if (text) {
+		act_print(out, text, false);
+		return;
+	}
+	const char *near = tty_suggest(argv[1]);
+	snprintf(err, sizeof(err), "no help for '%.64s'%s%s%s", argv[1],
+		 near ? " — did you mean '" : "", near ? near : "", near ? "'?" : "");
+	act_print(out, err, true);
+}
+
+static void parse_status(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	if (argc > 2) {
+		act_print(out, "status takes at most one project id", true);
+		return;
+	}
+	json_t *ids = argc == 2 ? json_array() : NULL;
+	if (ids && (strcmp(argv[1], "all") == 0 || !add_target(ctx, argv[1], false, ids, err,
+							       sizeof(err)))) {
+		json_decref(ids);
+		if (strcmp(argv[1], "all") == 0)
+			act_send(out, json_pack("{s:s}", "type", "status"));
+		else
+			act_print(out, err, true);
+		return;
+	}
+	act_send(out, ids ? json_pack("{s:s, s:O}", "type", "status", "projectId",
+				      json_array_get(ids, 0))
+			  : json_pack("{s:s}", "type", "status"));
+	json_decref(ids);
+}
+
+/* A control character (but a tab) in a typed line is a key the editor did not understand,
+ * never meant as text: refused, so nothing garbled runs or lands in the history. */
+bool tty_line_is_clean(const char *line)
+{
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void tty_parse(const char *line, const tty_ctx_t *ctx, tty_action_t *out)
 {
 	char err[512] = "", **argv;
 	memset(out, 0, sizeof(*out));
+	if (!tty_line_is_clean(line)) {
+		act_print(out, "the line holds control characters (a key the editor does not "
+			       "know?); not run",
+			  true);
+		return;
+	}
 	const char *first = line + strspn(line, " \t");
 	if (strncmp(first, "json", 4) == 0 && (first[4] == '\0' || strchr(" \t", first[4]))) {
 		parse_json_command(line, out);
@@ -561,35 +947,35 @@ void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
 	const char *verb = argc > 0 ? argv[0] : "";
 	if (argc == 0) {
 		out->kind = TTY_ACT_NONE;
-	} else if (strcmp(verb, "start") == 0 || strcmp(verb, "restart") == 0) {
-		cmd = tty_build_start(argc, argv, cwd, verb[0] == 'r', err, sizeof(err));
+	} else if (strcmp(verb, "start") == 0) {
+		cmd = tty_build_start(argc, argv, ctx->cwd, false, err, sizeof(err));
+	} else if (strcmp(verb, "restart") == 0) {
+		cmd = build_restart(ctx, argc, argv, err, sizeof(err));
 	} else if (strcmp(verb, "stop") == 0) {
-		cmd = build_stop(argc, argv, err, sizeof(err));
+		cmd = build_stop(ctx, argc, argv, err, sizeof(err));
 	} else if (strcmp(verb, "logs") == 0) {
-		cmd = build_logs(argc, argv, err, sizeof(err));
+		cmd = build_logs(ctx, argc, argv, err, sizeof(err));
+		out->merge = cmd && json_array_size(cmd) > 1 &&
+			     strcmp(json_string_value(json_object_get(json_array_get(cmd, 1),
+								      "type")),
+				    "logs") == 0;
 	} else if (strcmp(verb, "status") == 0) {
-		if (argc > 2)
-			act_print(out, "status takes at most one project id", true);
-		else
-			cmd = argc == 2 ? json_pack("{s:s, s:s}", "type", "status", "projectId",
-						    argv[1])
-					: json_pack("{s:s}", "type", "status");
+		parse_status(ctx, argc, argv, out);
+	} else if (strcmp(verb, "mute") == 0 || strcmp(verb, "unmute") == 0) {
+		parse_mute(ctx, argc, argv, out);
+	} else if (strcmp(verb, "up") == 0 || strcmp(verb, "down") == 0) {
+		parse_up_down(ctx, argc, argv, out);
 	} else if (strcmp(verb, "ping") == 0 || strcmp(verb, "metrics") == 0) {
 		if (no_args(argc, argv, out))
 			cmd = json_pack("{s:s}", "type", verb);
 	} else if (strcmp(verb, "help") == 0 || strcmp(verb, "?") == 0) {
-		const char *text = tty_help(argc > 1 ? argv[1] : NULL);
-		if (text) {
-			act_print(out, text, false);
-		} else {
-			const char *near = tty_suggest(argv[1]);
-			snprintf(err, sizeof(err), "no help for '%.64s'%s%s%s", argv[1],
-				 near ? " — did you mean '" : "", near ? near : "", near ? "'?" : "");
-			act_print(out, err, true);
-		}
-	} else if (strcmp(verb, "quit") == 0 || strcmp(verb, "exit") == 0) {
-		if (no_args(argc, argv, out))
+		parse_help(argc, argv, out);
+	} else if (strcmp(verb, "quit") == 0 || strcmp(verb, "exit") == 0 ||
+		   strcmp(verb, "quit!") == 0 || strcmp(verb, "exit!") == 0) {
+		if (no_args(argc, argv, out)) {
 			out->kind = TTY_ACT_QUIT;
+			out->force = verb[strlen(verb) - 1] == '!';
+		}
 	} else {
 		unknown_command(out, verb);
 	}
@@ -600,9 +986,17 @@ void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
 	tty_argv_free(argv);
 }
 
+void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
+{
+	tty_ctx_t ctx = {.cwd = cwd};
+	tty_parse(line, &ctx, out);
+}
+
 void tty_action_free(tty_action_t *a)
 {
 	json_decref(a->cmds);
+	json_decref(a->ids);
+	free(a->file);
 	free(a->text);
 	memset(a, 0, sizeof(*a));
 }
@@ -662,9 +1056,17 @@ int tty_complete_words(const char *before, const char *word, const char *const *
 		count = add_matches(word, stop_flags, ARRAY_LEN(stop_flags), out, max, 0);
 	} else if (word[0] == '-' && strcmp(verb, "logs") == 0) {
 		count = add_matches(word, logs_flags, ARRAY_LEN(logs_flags), out, max, 0);
-	} else if (argc == 1 && (starts || strcmp(verb, "stop") == 0 ||
-				 strcmp(verb, "status") == 0 || strcmp(verb, "logs") == 0)) {
+	} else if (word[0] == '-' && (strcmp(verb, "up") == 0 || strcmp(verb, "down") == 0)) {
+		count = add_matches(word, file_flags, ARRAY_LEN(file_flags), out, max, 0);
+	} else if (strcmp(prev, "--file") == 0 || ends_with(before, "--file=")) {
+		count = -1;
+	} else if ((argc == 1 && (starts || strcmp(verb, "status") == 0)) ||
+		   strcmp(verb, "stop") == 0 || strcmp(verb, "logs") == 0 ||
+		   strcmp(verb, "mute") == 0 || strcmp(verb, "unmute") == 0) {
+		static const char *const all[] = {"all"};
 		count = add_matches(word, ids, nids, out, max, 0);
+		if (strcmp(verb, "start") != 0)
+			count = add_matches(word, all, 1, out, max, count);
 	}
 	tty_argv_free(argv);
 	return count;

@@ -59,8 +59,24 @@ static void sb_paint(sb_t *b, const char *sgr, const char *text, int width)
 		sb_printf(b, "\033[%sm%s\033[0m", sgr, text);
 	else
 		sb_puts(b, text);
-	for (int pad = width - (int)strlen(text); pad > 0; pad--)
+	for (int pad = width - (int)tty_text_width(text, strlen(text)); pad > 0; pad--)
 		sb_puts(b, " ");
+}
+
+size_t tty_text_width(const char *s, size_t len)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\033' && i + 1 < len && s[i + 1] == '[') {
+			/* a CSI sequence (colours): no width, up to its final byte */
+			for (i += 2; i < len && !(s[i] >= 0x40 && s[i] <= 0x7e); i++)
+				;
+			continue;
+		}
+		/* one column per character: every byte but UTF-8 continuation bytes */
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	}
+	return w;
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -131,9 +147,20 @@ static void head(sb_t *b, const json_t *ev)
 	sb_puts(b, " ");
 	const char *pid = str(ev, "projectId");
 	if (pid) {
-		sb_paint(b, C_BOLD, pid, PROJECT_WIDTH);
+		sb_paint(b, tty_project_color(pid), pid, PROJECT_WIDTH);
 		sb_puts(b, " ");
 	}
+}
+
+const char *tty_project_color(const char *id)
+{
+	/* bright colours, none of the states' green, red and yellow: a project keeps its own
+	 * across lines, as pm2 shows merged logs */
+	static const char *const palette[] = {"1;36", "1;35", "1;34", "1;96", "1;95", "1;94"};
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return palette[h % ARRAY_LEN(palette)];
 }
 
 /* Continuation lines start under the text of the head line. */
@@ -158,20 +185,61 @@ static bool blank(const char *line)
 	return !line || line[strspn(line, " \t")] == '\0';
 }
 
+/* The first line that names the error: Node's "Error: ...", npm's "ERR!", "failed to ...". */
+static bool names_error(const char *line)
+{
+	return line && (strstr(line, "Error") || strstr(line, "error") || strstr(line, "ERR!") ||
+			strstr(line, "failed") || strstr(line, "Failed"));
+}
+
+size_t tty_tail_window(const json_t *tail, size_t *first)
+{
+	size_t n = json_array_size(tail), shown = 0, i;
+	for (i = 0; i < n; i++)
+		if (names_error(json_string_value(json_array_get(tail, i))))
+			break;
+	if (i < n) {
+		/* the error line, a line of context before it, and what follows it (a stack) */
+		size_t start = i, before = 0;
+		while (start > 0 && before < 1)
+			before += !blank(json_string_value(json_array_get(tail, --start)));
+		*first = start;
+		size_t end = start;
+		for (shown = 0; end < n && shown < TAIL_LINES; end++)
+			shown += !blank(json_string_value(json_array_get(tail, end)));
+		return end;
+	}
+	/* nothing names it: the last few lines that say something (a crash often ends in blank
+	 * lines) */
+	*first = n;
+	while (*first > 0 && shown < TAIL_LINES)
+		shown += !blank(json_string_value(json_array_get(tail, --*first)));
+	return n;
+}
+
 static void log_tail(sb_t *b, const json_t *ev)
 {
 	json_t *tail = json_object_get(ev, "logTail");
-	size_t n = json_array_size(tail), first = n, shown = 0;
-	/* the last few lines that say something: a crash often ends in blank lines */
-	while (first > 0 && shown < TAIL_LINES)
-		shown += !blank(json_string_value(json_array_get(tail, --first)));
-	for (size_t i = first; i < n; i++) {
+	size_t n = json_array_size(tail), first, end = tty_tail_window(tail, &first), nonblank = 0,
+	       shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool some = !blank(json_string_value(json_array_get(tail, i)));
+		nonblank += some;
+		shown += some && i >= first && i < end;
+	}
+	for (size_t i = first; i < end; i++) {
 		const char *line = json_string_value(json_array_get(tail, i));
 		if (blank(line))
 			continue;
 		indent(b, ev);
 		sb_paint(b, C_DIM, "│ ", 0);
-		sb_printf(b, "%s\n", line ? line : "");
+		sb_paint(b, names_error(line) ? C_RED : NULL, line ? line : "", 0);
+		sb_puts(b, "\n");
+	}
+	if (shown < nonblank) {
+		indent(b, ev);
+		sb_printf(b, "(%zu of %zu lines shown; logs %s shows them all)\n", shown, nonblank,
+			  str(ev, "projectId") ? str(ev, "projectId") : "ID");
 	}
 }
 
@@ -250,10 +318,11 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 	transition(b, "running", "failed");
 	sb_puts(b, "  ");
 	sb_paint(b, C_BOLD_RED, str(ev, "reason") ? str(ev, "reason") : "exited", 0);
-	const char *msg = str(ev, "message");
-	if (msg) {
+	if (str(ev, "message")) {
+		char *msg = tty_humanize(str(ev, "message"));
 		sb_puts(b, ": ");
 		sb_paint(b, C_RED, msg, 0);
+		free(msg);
 	} else {
 		sb_puts(b, " (");
 		exit_status(b, ev);
@@ -265,19 +334,80 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 
 static void fmt_error(sb_t *b, const json_t *ev)
 {
-	const char *reason = str(ev, "reason"), *msg = str(ev, "error");
-	const char *sugg = str(ev, "suggestion");
+	const char *reason = str(ev, "reason");
+	char *msg = tty_humanize(str(ev, "error") ? str(ev, "error") : "");
+	char *sugg = tty_humanize(str(ev, "suggestion") ? str(ev, "suggestion") : "");
 	head(b, ev);
 	sb_paint(b, C_BOLD_RED, "✗ ", 0);
 	sb_paint(b, C_BOLD_RED, reason ? reason : "error", 0);
 	sb_puts(b, ": ");
-	sb_paint(b, C_RED, msg ? msg : "", 0);
+	sb_paint(b, C_RED, msg, 0);
 	sb_puts(b, "\n");
-	if (sugg && *sugg) {
+	if (*sugg) {
 		indent(b, ev);
 		sb_printf(b, "→ %s\n", sugg);
 	}
 	log_tail(b, ev);
+	free(msg);
+	free(sugg);
+}
+
+/* Protocol words in the engine's messages, and what a person types instead. Longest first
+ * where one contains another. */
+static const struct {
+	const char *from, *to;
+} human_words[] = {
+	{"or raise healthCheck.timeoutMs", "or start it with a longer --health-timeout SECONDS"},
+	{"raise healthCheck.timeoutMs", "start it with a longer --health-timeout SECONDS"},
+	{"field 'healthCheck.timeoutMs'", "--health-timeout"},
+	{"field 'healthCheck.path'", "--health-path"},
+	{"healthCheck.timeoutMs", "--health-timeout"},
+	{"healthCheck.path", "--health-path"},
+	{"field 'stopTimeoutMs'", "--stop-timeout"},
+	{"stopTimeoutMs", "--stop-timeout"},
+	{"field 'projectId'", "the project id"},
+	{"field 'command'", "the command"},
+	{"field 'cwd'", "--cwd"},
+	{"field 'env'", "--env"},
+	{"field 'port'", "--port"},
+	{"field 'framework'", "--framework"},
+	{"field 'tunnel'", "--tunnel"},
+	{"use restart-dev-server", "use restart ID"},
+	{"restart-dev-server", "restart"},
+	{"start-dev-server", "start"},
+	{"stop-dev-server", "stop"},
+	{"start without strictPort so another port is chosen",
+	 "start it without --strict-port to take another port"},
+	{"without strictPort", "without --strict-port"},
+	{"strictPort", "--strict-port"},
+	{"read logTail for its error", "its last lines of output are below"},
+	{"Read logTail", "Read its output (logs ID)"},
+	{"logTail", "its output"},
+	{"Check that cwd is the absolute path of an existing project directory",
+	 "Check the --cwd directory (default: the directory devsup was started in)"},
+	{"see docs/protocol.md for each command's fields", "help start lists the options"},
+	{"or raise --max-line", "or start devsup with a larger --max-line"},
+};
+
+char *tty_humanize(const char *text)
+{
+	sb_t b = {0};
+	const char *p = text;
+	sb_puts(&b, "");
+	while (*p) {
+		size_t i;
+		for (i = 0; i < ARRAY_LEN(human_words); i++) {
+			size_t n = strlen(human_words[i].from);
+			if (strncmp(p, human_words[i].from, n) == 0) {
+				sb_puts(&b, human_words[i].to);
+				p += n;
+				break;
+			}
+		}
+		if (i == ARRAY_LEN(human_words))
+			sb_printf(&b, "%c", *p++);
+	}
+	return b.s ? b.s : xstrdup("");
 }
 
 static void fmt_log_line(sb_t *b, const char *stream, const char *line)
@@ -395,14 +525,66 @@ static int by_project_id(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-enum { STATUS_COLS = 7 };
+enum {
+	COL_PROJECT,
+	COL_STATE,
+	COL_PORT,
+	COL_PID,
+	COL_URL,
+	COL_TUNNEL,
+	COL_UPTIME,
+	COL_RESTARTS,
+	COL_CPU,
+	COL_MEM,
+	COL_FAILURE,
+	STATUS_COLS
+};
 
-/* One project's cells (malloc'd): project, state, port, pid, url, tunnel, uptime. */
-static void status_row(const json_t *p, uint64_t now_ms, char **row)
+static const char *const status_titles[STATUS_COLS] = {
+	"PROJECT", "STATE", "PORT", "PID", "URL", "TUNNEL", "UPTIME", "↺", "CPU", "MEM", "LAST FAILURE"};
+
+/* Dropped first when the terminal is too narrow: what another column or `status ID` says
+ * too (the pid, the url beside the port), then the rest. */
+static const int drop_order[] = {COL_PID,  COL_CPU,     COL_MEM,    COL_RESTARTS,
+				 COL_URL,  COL_TUNNEL,  COL_UPTIME, COL_PORT};
+
+static void format_bytes(uint64_t n, char *buf, size_t len)
 {
-	char port[32] = "-", pid[32] = "-", up[32] = "-";
+	if (n >= 10ull << 30)
+		snprintf(buf, len, "%lluG", (unsigned long long)(n >> 30));
+	else if (n >= 1ull << 30)
+		snprintf(buf, len, "%.1fG", (double)n / (1 << 30));
+	else if (n >= 1ull << 20)
+		snprintf(buf, len, "%lluM", (unsigned long long)(n >> 20));
+	else
+		snprintf(buf, len, "%lluK", (unsigned long long)(n >> 10));
+}
+
+/* "immediate_crash, exit 1" of a failed project's lastFailure. */
+static void last_failure(const json_t *p, char *buf, size_t n)
+{
+	const json_t *lf = json_object_get(p, "lastFailure");
+	const char *state = str(p, "state");
+	buf[0] = '\0';
+	if (!json_is_object(lf) || !state || strcmp(state, "failed") != 0)
+		return;
+	const char *reason = str(lf, "reason"), *sig = str(lf, "signal");
+	json_t *code = json_object_get(lf, "exitCode");
+	size_t k = (size_t)snprintf(buf, n, "%s", reason ? reason : "failed");
+	if (sig && k < n)
+		snprintf(buf + k, n - k, ", %s", sig);
+	else if (json_is_integer(code) && k < n)
+		snprintf(buf + k, n - k, ", exit %lld", (long long)json_integer_value(code));
+}
+
+/* One project's cells (malloc'd); has[c] is set for a column some project fills. */
+static void status_row(const json_t *p, uint64_t now_ms, char **row, bool *has)
+{
+	char port[32] = "-", pid[32] = "-", up[32] = "-", restarts[32] = "-", cpu[32] = "-",
+	     mem[32] = "-", failure[256];
 	const char *state = str(p, "state");
 	json_int_t v;
+	json_t *usage = json_object_get(p, "usage"), *j;
 	uint64_t since = tty_parse_iso(str(p, "startedAt"));
 	if (since && state && strcmp(state, "running") == 0)
 		tty_format_uptime(now_ms > since ? now_ms - since : 0, up, sizeof(up));
@@ -410,30 +592,100 @@ static void status_row(const json_t *p, uint64_t now_ms, char **row)
 		snprintf(port, sizeof(port), "%lld", (long long)v);
 	if ((v = json_integer_value(json_object_get(p, "pid"))) > 0)
 		snprintf(pid, sizeof(pid), "%lld", (long long)v);
-	row[0] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
-	row[1] = xstrdup(state ? state : "?");
-	row[2] = xstrdup(port);
-	row[3] = xstrdup(pid);
-	row[4] = xstrdup(str(p, "url") ? str(p, "url") : "-");
-	row[5] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
-	row[6] = xstrdup(up);
+	if (json_is_integer(j = json_object_get(p, "restarts"))) {
+		snprintf(restarts, sizeof(restarts), "%lld", (long long)json_integer_value(j));
+		has[COL_RESTARTS] = true;
+	}
+	if (json_is_number(j = json_object_get(usage, "cpuPercent"))) {
+		snprintf(cpu, sizeof(cpu), "%.0f%%", json_number_value(j));
+		has[COL_CPU] = true;
+	}
+	if (json_is_number(j = json_object_get(usage, "rssBytes"))) {
+		format_bytes((uint64_t)json_number_value(j), mem, sizeof(mem));
+		has[COL_MEM] = true;
+	}
+	last_failure(p, failure, sizeof(failure));
+	has[COL_FAILURE] |= failure[0] != '\0';
+	has[COL_TUNNEL] |= str(p, "tunnelUrl") != NULL;
+	row[COL_PROJECT] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
+	row[COL_STATE] = xstrdup(state ? state : "?");
+	row[COL_PORT] = xstrdup(port);
+	row[COL_PID] = xstrdup(pid);
+	row[COL_URL] = xstrdup(str(p, "url") ? str(p, "url") : "-");
+	row[COL_TUNNEL] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
+	row[COL_UPTIME] = xstrdup(up);
+	row[COL_RESTARTS] = xstrdup(restarts);
+	row[COL_CPU] = xstrdup(cpu);
+	row[COL_MEM] = xstrdup(mem);
+	row[COL_FAILURE] = xstrdup(failure[0] ? failure : "-");
 }
 
 static const char *status_color(int col, char **row)
 {
-	if (col == 1)
-		return state_color(row[1]);
-	if (col == 4 && row[4][0] != '-')
+	if (col == COL_STATE)
+		return state_color(row[COL_STATE]);
+	if (col == COL_URL && row[COL_URL][0] != '-')
 		return C_CYAN;
-	if (col == 5 && row[5][0] != '-')
+	if (col == COL_TUNNEL && row[COL_TUNNEL][0] != '-')
 		return C_MAGENTA;
+	if (col == COL_FAILURE && row[COL_FAILURE][0] != '-')
+		return C_RED;
 	return NULL;
 }
 
-char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
+/* cell cut to width columns, its last one an ellipsis (malloc'd). */
+static char *ellipsize(const char *cell, int width)
 {
-	static const char *const titles[STATUS_COLS] = {"PROJECT", "STATE",  "PORT",  "PID",
-							"URL",     "TUNNEL", "UPTIME"};
+	size_t len = strlen(cell);
+	if ((int)tty_text_width(cell, len) <= width || width < 1)
+		return xstrdup(cell);
+	size_t i = 0;
+	for (int w = 0; i < len; i++) {
+		if (((unsigned char)cell[i] & 0xc0) != 0x80 && ++w == width)
+			break;
+	}
+	char *s = xmalloc(i + 4);
+	memcpy(s, cell, i);
+	memcpy(s + i, "…", 4);
+	return s;
+}
+
+static int table_width(const int *width, const bool *shown)
+{
+	int total = 0, n = 0;
+	for (int c = 0; c < STATUS_COLS; c++)
+		if (shown[c]) {
+			total += width[c];
+			n++;
+		}
+	return total + 2 * (n > 0 ? n - 1 : 0);
+}
+
+/* Fits the table into cols (0: any width): drops columns in drop_order, then cuts the widest
+ * of the project, failure, url and tunnel columns. */
+static void fit_columns(int *width, bool *shown, int cols)
+{
+	for (size_t i = 0; cols > 0 && i < ARRAY_LEN(drop_order); i++) {
+		if (table_width(width, shown) <= cols)
+			return;
+		shown[drop_order[i]] = false;
+	}
+	while (cols > 0 && table_width(width, shown) > cols) {
+		static const int cuttable[] = {COL_FAILURE, COL_PROJECT, COL_URL, COL_TUNNEL};
+		int widest = -1;
+		for (size_t i = 0; i < ARRAY_LEN(cuttable); i++) {
+			int c = cuttable[i];
+			if (shown[c] && width[c] > 4 && (widest < 0 || width[c] > width[widest]))
+				widest = c;
+		}
+		if (widest < 0)
+			return; /* as narrow as it gets */
+		width[widest]--;
+	}
+}
+
+char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms, int cols)
+{
 	size_t n = json_array_size(projects);
 	sb_t b = {.color = color};
 	if (n == 0) {
@@ -447,24 +699,46 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 	qsort(sorted, n, sizeof(*sorted), by_project_id);
 	char **cells = xcalloc(n * STATUS_COLS, sizeof(*cells));
 	int width[STATUS_COLS];
+	bool shown[STATUS_COLS] = {[COL_PROJECT] = true, [COL_STATE] = true, [COL_PORT] = true,
+				   [COL_PID] = true,     [COL_URL] = true,   [COL_TUNNEL] = true,
+				   [COL_UPTIME] = true};
+	bool has[STATUS_COLS] = {0};
 	for (int c = 0; c < STATUS_COLS; c++)
-		width[c] = (int)strlen(titles[c]);
+		width[c] = (int)tty_text_width(status_titles[c], strlen(status_titles[c]));
 	for (size_t r = 0; r < n; r++) {
 		char **row = cells + r * STATUS_COLS;
-		status_row(sorted[r], now_ms, row);
+		status_row(sorted[r], now_ms, row, has);
 		for (int c = 0; c < STATUS_COLS; c++)
 			if ((int)strlen(row[c]) > width[c])
 				width[c] = (int)strlen(row[c]);
 	}
+	for (int c = COL_RESTARTS; c < STATUS_COLS; c++)
+		shown[c] = has[c];
+	/* a tunnel column of dashes says nothing: the first to go when narrow */
+	if (!has[COL_TUNNEL] && cols > 0 && table_width(width, shown) > cols)
+		shown[COL_TUNNEL] = false;
+	fit_columns(width, shown, cols);
+	int last = 0;
+	for (int c = 0; c < STATUS_COLS; c++)
+		if (shown[c])
+			last = c;
 	/* the last column is not padded: no trailing blanks */
 	for (int c = 0; c < STATUS_COLS; c++)
-		sb_paint(&b, C_BOLD, titles[c], c == STATUS_COLS - 1 ? 0 : width[c] + 2);
+		if (shown[c]) {
+			char *t = ellipsize(status_titles[c], width[c]);
+			sb_paint(&b, C_BOLD, t, c == last ? 0 : width[c] + 2);
+			free(t);
+		}
 	sb_puts(&b, "\n");
 	for (size_t r = 0; r < n; r++) {
 		char **row = cells + r * STATUS_COLS;
 		for (int c = 0; c < STATUS_COLS; c++) {
-			sb_paint(&b, status_color(c, row), row[c],
-				 c == STATUS_COLS - 1 ? 0 : width[c] + 2);
+			if (shown[c]) {
+				char *t = ellipsize(row[c], width[c]);
+				sb_paint(&b, status_color(c, row), t,
+					 c == last ? 0 : width[c] + 2);
+				free(t);
+			}
 			free(row[c]);
 		}
 		sb_puts(&b, "\n");
@@ -474,7 +748,172 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
 	return b.s;
 }
 
-char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms)
+/* --- fitting lines to the terminal ------------------------------------------------------ */
+
+/* Where a folded line's continuation starts: under the text of an event line (after the
+ * clock and the project), under the text of an indented line. */
+static size_t hang_indent(const char *line, size_t len, int cols)
+{
+	size_t col = 0, i = 0, words = 0;
+	bool clock = false, in_word = false;
+	/* the plain text's first columns decide: skip colours */
+	char plain[64];
+	size_t pn = 0;
+	for (; i < len && pn < sizeof(plain) - 1; i++) {
+		if (line[i] == '\033') {
+			while (i < len && !(line[i] >= 0x40 && line[i] <= 0x7e && line[i] != '['))
+				i++;
+			continue;
+		}
+		if (((unsigned char)line[i] & 0xc0) == 0x80)
+			continue;
+		plain[pn++] = line[i];
+	}
+	plain[pn] = '\0';
+	clock = pn >= 9 && plain[2] == ':' && plain[5] == ':' && plain[8] == ' ';
+	for (i = 0; i < pn; i++) {
+		bool sp = plain[i] == ' ';
+		if (!sp && !in_word) {
+			words++;
+			if (!clock || words == 3)
+				break;
+		}
+		in_word = !sp;
+	}
+	col = i < pn ? i : 0;
+	return col > (size_t)cols / 2 ? (size_t)cols / 2 : col;
+}
+
+static void fold_line(sb_t *b, const char *line, size_t len, int cols)
+{
+	size_t indent = hang_indent(line, len, cols), pos = 0;
+	bool first = true;
+	while (pos < len) {
+		size_t avail = first ? (size_t)cols : (size_t)cols - indent, col = 0, i = pos,
+		       brk = 0;
+		bool full = false;
+		while (i < len) {
+			if (line[i] == '\033' && i + 1 < len && line[i + 1] == '[') {
+				for (i += 2; i < len && !(line[i] >= 0x40 && line[i] <= 0x7e); i++)
+					;
+				i++;
+				continue;
+			}
+			if (((unsigned char)line[i] & 0xc0) != 0x80) {
+				if (col == avail) {
+					full = true;
+					break;
+				}
+				col++;
+				if (line[i] == ' ' && col > 1)
+					brk = i;
+			}
+			i++;
+		}
+		if (!first)
+			sb_printf(b, "%*s", (int)indent, "");
+		if (!full) {
+			sb_printf(b, "%.*s", (int)(len - pos), line + pos);
+			break;
+		}
+		size_t end = brk > pos ? brk : i;
+		sb_printf(b, "%.*s\n", (int)(end - pos), line + pos);
+		pos = end;
+		while (pos < len && line[pos] == ' ')
+			pos++;
+		first = false;
+	}
+}
+
+char *tty_fit(const char *text, int cols)
+{
+	sb_t b = {0};
+	const char *p = text;
+	/* a fold needs room for some text after the hanging indent */
+	if (cols < 20)
+		return xstrdup(text);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if ((int)tty_text_width(p, len) <= cols)
+			sb_printf(&b, "%.*s", (int)len, p);
+		else
+			fold_line(&b, p, len, cols);
+		if (!nl)
+			break;
+		sb_puts(&b, "\n");
+		p = nl + 1;
+	}
+	return b.s ? b.s : xstrdup("");
+}
+
+/* --- merged logs ------------------------------------------------------------------------ */
+
+static int by_line_time(const void *a, const void *b)
+{
+	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+	const char *tx = str(x, "timestamp"), *ty = str(y, "timestamp");
+	int c = strcmp(tx ? tx : "", ty ? ty : "");
+	/* equal times keep their order: qsort is not stable, the index is */
+	return c ? c : (int)(json_integer_value(json_object_get(x, "i")) -
+			     json_integer_value(json_object_get(y, "i")));
+}
+
+char *tty_format_merged_logs(const json_t *answers, bool color)
+{
+	sb_t b = {.color = color};
+	json_t *all = json_array(), *ans;
+	size_t i, j, width = 0;
+	json_array_foreach(answers, i, ans)
+	{
+		const char *pid = str(ans, "projectId") ? str(ans, "projectId") : "?";
+		json_t *l;
+		if (strlen(pid) > width)
+			width = strlen(pid);
+		json_array_foreach(json_object_get(ans, "lines"), j, l)
+		{
+			json_t *e = json_deep_copy(l);
+			json_object_set_new(e, "projectId", json_string(pid));
+			json_object_set_new(e, "i", json_integer((json_int_t)json_array_size(all)));
+			json_array_append_new(all, e);
+		}
+	}
+	size_t n = json_array_size(all);
+	const json_t **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = json_array_get(all, i);
+	qsort(sorted, n, sizeof(*sorted), by_line_time);
+	if (n == 0)
+		sb_puts(&b, "no output yet\n");
+	for (i = 0; i < n; i++) {
+		char clock[16];
+		const char *pid = str(sorted[i], "projectId");
+		tty_format_clock(str(sorted[i], "timestamp"), clock, sizeof(clock));
+		sb_paint(&b, C_DIM, clock, 0);
+		sb_puts(&b, " ");
+		sb_paint(&b, tty_project_color(pid), pid, (int)width);
+		sb_puts(&b, " ");
+		fmt_log_line(&b, str(sorted[i], "stream"), str(sorted[i], "line"));
+	}
+	free(sorted);
+	json_decref(all);
+	return b.s;
+}
+
+static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int cols);
+
+char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
+{
+	char *text = format_event(ev, color, now_ms, cols);
+	const char *type = str(ev, "type");
+	if (!text || cols <= 0 || (type && strcmp(type, "status") == 0))
+		return text;
+	char *fitted = tty_fit(text, cols);
+	free(text);
+	return fitted;
+}
+
+static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
 {
 	const char *type = str(ev, "type");
 	sb_t b = {.color = color};
@@ -498,7 +937,7 @@ char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms)
 	} else if (strncmp(type, "tunnel-", 7) == 0) {
 		fmt_tunnel(&b, ev, type + 7);
 	} else if (strcmp(type, "status") == 0) {
-		return tty_format_status(json_object_get(ev, "projects"), color, now_ms);
+		return tty_format_status(json_object_get(ev, "projects"), color, now_ms, cols);
 	} else if (strcmp(type, "pong") == 0) {
 		char up[32];
 		json_int_t ms = json_integer_value(json_object_get(ev, "uptimeMs"));

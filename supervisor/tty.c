@@ -652,9 +652,9 @@ static bool is_final(const char *type)
 	       strncmp(type, "tunnel-", 7) != 0;
 }
 
-/* What the front end tracks from the events, before they are shown: follows, stops (for the
- * countdown), the starts of an `up`. */
-static void track(const json_t *ev, const char *type, const char *cid)
+/* What the front end tracks from the events, before they are shown: follows and stops (for
+ * the prompt and its countdown). */
+static void track(const json_t *ev, const char *type)
 {
 	const char *pid = json_string_value(json_object_get(ev, "projectId"));
 	if (strcmp(type, "following") == 0 && pid) {
@@ -675,6 +675,11 @@ static void track(const json_t *ev, const char *type, const char *cid)
 	} else if (strcmp(type, "dev-server-stopped") == 0 && pid) {
 		stop_ended(pid);
 	}
+}
+
+/* The answer to a start of an `up`, once shown: the starts it allows follow it. */
+static void plan_answered(const char *type, const char *cid)
+{
 	if (tty.plan && cid &&
 	    (strcmp(type, "dev-server-started") == 0 || strcmp(type, "error") == 0) &&
 	    tty_plan_answer(tty.plan, cid, strcmp(type, "error") != 0))
@@ -727,7 +732,7 @@ static void on_event(json_t *ev)
 	json_t *cid = json_object_get(ev, "commandId");
 	const char *cid_s = json_string_value(cid);
 	char *key = cid ? json_dumps(cid, JSON_ENCODE_ANY) : NULL;
-	track(ev, type, cid_s);
+	track(ev, type);
 	/* the follows of a `logs -f` speak through its `logs` answers (and their errors);
 	 * a muted project's output is not shown */
 	bool quiet = (cid_s && json_object_get(tty.quiet_ids, cid_s) &&
@@ -747,6 +752,7 @@ static void on_event(json_t *ev)
 				tty_print("  … following its output — Ctrl-C to stop\n");
 		}
 	}
+	plan_answered(type, cid_s);
 	free(key);
 	json_decref(ev);
 }

@@ -312,3 +312,29 @@ test('two devsups in two terminals append to one history; it stays bounded', T, 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+const ctrlZSkip = noTmux || (process.env.DEVSUP_VALGRIND && 'a program under valgrind does not stop on Ctrl-Z (SIGTSTP)');
+test('after Ctrl-Z and fg, the lines printed meanwhile carry the time they were printed', { ...T, skip: ctrlZSkip }, async () => {
+  const t = tmuxSession({ shell: true });
+  try {
+    await t.waitFor("Type 'help'");
+    const clock = `'while :; do echo "said $(date +%H:%M:%S)"; sleep 0.5; done & exec node server.mjs --port {port}'`;
+    type(t, `start clock --cwd ${FIXTURES} --logs -- ${clock}`);
+    await t.waitFor(/clock +starting → running/);
+    t.keys('C-z');
+    await t.waitFor(/Stopped/);
+    await sleep(3000); // lines are printed while devsup is stopped
+    type(t, 'fg');
+    await sleep(1500);
+    const lines = t.screen().split('\n').map((l) => l.match(/^(\d\d:\d\d:\d\d) clock +│ said (\d\d:\d\d:\d\d)$/)).filter(Boolean);
+    const secs = (hms) => { const [h, m, s] = hms.split(':').map(Number); return h * 3600 + m * 60 + s; };
+    assert.ok(lines.length >= 6, `too few lines on screen: ${lines.length}`);
+    for (const [line, shown, said] of lines) {
+      assert.ok(Math.abs(secs(shown) - secs(said)) <= 1, `stamped ${shown} but printed at ${said}: ${line}`);
+    }
+    type(t, 'quit!');
+    await t.waitFor(/every project is stopped; bye/, 20000);
+  } finally {
+    await t.close();
+  }
+});

@@ -781,6 +781,10 @@ static size_t hang_indent(const char *line, size_t len, int cols)
 		in_word = !sp;
 	}
 	col = i < pn ? i : 0;
+	/* a marker ("│ " of output lines, "→ " of suggestions; one multibyte character, its
+	 * lead byte here) belongs to the margin: continue under the text after it */
+	if (i + 1 < pn && (unsigned char)plain[i] >= 0xc0 && plain[i + 1] == ' ')
+		col += 2;
 	return col > (size_t)cols / 2 ? (size_t)cols / 2 : col;
 }
 

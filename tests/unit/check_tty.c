@@ -566,6 +566,11 @@ START_TEST(test_fit_folds_under_the_text)
 	ck_assert_msg(strstr(s, "within") && strstr(s, "running"), "words lost:\n%s", s);
 	free(s);
 	json_decref(ev);
+	/* an output line continues under its text, not under the │ */
+	char *o = tty_fit("                    │     at Function.executeUserEntryPoint [as runMain] "
+			  "(node:internal/modules/run_main:164:12)\n", 80);
+	ck_assert_msg(strstr(o, "\n                      (node:internal") != NULL, "%s", o);
+	free(o);
 	char *t = tty_fit("short\n", 50);
 	ck_assert_str_eq(t, "short\n");
 	free(t);

@@ -727,7 +727,9 @@ static json_t *build_logs(const tty_ctx_t *ctx, int argc, char **argv, char *err
 	cmds = per_target(logs, ids);
 	if (follow) {
 		json_t *f = json_pack("{s:s, s:b}", "type", "follow-logs", "follow", 1);
-		json_array_extend(cmds, per_target(f, ids));
+		json_t *follows = per_target(f, ids);
+		json_array_extend(cmds, follows);
+		json_decref(follows);
 		json_decref(f);
 	}
 out:

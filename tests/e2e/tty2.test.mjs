@@ -324,14 +324,15 @@ test('after Ctrl-Z and fg, the lines printed meanwhile carry the time they were 
     await t.waitFor(/clock +starting → running/);
     t.keys('C-z');
     await t.waitFor(/Stopped/);
-    await sleep(3000); // lines are printed while devsup is stopped
+    await sleep(4000); // lines are printed while devsup is stopped
     type(t, 'fg');
     await sleep(1500);
     const lines = t.screen().split('\n').map((l) => l.match(/^(\d\d:\d\d:\d\d) clock +│ said (\d\d:\d\d:\d\d)$/)).filter(Boolean);
     const secs = (hms) => { const [h, m, s] = hms.split(':').map(Number); return h * 3600 + m * 60 + s; };
     assert.ok(lines.length >= 6, `too few lines on screen: ${lines.length}`);
     for (const [line, shown, said] of lines) {
-      assert.ok(Math.abs(secs(shown) - secs(said)) <= 1, `stamped ${shown} but printed at ${said}: ${line}`);
+      // a busy machine may read a line a little late; the backlog was 4 s late
+      assert.ok(Math.abs(secs(shown) - secs(said)) <= 2, `stamped ${shown} but printed at ${said}: ${line}`);
     }
     type(t, 'quit!');
     await t.waitFor(/every project is stopped; bye/, 20000);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FIXTURES, pollUntil, sleep } from './lib/harness.mjs';
+import { FIXTURES, HEAVY, pollUntil, sleep } from './lib/harness.mjs';
 import { withPty, ptySession, tmuxSession, haveTmux, leftovers } from './lib/pty.mjs';
 
 const T = { timeout: 60000 };
@@ -190,7 +190,7 @@ test('a start while devsup shuts down says shutting_down, not capacity', T, () =
     assert.equal(code, 0);
   }));
 
-test('all, merged logs in colours, mute and unmute', { ...T, skip: noTmux }, () =>
+test('all, merged logs in colours, mute and unmute', { ...T, skip: noTmux || HEAVY }, () =>
   withTmux({}, async (t) => {
     type(t, `start aa --cwd ${FIXTURES} --logs -- ${ticker('alpha')}`);
     type(t, `start bb --cwd ${FIXTURES} --logs -- ${ticker('beta')}`);
@@ -283,7 +283,7 @@ test('a stop waiting for its grace counts down in place', { ...T, skip: noTmux }
     await t.waitFor('devsup exited 0', 20000);
   }));
 
-test('two devsups in two terminals append to one history; it stays bounded', T, async () => {
+test('two devsups in two terminals append to one history; it stays bounded', { ...T, skip: HEAVY }, async () => {
   const home = tmpDir();
   // an old history of 1150 lines: cut to the newest 1000 once it grows past the bound
   writeFileSync(path.join(home, '.devsup_history'), Array.from({ length: 1150 }, (_, i) => `old ${i}`).join('\n') + '\n');

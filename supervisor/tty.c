@@ -21,12 +21,12 @@
 #include "supervisor/output.h"
 #include "supervisor/project.h"
 #include "supervisor/tty_commands.h"
-#include "supervisor/tty_file.h"
+#include "supervisor/tty_countdown.h"
 #include "supervisor/tty_format.h"
 #include "supervisor/tty_history.h"
+#include "supervisor/tty_up.h"
 
 #define MAX_CANDIDATES 128
-#define DEFAULT_STOP_TIMEOUT_MS 10000
 
 static struct {
 	struct ev_loop *loop;
@@ -34,8 +34,6 @@ static struct {
 	ev_signal sigwinch;
 	ev_signal sigcont;
 	ev_prepare drained; /* waits, from state, for stdout to drain before a refresh */
-	ev_timer countdown; /* runs only while a stop waits for its grace */
-	bool countdown_shown; /* it ticked once: the prompt counts down */
 	bool on;        /* tty_init ran and tty_stop did not */
 	bool installed; /* libedit's handler is in place: the prompt and the line are on screen */
 	bool busy;      /* running a typed line: its output comes before the next prompt */
@@ -55,9 +53,6 @@ static struct {
 	json_t *merged;     /* ... and the answers come so far */
 	json_t *muted;      /* projects whose log events are hidden: id -> true */
 	json_t *raw_ids;    /* ids of `json` commands: their answers are shown as JSON */
-	json_t *stop_timeouts; /* project -> timeoutMs of the stop typed here */
-	json_t *stopping;      /* project -> its SIGKILL deadline (monotonic ms) */
-	tty_plan_t *plan;      /* an `up` in progress */
 	char cwd[PATH_MAX];
 	char prompt[512];
 	int log_pipe[2];
@@ -153,38 +148,6 @@ static void __attribute__((format(printf, 2, 3))) tty_sayf(const char *sgr, cons
 	tty_say(sgr, buf);
 }
 
-/* --- the stop countdown ----------------------------------------------------------------- */
-
-/* "stopping web... SIGKILL in 7 s": the earliest deadline of the stops that wait, once the
- * countdown has ticked (a quick stop never shows it). ASCII only: libedit's prompt is decoded
- * in the C locale, where a multibyte character makes it crash. */
-static size_t countdown_text(char *buf, size_t n)
-{
-	const char *id;
-	json_t *v;
-	uint64_t now = clock_ms(), first = UINT64_MAX;
-	size_t k = 0, count = 0;
-	if (!tty.countdown_shown || json_object_size(tty.stopping) == 0)
-		return 0;
-	k = (size_t)snprintf(buf, n, "stopping");
-	json_object_foreach(tty.stopping, id, v)
-	{
-		uint64_t at = (uint64_t)json_integer_value(v);
-		if (at < first)
-			first = at;
-		if (count++ < 3 && k < n)
-			k += (size_t)snprintf(buf + k, n - k, "%s %.32s", count > 1 ? "," : "", id);
-	}
-	if (count > 3 && k < n)
-		k += (size_t)snprintf(buf + k, n - k, " and %zu more", count - 3);
-	if (k < n && first > now)
-		k += (size_t)snprintf(buf + k, n - k, "... SIGKILL in %llu s",
-				      (unsigned long long)((first - now + 999) / 1000));
-	else if (k < n)
-		k += (size_t)snprintf(buf + k, n - k, "... killing");
-	return k;
-}
-
 static void redraw_prompt(void)
 {
 	if (!tty.installed || tty.busy) {
@@ -194,47 +157,6 @@ static void redraw_prompt(void)
 	clear_edit_line();
 	set_prompt();
 	rl_forced_update_display();
-}
-
-static void countdown_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-	tty.countdown_shown = true;
-	redraw_prompt();
-}
-
-/* A project began to stop: its SIGKILL deadline is the stop's timeout from now (the one typed
- * here, else its start's --stop-timeout, else 10 s). The countdown shows after a second, so a
- * quick stop never flickers the prompt. */
-static void stop_began(const char *id)
-{
-	json_t *t = json_object_get(tty.stop_timeouts, id);
-	project_t *p = project_find(id);
-	json_t *spec_t = p && p->spec ? json_object_get(p->spec, "stopTimeoutMs") : NULL;
-	uint64_t ms = t ? (uint64_t)json_integer_value(t)
-			: spec_t ? (uint64_t)json_integer_value(spec_t) : DEFAULT_STOP_TIMEOUT_MS;
-	if (tty.quits > 1)
-		ms = 0;
-	json_object_del(tty.stop_timeouts, id);
-	json_object_set_new(tty.stopping, id, json_integer((json_int_t)(clock_ms() + ms)));
-	if (tty.screen && !ev_is_active(&tty.countdown)) {
-		ev_timer_set(&tty.countdown, 1., 1.);
-		ev_timer_start(tty.loop, &tty.countdown);
-	}
-}
-
-static void stop_ended(const char *id)
-{
-	if (!json_object_get(tty.stopping, id))
-		return;
-	json_object_del(tty.stopping, id);
-	if (json_object_size(tty.stopping) == 0 && ev_is_active(&tty.countdown)) {
-		ev_timer_stop(tty.loop, &tty.countdown);
-		tty.countdown_shown = false;
-		redraw_prompt();
-	}
 }
 
 /* --- the line editor ------------------------------------------------------------------- */
@@ -252,7 +174,7 @@ static void set_prompt(void)
 			 projects_live_count(), projects_live_count() == 1 ? "" : "s");
 	} else {
 		n += (size_t)snprintf(tty.prompt, sizeof(tty.prompt), "devsup");
-		if ((k = countdown_text(stops, sizeof(stops))) > 0)
+		if ((k = tty_countdown_text(stops, sizeof(stops))) > 0)
 			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (%s)", stops);
 		else if (tty.quits)
 			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (stopping)");
@@ -359,8 +281,9 @@ static json_t *send_one(json_t *cmd, bool raw, json_t *set)
 {
 	char id[32];
 	snprintf(id, sizeof(id), "tty-%lu", ++tty.next_id);
-	/* a raw command keeps an id the person gave it, to see it echoed */
-	if (!raw || !json_object_get(cmd, "id"))
+	/* a command keeps an id it has: a raw one the person gave, to see it echoed, or the
+	 * one an `up` gave its start */
+	if (!json_object_get(cmd, "id"))
 		json_object_set_new(cmd, "id", json_string(id));
 	json_t *cid = json_incref(json_object_get(cmd, "id"));
 	if (raw) {
@@ -372,7 +295,7 @@ static json_t *send_one(json_t *cmd, bool raw, json_t *set)
 	const char *pid = json_string_value(json_object_get(cmd, "projectId"));
 	json_t *timeout = json_object_get(cmd, "timeoutMs");
 	if (type && pid && strcmp(type, "stop-dev-server") == 0 && json_is_integer(timeout))
-		json_object_set(tty.stop_timeouts, pid, timeout);
+		tty_countdown_expect(pid, (uint64_t)json_integer_value(timeout));
 	if (set && json_is_string(cid))
 		json_object_set_new(set, json_string_value(cid), json_true());
 	command_handle_json(cmd);
@@ -425,80 +348,14 @@ static void set_muted(const tty_action_t *a)
 	}
 }
 
-/* --- up / down ------------------------------------------------------------------------- */
+/* --- up / down: the typed line's I/O for tty_up.c ----------------------------------------- */
 
-/* Sends the starts of the plan that may go now, says which ones cannot; at the end, says so
- * and forgets the plan. */
-static void plan_step(void)
+static json_t *up_send(json_t *cmd)
 {
-	json_t *starts = json_array(), *failed = json_array(), *v;
-	size_t i;
-	tty_plan_step(tty.plan, starts, failed);
-	json_array_foreach(failed, i, v)
-		tty_sayf("31", "✗ %s\n", json_string_value(json_object_get(v, "message")));
-	json_array_foreach(starts, i, v)
-	{
-		const char *pid = json_string_value(json_object_get(v, "projectId"));
-		json_t *cid = send_one(v, false, NULL);
-		tty_plan_sent(tty.plan, pid, json_string_value(cid));
-		json_decref(cid);
-	}
-	json_decref(starts);
-	json_decref(failed);
-	if (tty.plan && tty_plan_done(tty.plan)) {
-		tty_say(NULL, "up: every project of the file is running or failed (status shows "
-			      "which)\n");
-		tty_plan_free(tty.plan);
-		tty.plan = NULL;
-	}
+	return send_one(cmd, false, NULL);
 }
 
-static void run_up(const char *file)
-{
-	char err[600];
-	if (tty.plan) {
-		tty_say("31", "an up is still starting its projects: wait for it (status)\n");
-		return;
-	}
-	tty_plan_t *plan = tty_plan_load(file, err, sizeof(err));
-	if (!plan) {
-		tty_sayf("31", "up: %s\n", err);
-		return;
-	}
-	for (size_t i = 0; i < tty_plan_count(plan); i++) {
-		project_t *p = project_find(tty_plan_id(plan, i));
-		if (p && state_is_live(p->state)) {
-			tty_sayf(NULL, "%s is %s already: left as it is\n", p->id,
-				 state_name(p->state));
-			tty_plan_mark_running(plan, p->id);
-		}
-	}
-	tty.plan = plan;
-	plan_step();
-}
-
-static void run_down(const char *file)
-{
-	char err[600];
-	tty_plan_t *plan = tty_plan_load(file, err, sizeof(err));
-	unsigned stopped = 0;
-	if (!plan) {
-		tty_sayf("31", "down: %s\n", err);
-		return;
-	}
-	for (size_t i = tty_plan_count(plan); i-- > 0;) {
-		project_t *p = project_find(tty_plan_id(plan, i));
-		if (!p || !state_is_live(p->state))
-			continue;
-		json_t *cmd = json_pack("{s:s, s:s}", "type", "stop-dev-server", "projectId", p->id);
-		json_decref(send_one(cmd, false, NULL));
-		json_decref(cmd);
-		stopped++;
-	}
-	if (!stopped)
-		tty_say(NULL, "down: no project of the file is running\n");
-	tty_plan_free(plan);
-}
+static const tty_up_io_t up_io = {.send = up_send, .say = tty_say};
 
 /* The projects devsup knows, for the parser: `all`, and unknown ids. */
 static void run_line(const char *line)
@@ -530,10 +387,10 @@ static void run_line(const char *line)
 		set_muted(&a);
 		break;
 	case TTY_ACT_UP:
-		run_up(a.file);
+		tty_up_run(a.file, &up_io);
 		break;
 	case TTY_ACT_DOWN:
-		run_down(a.file);
+		tty_up_down(a.file, &up_io);
 		break;
 	}
 	tty_action_free(&a);
@@ -669,22 +526,14 @@ static void track(const json_t *ev, const char *type)
 	} else if (strcmp(type, "dev-server-state") == 0 && pid) {
 		const char *to = json_string_value(json_object_get(ev, "to"));
 		if (to && strcmp(to, "stopping") == 0)
-			stop_began(pid);
+			tty_countdown_began(pid, tty.quits > 1);
 		else
-			stop_ended(pid);
+			tty_countdown_ended(pid);
 	} else if (strcmp(type, "dev-server-stopped") == 0 && pid) {
-		stop_ended(pid);
+		tty_countdown_ended(pid);
 	}
 }
 
-/* The answer to a start of an `up`, once shown: the starts it allows follow it. */
-static void plan_answered(const char *type, const char *cid)
-{
-	if (tty.plan && cid &&
-	    (strcmp(type, "dev-server-started") == 0 || strcmp(type, "error") == 0) &&
-	    tty_plan_answer(tty.plan, cid, strcmp(type, "error") != 0))
-		plan_step();
-}
 
 /* A `logs` answer (or its error) of a merged `logs A B`: kept until the last one is in. */
 static bool merge_answer(json_t *ev, const char *type, const char *cid)
@@ -752,7 +601,7 @@ static void on_event(json_t *ev)
 				tty_print("  … following its output — Ctrl-C to stop\n");
 		}
 	}
-	plan_answered(type, cid_s);
+	tty_up_answered(type, cid_s);
 	free(key);
 	json_decref(ev);
 }
@@ -863,8 +712,6 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	tty.merging = json_object();
 	tty.merged = json_array();
 	tty.muted = json_object();
-	tty.stop_timeouts = json_object();
-	tty.stopping = json_object();
 	tty.screen = isatty(STDOUT_FILENO);
 	tty.color = tty.screen && !(no_color && *no_color);
 	read_width();
@@ -885,7 +732,7 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	ev_signal_init(&tty.sigcont, sigcont_cb, SIGCONT);
 	ev_signal_start(loop, &tty.sigcont);
 	ev_prepare_init(&tty.drained, drained_cb);
-	ev_timer_init(&tty.countdown, countdown_cb, 1., 1.);
+	tty_countdown_init(loop, tty.screen, redraw_prompt);
 	install();
 	bind_keys();
 }
@@ -924,7 +771,7 @@ void tty_stop(void)
 	ev_signal_stop(tty.loop, &tty.sigwinch);
 	ev_signal_stop(tty.loop, &tty.sigcont);
 	ev_prepare_stop(tty.loop, &tty.drained);
-	ev_timer_stop(tty.loop, &tty.countdown);
+	tty_countdown_stop();
 	tty.on = false;
 	tty_print("every project is stopped; bye\n");
 	output_set_sink(NULL);
@@ -943,11 +790,9 @@ void tty_stop(void)
 		tty.edit_out = NULL;
 		rl_outstream = stdout;
 	}
-	tty_plan_free(tty.plan);
-	tty.plan = NULL;
+	tty_up_stop();
 	json_t **objs[] = {&tty.raw_ids,  &tty.following,     &tty.quiet_ids, &tty.merging,
-			   &tty.merged,   &tty.muted,         &tty.stop_timeouts,
-			   &tty.stopping};
+			   &tty.merged,   &tty.muted};
 	for (size_t i = 0; i < ARRAY_LEN(objs); i++) {
 		json_decref(*objs[i]);
 		*objs[i] = NULL;

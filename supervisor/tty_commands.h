@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "common/util.h"
+#include "supervisor/tty_words.h"
 
 /*
  * The terminal front end's command language: a line typed by a person (`start web --port 3000
@@ -61,30 +62,11 @@ bool tty_line_is_clean(const char *line);
 bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen) WUR;
 void tty_action_free(tty_action_t *a);
 
-/* Splits a line as a shell would, without expansions: blanks separate words, '...' is literal,
- * "..." keeps blanks and understands \" \\ \$ \`, a backslash outside quotes escapes the next
- * character. Returns the number of words and a NULL-terminated array (tty_argv_free), or -1
- * with err saying what is wrong (an unterminated quote). */
-int tty_split(const char *line, char ***argv, char *err, size_t errlen) WUR;
-void tty_argv_free(char **argv);
-
 /* `start ID [flags] -- CMD ARGS...` (argv[0] is the command word) as a start-dev-server
  * command (new reference), or NULL with err; for `restart` (is_restart) the command and the
  * directory are optional overrides and the type is restart-dev-server. */
 json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart, char *err,
 			size_t errlen) WUR;
-
-/* Edit distance (insertions, deletions, substitutions, swaps of neighbours); strings past 63
- * bytes count as far. */
-size_t tty_distance(const char *a, const char *b);
-/* The name of names that word most likely meant: the shortest one it begins, else the nearest
- * within 2 edits (1 for words of up to 3 letters), or NULL. */
-const char *tty_suggest_among(const char *word, const char *const *names, size_t n);
-/* The command name word most likely meant, or NULL. */
-const char *tty_suggest(const char *word);
-
-/* Help: every command (topic NULL) or one; NULL for an unknown topic. Static text. */
-const char *tty_help(const char *topic);
 
 /* Completion of the word `word` typed after `before` (the line up to the word): fills out with
  * up to max candidates (static strings or entries of ids, not copied) and returns how many, or

@@ -8,94 +8,11 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "supervisor/tty_table.h"
+#include "supervisor/tty_text.h"
 
 #define PROJECT_WIDTH 10 /* ids up to this long line their events up */
 #define TAIL_LINES 8     /* non-blank lines of an error's logTail: enough to see the cause */
-
-/* SGR codes */
-#define C_DIM "2"
-#define C_BOLD "1"
-#define C_RED "31"
-#define C_GREEN "32"
-#define C_YELLOW "33"
-#define C_MAGENTA "35"
-#define C_CYAN "36"
-#define C_BOLD_RED "1;31"
-
-typedef struct {
-	char *s;
-	size_t len, cap;
-	bool color;
-} sb_t;
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(sb_t *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n <= 0)
-		return;
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void sb_puts(sb_t *b, const char *s)
-{
-	sb_printf(b, "%s", s);
-}
-
-/* text in colour `sgr` when colours are on; `width` pads it with blanks (0: none) outside
- * the escape codes, so columns line up either way. */
-static void sb_paint(sb_t *b, const char *sgr, const char *text, int width)
-{
-	if (b->color && sgr)
-		sb_printf(b, "\033[%sm%s\033[0m", sgr, text);
-	else
-		sb_puts(b, text);
-	for (int pad = width - (int)tty_text_width(text, strlen(text)); pad > 0; pad--)
-		sb_puts(b, " ");
-}
-
-size_t tty_text_width(const char *s, size_t len)
-{
-	size_t w = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\033' && i + 1 < len && s[i + 1] == '[') {
-			/* a CSI sequence (colours): no width, up to its final byte */
-			for (i += 2; i < len && !(s[i] >= 0x40 && s[i] <= 0x7e); i++)
-				;
-			continue;
-		}
-		/* one column per character: every byte but UTF-8 continuation bytes */
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
-	}
-	return w;
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static const char *state_color(const char *state)
-{
-	if (!state)
-		return NULL;
-	if (strcmp(state, "running") == 0)
-		return C_GREEN;
-	if (strcmp(state, "failed") == 0)
-		return C_RED;
-	if (strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0)
-		return C_YELLOW;
-	return C_DIM;
-}
 
 uint64_t tty_parse_iso(const char *iso)
 {
@@ -142,10 +59,10 @@ void tty_format_uptime(uint64_t ms, char *buf, size_t n)
 static void head(sb_t *b, const json_t *ev)
 {
 	char clock[16];
-	tty_format_clock(str(ev, "timestamp"), clock, sizeof(clock));
+	tty_format_clock(json_str(ev, "timestamp"), clock, sizeof(clock));
 	sb_paint(b, C_DIM, clock, 0);
 	sb_puts(b, " ");
-	const char *pid = str(ev, "projectId");
+	const char *pid = json_str(ev, "projectId");
 	if (pid) {
 		sb_paint(b, tty_project_color(pid), pid, PROJECT_WIDTH);
 		sb_puts(b, " ");
@@ -166,7 +83,7 @@ const char *tty_project_color(const char *id)
 /* Continuation lines start under the text of the head line. */
 static void indent(sb_t *b, const json_t *ev)
 {
-	const char *pid = str(ev, "projectId");
+	const char *pid = json_str(ev, "projectId");
 	int w = 9;
 	if (pid)
 		w += (strlen(pid) > PROJECT_WIDTH ? (int)strlen(pid) : PROJECT_WIDTH) + 1;
@@ -175,9 +92,9 @@ static void indent(sb_t *b, const json_t *ev)
 
 static void transition(sb_t *b, const char *from, const char *to)
 {
-	sb_paint(b, state_color(from), from ? from : "?", 0);
+	sb_paint(b, tty_state_color(from), from ? from : "?", 0);
 	sb_puts(b, " → ");
-	sb_paint(b, state_color(to), to ? to : "?", 0);
+	sb_paint(b, tty_state_color(to), to ? to : "?", 0);
 }
 
 static bool blank(const char *line)
@@ -239,7 +156,7 @@ static void log_tail(sb_t *b, const json_t *ev)
 	if (shown < nonblank) {
 		indent(b, ev);
 		sb_printf(b, "(%zu of %zu lines shown; logs %s shows them all)\n", shown, nonblank,
-			  str(ev, "projectId") ? str(ev, "projectId") : "ID");
+			  json_str(ev, "projectId") ? json_str(ev, "projectId") : "ID");
 	}
 }
 
@@ -247,7 +164,7 @@ static void log_tail(sb_t *b, const json_t *ev)
 static void exit_status(sb_t *b, const json_t *ev)
 {
 	json_t *code = json_object_get(ev, "exitCode");
-	const char *sig = str(ev, "signal");
+	const char *sig = json_str(ev, "signal");
 	if (sig)
 		sb_puts(b, sig);
 	else if (json_is_integer(code))
@@ -258,7 +175,7 @@ static void exit_status(sb_t *b, const json_t *ev)
 
 static bool fmt_state(sb_t *b, const json_t *ev)
 {
-	const char *to = str(ev, "to"), *reason = str(ev, "reason");
+	const char *to = json_str(ev, "to"), *reason = json_str(ev, "reason");
 	/* running and failed are told by dev-server-started / error / dev-server-exited, stopped
 	 * by dev-server-stopped: one line per change, with its details */
 	if (to && (strcmp(to, "running") == 0 || strcmp(to, "failed") == 0))
@@ -266,7 +183,7 @@ static bool fmt_state(sb_t *b, const json_t *ev)
 	if (to && strcmp(to, "stopped") == 0 && !(reason && strcmp(reason, "runner_restart") == 0))
 		return false;
 	head(b, ev);
-	transition(b, str(ev, "from"), to);
+	transition(b, json_str(ev, "from"), to);
 	if (reason)
 		sb_printf(b, "  (%s)", reason);
 	sb_puts(b, "\n");
@@ -275,7 +192,7 @@ static bool fmt_state(sb_t *b, const json_t *ev)
 
 static void fmt_started(sb_t *b, const json_t *ev)
 {
-	const char *url = str(ev, "url"), *turl = str(ev, "tunnelUrl"), *terr = str(ev, "tunnelError");
+	const char *url = json_str(ev, "url"), *turl = json_str(ev, "tunnelUrl"), *terr = json_str(ev, "tunnelError");
 	head(b, ev);
 	transition(b, "starting", "running");
 	sb_puts(b, "  ");
@@ -285,8 +202,8 @@ static void fmt_started(sb_t *b, const json_t *ev)
 		sb_paint(b, C_MAGENTA, turl, 0);
 	}
 	sb_printf(b, "  in %lld ms", (long long)json_integer_value(json_object_get(ev, "startupMs")));
-	if (str(ev, "framework"))
-		sb_printf(b, " (%s)", str(ev, "framework"));
+	if (json_str(ev, "framework"))
+		sb_printf(b, " (%s)", json_str(ev, "framework"));
 	sb_puts(b, "\n");
 	if (terr) {
 		indent(b, ev);
@@ -317,9 +234,9 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 	head(b, ev);
 	transition(b, "running", "failed");
 	sb_puts(b, "  ");
-	sb_paint(b, C_BOLD_RED, str(ev, "reason") ? str(ev, "reason") : "exited", 0);
-	if (str(ev, "message")) {
-		char *msg = tty_humanize(str(ev, "message"));
+	sb_paint(b, C_BOLD_RED, json_str(ev, "reason") ? json_str(ev, "reason") : "exited", 0);
+	if (json_str(ev, "message")) {
+		char *msg = tty_humanize(json_str(ev, "message"));
 		sb_puts(b, ": ");
 		sb_paint(b, C_RED, msg, 0);
 		free(msg);
@@ -334,9 +251,9 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 
 static void fmt_error(sb_t *b, const json_t *ev)
 {
-	const char *reason = str(ev, "reason");
-	char *msg = tty_humanize(str(ev, "error") ? str(ev, "error") : "");
-	char *sugg = tty_humanize(str(ev, "suggestion") ? str(ev, "suggestion") : "");
+	const char *reason = json_str(ev, "reason");
+	char *msg = tty_humanize(json_str(ev, "error") ? json_str(ev, "error") : "");
+	char *sugg = tty_humanize(json_str(ev, "suggestion") ? json_str(ev, "suggestion") : "");
 	head(b, ev);
 	sb_paint(b, C_BOLD_RED, "✗ ", 0);
 	sb_paint(b, C_BOLD_RED, reason ? reason : "error", 0);
@@ -426,7 +343,7 @@ static void fmt_log(sb_t *b, const json_t *ev)
 		sb_printf(b, "(%lld lines dropped: the terminal was behind)\n", (long long)dropped);
 	}
 	head(b, ev);
-	fmt_log_line(b, str(ev, "stream"), str(ev, "line"));
+	fmt_log_line(b, json_str(ev, "stream"), json_str(ev, "line"));
 }
 
 static void fmt_logs(sb_t *b, const json_t *ev)
@@ -443,11 +360,11 @@ static void fmt_logs(sb_t *b, const json_t *ev)
 	json_array_foreach(lines, i, l)
 	{
 		char clock[16];
-		tty_format_clock(str(l, "timestamp"), clock, sizeof(clock));
+		tty_format_clock(json_str(l, "timestamp"), clock, sizeof(clock));
 		sb_puts(b, "  ");
 		sb_paint(b, C_DIM, clock, 0);
 		sb_puts(b, " ");
-		fmt_log_line(b, str(l, "stream"), str(l, "line"));
+		fmt_log_line(b, json_str(l, "stream"), json_str(l, "line"));
 	}
 }
 
@@ -456,13 +373,13 @@ static void fmt_tunnel(sb_t *b, const json_t *ev, const char *what)
 	head(b, ev);
 	if (strcmp(what, "opened") == 0) {
 		sb_puts(b, "tunnel open  ");
-		sb_paint(b, C_MAGENTA, str(ev, "url") ? str(ev, "url") : "?", 0);
+		sb_paint(b, C_MAGENTA, json_str(ev, "url") ? json_str(ev, "url") : "?", 0);
 	} else if (strcmp(what, "closed") == 0) {
-		sb_printf(b, "tunnel closed (%s)", str(ev, "reason") ? str(ev, "reason") : "-");
+		sb_printf(b, "tunnel closed (%s)", json_str(ev, "reason") ? json_str(ev, "reason") : "-");
 	} else {
 		sb_paint(b, C_YELLOW, "tunnel failed: ", 0);
-		sb_printf(b, "%s%s%s", str(ev, "reason") ? str(ev, "reason") : "",
-			  str(ev, "message") ? ": " : "", str(ev, "message") ? str(ev, "message") : "");
+		sb_printf(b, "%s%s%s", json_str(ev, "reason") ? json_str(ev, "reason") : "",
+			  json_str(ev, "message") ? ": " : "", json_str(ev, "message") ? json_str(ev, "message") : "");
 	}
 	sb_puts(b, "\n");
 }
@@ -471,13 +388,13 @@ static void fmt_ready(sb_t *b, const json_t *ev)
 {
 	json_t *range = json_object_get(ev, "portRange");
 	sb_paint(b, C_BOLD, "devsup", 0);
-	sb_printf(b, " %s — runner %s", str(ev, "version"), str(ev, "runnerId"));
-	if (str(ev, "runnerIdTaken")) /* another devsup holds the id asked for: we moved on */
-		sb_printf(b, " (runner %s is in use by devsup pid %lld)", str(ev, "runnerIdTaken"),
+	sb_printf(b, " %s — runner %s", json_str(ev, "version"), json_str(ev, "runnerId"));
+	if (json_str(ev, "runnerIdTaken")) /* another devsup holds the id asked for: we moved on */
+		sb_printf(b, " (runner %s is in use by devsup pid %lld)", json_str(ev, "runnerIdTaken"),
 			  (long long)json_integer_value(json_object_get(ev, "runnerIdTakenBy")));
 	sb_printf(b, ", ports %lld-%lld, persistence %s",
 		  (long long)json_integer_value(json_array_get(range, 0)),
-		  (long long)json_integer_value(json_array_get(range, 1)), str(ev, "persistence"));
+		  (long long)json_integer_value(json_array_get(range, 1)), json_str(ev, "persistence"));
 	json_int_t rec = json_integer_value(json_object_get(ev, "recovered"));
 	if (rec > 0)
 		sb_printf(b, ", %lld project%s of a previous run stopped", (long long)rec,
@@ -496,7 +413,7 @@ static void fmt_generic(sb_t *b, const json_t *ev)
 	json_object_del(rest, "commandId");
 	char *s = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
 	head(b, ev);
-	sb_printf(b, "%s %s\n", str(ev, "type") ? str(ev, "type") : "?", s ? s : "");
+	sb_printf(b, "%s %s\n", json_str(ev, "type") ? json_str(ev, "type") : "?", s ? s : "");
 	free(s);
 	json_decref(rest);
 }
@@ -518,345 +435,12 @@ static void fmt_metrics(sb_t *b, const json_t *ev)
 	}
 }
 
-static int by_project_id(const void *a, const void *b)
-{
-	const char *x = str(*(const json_t *const *)a, "projectId");
-	const char *y = str(*(const json_t *const *)b, "projectId");
-	return strcmp(x ? x : "", y ? y : "");
-}
-
-enum {
-	COL_PROJECT,
-	COL_STATE,
-	COL_PORT,
-	COL_PID,
-	COL_URL,
-	COL_TUNNEL,
-	COL_UPTIME,
-	COL_RESTARTS,
-	COL_CPU,
-	COL_MEM,
-	COL_FAILURE,
-	STATUS_COLS
-};
-
-static const char *const status_titles[STATUS_COLS] = {
-	"PROJECT", "STATE", "PORT", "PID", "URL", "TUNNEL", "UPTIME", "↺", "CPU", "MEM", "LAST FAILURE"};
-
-/* Dropped first when the terminal is too narrow: what another column or `status ID` says
- * too (the pid, the url beside the port), then the rest. */
-static const int drop_order[] = {COL_PID,  COL_CPU,     COL_MEM,    COL_RESTARTS,
-				 COL_URL,  COL_TUNNEL,  COL_UPTIME, COL_PORT};
-
-static void format_bytes(uint64_t n, char *buf, size_t len)
-{
-	if (n >= 10ull << 30)
-		snprintf(buf, len, "%lluG", (unsigned long long)(n >> 30));
-	else if (n >= 1ull << 30)
-		snprintf(buf, len, "%.1fG", (double)n / (1 << 30));
-	else if (n >= 1ull << 20)
-		snprintf(buf, len, "%lluM", (unsigned long long)(n >> 20));
-	else
-		snprintf(buf, len, "%lluK", (unsigned long long)(n >> 10));
-}
-
-/* "immediate_crash, exit 1" of a failed project's lastFailure. */
-static void last_failure(const json_t *p, char *buf, size_t n)
-{
-	const json_t *lf = json_object_get(p, "lastFailure");
-	const char *state = str(p, "state");
-	buf[0] = '\0';
-	if (!json_is_object(lf) || !state || strcmp(state, "failed") != 0)
-		return;
-	const char *reason = str(lf, "reason"), *sig = str(lf, "signal");
-	json_t *code = json_object_get(lf, "exitCode");
-	size_t k = (size_t)snprintf(buf, n, "%s", reason ? reason : "failed");
-	if (sig && k < n)
-		snprintf(buf + k, n - k, ", %s", sig);
-	else if (json_is_integer(code) && k < n)
-		snprintf(buf + k, n - k, ", exit %lld", (long long)json_integer_value(code));
-}
-
-/* One project's cells (malloc'd); has[c] is set for a column some project fills. */
-static void status_row(const json_t *p, uint64_t now_ms, char **row, bool *has)
-{
-	char port[32] = "-", pid[32] = "-", up[32] = "-", restarts[32] = "-", cpu[32] = "-",
-	     mem[32] = "-", failure[256];
-	const char *state = str(p, "state");
-	json_int_t v;
-	json_t *usage = json_object_get(p, "usage"), *j;
-	uint64_t since = tty_parse_iso(str(p, "startedAt"));
-	if (since && state && strcmp(state, "running") == 0)
-		tty_format_uptime(now_ms > since ? now_ms - since : 0, up, sizeof(up));
-	if ((v = json_integer_value(json_object_get(p, "port"))) > 0)
-		snprintf(port, sizeof(port), "%lld", (long long)v);
-	if ((v = json_integer_value(json_object_get(p, "pid"))) > 0)
-		snprintf(pid, sizeof(pid), "%lld", (long long)v);
-	if (json_is_integer(j = json_object_get(p, "restarts"))) {
-		snprintf(restarts, sizeof(restarts), "%lld", (long long)json_integer_value(j));
-		has[COL_RESTARTS] = true;
-	}
-	if (json_is_number(j = json_object_get(usage, "cpuPercent"))) {
-		snprintf(cpu, sizeof(cpu), "%.0f%%", json_number_value(j));
-		has[COL_CPU] = true;
-	}
-	if (json_is_number(j = json_object_get(usage, "rssBytes"))) {
-		format_bytes((uint64_t)json_number_value(j), mem, sizeof(mem));
-		has[COL_MEM] = true;
-	}
-	last_failure(p, failure, sizeof(failure));
-	has[COL_FAILURE] |= failure[0] != '\0';
-	has[COL_TUNNEL] |= str(p, "tunnelUrl") != NULL;
-	row[COL_PROJECT] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
-	row[COL_STATE] = xstrdup(state ? state : "?");
-	row[COL_PORT] = xstrdup(port);
-	row[COL_PID] = xstrdup(pid);
-	row[COL_URL] = xstrdup(str(p, "url") ? str(p, "url") : "-");
-	row[COL_TUNNEL] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
-	row[COL_UPTIME] = xstrdup(up);
-	row[COL_RESTARTS] = xstrdup(restarts);
-	row[COL_CPU] = xstrdup(cpu);
-	row[COL_MEM] = xstrdup(mem);
-	row[COL_FAILURE] = xstrdup(failure[0] ? failure : "-");
-}
-
-static const char *status_color(int col, char **row)
-{
-	if (col == COL_STATE)
-		return state_color(row[COL_STATE]);
-	if (col == COL_URL && row[COL_URL][0] != '-')
-		return C_CYAN;
-	if (col == COL_TUNNEL && row[COL_TUNNEL][0] != '-')
-		return C_MAGENTA;
-	if (col == COL_FAILURE && row[COL_FAILURE][0] != '-')
-		return C_RED;
-	return NULL;
-}
-
-/* cell cut to width columns, its last one an ellipsis (malloc'd). */
-static char *ellipsize(const char *cell, int width)
-{
-	size_t len = strlen(cell);
-	if ((int)tty_text_width(cell, len) <= width || width < 1)
-		return xstrdup(cell);
-	size_t i = 0;
-	for (int w = 0; i < len; i++) {
-		if (((unsigned char)cell[i] & 0xc0) != 0x80 && ++w == width)
-			break;
-	}
-	char *s = xmalloc(i + 4);
-	memcpy(s, cell, i);
-	memcpy(s + i, "…", 4);
-	return s;
-}
-
-static int table_width(const int *width, const bool *shown)
-{
-	int total = 0, n = 0;
-	for (int c = 0; c < STATUS_COLS; c++)
-		if (shown[c]) {
-			total += width[c];
-			n++;
-		}
-	return total + 2 * (n > 0 ? n - 1 : 0);
-}
-
-/* Fits the table into cols (0: any width): drops columns in drop_order, then cuts the widest
- * of the project, failure, url and tunnel columns. */
-static void fit_columns(int *width, bool *shown, int cols)
-{
-	for (size_t i = 0; cols > 0 && i < ARRAY_LEN(drop_order); i++) {
-		if (table_width(width, shown) <= cols)
-			return;
-		shown[drop_order[i]] = false;
-	}
-	while (cols > 0 && table_width(width, shown) > cols) {
-		static const int cuttable[] = {COL_FAILURE, COL_PROJECT, COL_URL, COL_TUNNEL};
-		int widest = -1;
-		for (size_t i = 0; i < ARRAY_LEN(cuttable); i++) {
-			int c = cuttable[i];
-			if (shown[c] && width[c] > 4 && (widest < 0 || width[c] > width[widest]))
-				widest = c;
-		}
-		if (widest < 0)
-			return; /* as narrow as it gets */
-		width[widest]--;
-	}
-}
-
-char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms, int cols)
-{
-	size_t n = json_array_size(projects);
-	sb_t b = {.color = color};
-	if (n == 0) {
-		sb_puts(&b, "no projects yet: start one with  start ID -- CMD ARGS...\n");
-		return b.s;
-	}
-	/* by project id: the registry's order (newest first) means nothing to a reader */
-	const json_t **sorted = xcalloc(n, sizeof(*sorted));
-	for (size_t r = 0; r < n; r++)
-		sorted[r] = json_array_get(projects, r);
-	qsort(sorted, n, sizeof(*sorted), by_project_id);
-	char **cells = xcalloc(n * STATUS_COLS, sizeof(*cells));
-	int width[STATUS_COLS];
-	bool shown[STATUS_COLS] = {[COL_PROJECT] = true, [COL_STATE] = true, [COL_PORT] = true,
-				   [COL_PID] = true,     [COL_URL] = true,   [COL_TUNNEL] = true,
-				   [COL_UPTIME] = true};
-	bool has[STATUS_COLS] = {0};
-	for (int c = 0; c < STATUS_COLS; c++)
-		width[c] = (int)tty_text_width(status_titles[c], strlen(status_titles[c]));
-	for (size_t r = 0; r < n; r++) {
-		char **row = cells + r * STATUS_COLS;
-		status_row(sorted[r], now_ms, row, has);
-		for (int c = 0; c < STATUS_COLS; c++)
-			if ((int)strlen(row[c]) > width[c])
-				width[c] = (int)strlen(row[c]);
-	}
-	for (int c = COL_RESTARTS; c < STATUS_COLS; c++)
-		shown[c] = has[c];
-	/* a tunnel column of dashes says nothing: the first to go when narrow */
-	if (!has[COL_TUNNEL] && cols > 0 && table_width(width, shown) > cols)
-		shown[COL_TUNNEL] = false;
-	fit_columns(width, shown, cols);
-	int last = 0;
-	for (int c = 0; c < STATUS_COLS; c++)
-		if (shown[c])
-			last = c;
-	/* the last column is not padded: no trailing blanks */
-	for (int c = 0; c < STATUS_COLS; c++)
-		if (shown[c]) {
-			char *t = ellipsize(status_titles[c], width[c]);
-			sb_paint(&b, C_BOLD, t, c == last ? 0 : width[c] + 2);
-			free(t);
-		}
-	sb_puts(&b, "\n");
-	for (size_t r = 0; r < n; r++) {
-		char **row = cells + r * STATUS_COLS;
-		for (int c = 0; c < STATUS_COLS; c++) {
-			if (shown[c]) {
-				char *t = ellipsize(row[c], width[c]);
-				sb_paint(&b, status_color(c, row), t,
-					 c == last ? 0 : width[c] + 2);
-				free(t);
-			}
-			free(row[c]);
-		}
-		sb_puts(&b, "\n");
-	}
-	free(cells);
-	free(sorted);
-	return b.s;
-}
-
-/* --- fitting lines to the terminal ------------------------------------------------------ */
-
-/* Where a folded line's continuation starts: under the text of an event line (after the
- * clock and the project), under the text of an indented line. */
-static size_t hang_indent(const char *line, size_t len, int cols)
-{
-	size_t col = 0, i = 0, words = 0;
-	bool clock = false, in_word = false;
-	/* the plain text's first columns decide: skip colours */
-	char plain[64];
-	size_t pn = 0;
-	for (; i < len && pn < sizeof(plain) - 1; i++) {
-		if (line[i] == '\033') {
-			while (i < len && !(line[i] >= 0x40 && line[i] <= 0x7e && line[i] != '['))
-				i++;
-			continue;
-		}
-		if (((unsigned char)line[i] & 0xc0) == 0x80)
-			continue;
-		plain[pn++] = line[i];
-	}
-	plain[pn] = '\0';
-	clock = pn >= 9 && plain[2] == ':' && plain[5] == ':' && plain[8] == ' ';
-	for (i = 0; i < pn; i++) {
-		bool sp = plain[i] == ' ';
-		if (!sp && !in_word) {
-			words++;
-			if (!clock || words == 3)
-				break;
-		}
-		in_word = !sp;
-	}
-	col = i < pn ? i : 0;
-	/* a marker ("│ " of output lines, "→ " of suggestions; one multibyte character, its
-	 * lead byte here) belongs to the margin: continue under the text after it */
-	if (i + 1 < pn && (unsigned char)plain[i] >= 0xc0 && plain[i + 1] == ' ')
-		col += 2;
-	return col > (size_t)cols / 2 ? (size_t)cols / 2 : col;
-}
-
-static void fold_line(sb_t *b, const char *line, size_t len, int cols)
-{
-	size_t indent = hang_indent(line, len, cols), pos = 0;
-	bool first = true;
-	while (pos < len) {
-		size_t avail = first ? (size_t)cols : (size_t)cols - indent, col = 0, i = pos,
-		       brk = 0;
-		bool full = false;
-		while (i < len) {
-			if (line[i] == '\033' && i + 1 < len && line[i + 1] == '[') {
-				for (i += 2; i < len && !(line[i] >= 0x40 && line[i] <= 0x7e); i++)
-					;
-				i++;
-				continue;
-			}
-			if (((unsigned char)line[i] & 0xc0) != 0x80) {
-				if (col == avail) {
-					full = true;
-					break;
-				}
-				col++;
-				if (line[i] == ' ' && col > 1)
-					brk = i;
-			}
-			i++;
-		}
-		if (!first)
-			sb_printf(b, "%*s", (int)indent, "");
-		if (!full) {
-			sb_printf(b, "%.*s", (int)(len - pos), line + pos);
-			break;
-		}
-		size_t end = brk > pos ? brk : i;
-		sb_printf(b, "%.*s\n", (int)(end - pos), line + pos);
-		pos = end;
-		while (pos < len && line[pos] == ' ')
-			pos++;
-		first = false;
-	}
-}
-
-char *tty_fit(const char *text, int cols)
-{
-	sb_t b = {0};
-	const char *p = text;
-	/* a fold needs room for some text after the hanging indent */
-	if (cols < 20)
-		return xstrdup(text);
-	while (*p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		if ((int)tty_text_width(p, len) <= cols)
-			sb_printf(&b, "%.*s", (int)len, p);
-		else
-			fold_line(&b, p, len, cols);
-		if (!nl)
-			break;
-		sb_puts(&b, "\n");
-		p = nl + 1;
-	}
-	return b.s ? b.s : xstrdup("");
-}
-
 /* --- merged logs ------------------------------------------------------------------------ */
 
 static int by_line_time(const void *a, const void *b)
 {
 	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
-	const char *tx = str(x, "timestamp"), *ty = str(y, "timestamp");
+	const char *tx = json_str(x, "timestamp"), *ty = json_str(y, "timestamp");
 	int c = strcmp(tx ? tx : "", ty ? ty : "");
 	/* equal times keep their order: qsort is not stable, the index is */
 	return c ? c : (int)(json_integer_value(json_object_get(x, "i")) -
@@ -870,7 +454,7 @@ char *tty_format_merged_logs(const json_t *answers, bool color)
 	size_t i, j, width = 0;
 	json_array_foreach(answers, i, ans)
 	{
-		const char *pid = str(ans, "projectId") ? str(ans, "projectId") : "?";
+		const char *pid = json_str(ans, "projectId") ? json_str(ans, "projectId") : "?";
 		json_t *l;
 		if (strlen(pid) > width)
 			width = strlen(pid);
@@ -891,13 +475,13 @@ char *tty_format_merged_logs(const json_t *answers, bool color)
 		sb_puts(&b, "no output yet\n");
 	for (i = 0; i < n; i++) {
 		char clock[16];
-		const char *pid = str(sorted[i], "projectId");
-		tty_format_clock(str(sorted[i], "timestamp"), clock, sizeof(clock));
+		const char *pid = json_str(sorted[i], "projectId");
+		tty_format_clock(json_str(sorted[i], "timestamp"), clock, sizeof(clock));
 		sb_paint(&b, C_DIM, clock, 0);
 		sb_puts(&b, " ");
 		sb_paint(&b, tty_project_color(pid), pid, (int)width);
 		sb_puts(&b, " ");
-		fmt_log_line(&b, str(sorted[i], "stream"), str(sorted[i], "line"));
+		fmt_log_line(&b, json_str(sorted[i], "stream"), json_str(sorted[i], "line"));
 	}
 	free(sorted);
 	json_decref(all);
@@ -909,7 +493,7 @@ static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int col
 char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
 {
 	char *text = format_event(ev, color, now_ms, cols);
-	const char *type = str(ev, "type");
+	const char *type = json_str(ev, "type");
 	if (!text || cols <= 0 || (type && strcmp(type, "status") == 0))
 		return text;
 	char *fitted = tty_fit(text, cols);
@@ -919,7 +503,7 @@ char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
 
 static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
 {
-	const char *type = str(ev, "type");
+	const char *type = json_str(ev, "type");
 	sb_t b = {.color = color};
 	if (!type)
 		type = "?";
@@ -947,7 +531,7 @@ static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int col
 		json_int_t ms = json_integer_value(json_object_get(ev, "uptimeMs"));
 		tty_format_uptime(ms > 0 ? (uint64_t)ms : 0, up, sizeof(up));
 		head(&b, ev);
-		sb_printf(&b, "pong: devsup %s, up %s\n", str(ev, "version"), up);
+		sb_printf(&b, "pong: devsup %s, up %s\n", json_str(ev, "version"), up);
 	} else if (strcmp(type, "following") == 0) {
 		head(&b, ev);
 		sb_puts(&b, json_is_true(json_object_get(ev, "follow"))

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "supervisor/tty_table.h"
+#include "supervisor/tty_text.h"
+
 /*
  * Events as a person reads them: one line each (`12:00:03 web  starting → running
  * http://localhost:3000  in 412 ms`), errors with their reason, suggestion and last output
@@ -17,17 +20,8 @@
  * (a state change that the next event reports with more detail). now_ms: wall clock, for
  * uptimes; cols: the terminal's width, every line fits it (0: no limit). */
 char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms, int cols);
-/* The `status` table of projects ([{projectId, state, port, pid, url, tunnelUrl, startedAt,
- * and when present restarts, usage {cpuPercent, rssBytes}, lastFailure}]), each row on one
- * line of cols columns (0: no limit): columns dropped, then cells cut with an ellipsis. */
-char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms, int cols);
 /* Several `logs` answers as one list by time, each line after its project's name. */
 char *tty_format_merged_logs(const json_t *answers, bool color);
-/* text with each line longer than cols folded at a blank, under a hanging indent (the text
- * column of an event line); colours pass through. cols < 20: text as it is. */
-char *tty_fit(const char *text, int cols);
-/* Columns text takes on a terminal: colour sequences take none, a UTF-8 character one. */
-size_t tty_text_width(const char *s, size_t len);
 /* The colour (SGR) of a project's name: the same for a project every time. */
 const char *tty_project_color(const char *id);
 /* The engine's message or suggestion with protocol words (restart-dev-server, strictPort,

@@ -340,3 +340,14 @@ test('after Ctrl-Z and fg, the lines printed meanwhile carry the time they were 
     await t.close();
   }
 });
+
+test('status names a failed project\'s last failure and exit code', T, () =>
+  withPty({}, async (s) => {
+    s.line(`start crash --cwd ${FIXTURES} -- node server.mjs --exit-after 50 --exit-code 4`);
+    await s.waitFor(/✗ immediate_crash/);
+    s.line('stop crash'); // refused (not running): not a failure of the project
+    await s.waitFor(/not_running/);
+    s.line('status');
+    const [row] = await s.waitFor(/^crash +failed .*$/m);
+    assert.match(row, /immediate_crash, exit 4$/, row);
+  }));

@@ -183,9 +183,11 @@ static void set_prompt(void)
 			size_t c = 0;
 			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (following");
 			json_object_foreach(tty.following, id, v)
-			if (n < sizeof(tty.prompt))
-				n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, "%s %.64s",
-						      c++ ? "," : "", id);
+			{
+				if (n < sizeof(tty.prompt))
+					n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n,
+							      "%s %.64s", c++ ? "," : "", id);
+			}
 			if (n < sizeof(tty.prompt))
 				n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, ")");
 		}
@@ -535,17 +537,16 @@ static void track(const json_t *ev, const char *type)
 	}
 }
 
-
 /* A `logs` answer (or its error) of a merged `logs A B`: kept until the last one is in. */
 static bool merge_answer(json_t *ev, const char *type, const char *cid)
 {
 	if (!cid || !json_object_get(tty.merging, cid))
 		return false;
+	bool logs = strcmp(type, "logs") == 0;
 	json_object_del(tty.merging, cid);
-	if (strcmp(type, "logs") == 0)
+	if (logs)
 		json_array_append(tty.merged, ev);
-	else
-		return false; /* an error is shown as it comes */
+	/* an error is shown as it comes (after the merged lines, when it was the last answer) */
 	if (json_object_size(tty.merging) == 0) {
 		char *text = tty_format_merged_logs(tty.merged, tty.color);
 		char *fitted = tty.cols > 0 ? tty_fit(text, tty.cols) : xstrdup(text);
@@ -558,7 +559,7 @@ static bool merge_answer(json_t *ev, const char *type, const char *cid)
 			tty_print("  … following their output — Ctrl-C to stop\n");
 		}
 	}
-	return true;
+	return logs;
 }
 
 /* The last failure of each project as its events told it ({reason, exitCode | signal}), for

@@ -548,7 +548,8 @@ static void unknown_command(tty_action_t *out, const char *word)
 		size_t ncmd;
 		const char *const *cmds = tty_command_names(&ncmd);
 		for (size_t i = 0; i < ncmd && n < sizeof(msg); i++)
-			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s %s", i ? "," : "", cmds[i]);
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s %s", i ? "," : "",
+					      cmds[i]);
 	}
 	act_print(out, msg, true);
 }
@@ -616,8 +617,9 @@ static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_actio
 				unknown_flag(argv[i], argv[0], file_flags, ARRAY_LEN(file_flags), err,
 					     sizeof(err));
 			else
-				snprintf(err, sizeof(err), "%s takes no project ids: %s [--file PATH]",
-					 argv[0], argv[0]);
+				snprintf(err, sizeof(err),
+					 "%s takes no project ids: %s [--file PATH]", argv[0],
+					 argv[0]);
 			act_print(out, err, true);
 			return;
 		}

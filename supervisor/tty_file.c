@@ -75,9 +75,10 @@ static bool read_deps(tty_plan_t *plan, size_t i, json_t *deps, char *err, size_
 		const char *name = json_string_value(d);
 		ssize_t j = name ? find(plan, name) : -1;
 		if (j < 0) {
-			snprintf(err, errlen, "project %s depends on %s%.64s%s, which the file does not "
-					      "list",
-				 e->id, name ? "'" : "", name ? name : "a non-string", name ? "'" : "");
+			const char *q = name ? "'" : "";
+			snprintf(err, errlen, "project %s depends on %s%.64s%s, which the file does "
+					      "not list",
+				 e->id, q, name ? name : "a non-string", q);
 			return false;
 		}
 		e->deps[e->ndeps++] = (size_t)j;
@@ -237,8 +238,8 @@ void tty_plan_step(tty_plan_t *plan, json_t *starts, json_t *failed)
 				snprintf(msg, sizeof(msg), "%s not started: it depends on %s, which "
 							   "failed",
 					 e->id, failed_dep);
-				json_array_append_new(failed, json_pack("{s:s, s:s}", "projectId", e->id,
-									"message", msg));
+				json_array_append_new(failed, json_pack("{s:s, s:s}", "projectId",
+									e->id, "message", msg));
 				e->state = ENTRY_FAILED;
 				changed = true;
 			} else if (ready) {

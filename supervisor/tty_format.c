@@ -192,7 +192,8 @@ static bool fmt_state(sb_t *b, const json_t *ev)
 
 static void fmt_started(sb_t *b, const json_t *ev)
 {
-	const char *url = json_str(ev, "url"), *turl = json_str(ev, "tunnelUrl"), *terr = json_str(ev, "tunnelError");
+	const char *url = json_str(ev, "url"), *turl = json_str(ev, "tunnelUrl");
+	const char *terr = json_str(ev, "tunnelError");
 	head(b, ev);
 	transition(b, "starting", "running");
 	sb_puts(b, "  ");
@@ -375,11 +376,12 @@ static void fmt_tunnel(sb_t *b, const json_t *ev, const char *what)
 		sb_puts(b, "tunnel open  ");
 		sb_paint(b, C_MAGENTA, json_str(ev, "url") ? json_str(ev, "url") : "?", 0);
 	} else if (strcmp(what, "closed") == 0) {
-		sb_printf(b, "tunnel closed (%s)", json_str(ev, "reason") ? json_str(ev, "reason") : "-");
+		const char *reason = json_str(ev, "reason");
+		sb_printf(b, "tunnel closed (%s)", reason ? reason : "-");
 	} else {
 		sb_paint(b, C_YELLOW, "tunnel failed: ", 0);
-		sb_printf(b, "%s%s%s", json_str(ev, "reason") ? json_str(ev, "reason") : "",
-			  json_str(ev, "message") ? ": " : "", json_str(ev, "message") ? json_str(ev, "message") : "");
+		const char *reason = json_str(ev, "reason"), *msg = json_str(ev, "message");
+		sb_printf(b, "%s%s%s", reason ? reason : "", msg ? ": " : "", msg ? msg : "");
 	}
 	sb_puts(b, "\n");
 }
@@ -389,12 +391,14 @@ static void fmt_ready(sb_t *b, const json_t *ev)
 	json_t *range = json_object_get(ev, "portRange");
 	sb_paint(b, C_BOLD, "devsup", 0);
 	sb_printf(b, " %s — runner %s", json_str(ev, "version"), json_str(ev, "runnerId"));
-	if (json_str(ev, "runnerIdTaken")) /* another devsup holds the id asked for: we moved on */
-		sb_printf(b, " (runner %s is in use by devsup pid %lld)", json_str(ev, "runnerIdTaken"),
+	const char *taken = json_str(ev, "runnerIdTaken");
+	if (taken) /* another devsup holds the id asked for: we moved on */
+		sb_printf(b, " (runner %s is in use by devsup pid %lld)", taken,
 			  (long long)json_integer_value(json_object_get(ev, "runnerIdTakenBy")));
 	sb_printf(b, ", ports %lld-%lld, persistence %s",
 		  (long long)json_integer_value(json_array_get(range, 0)),
-		  (long long)json_integer_value(json_array_get(range, 1)), json_str(ev, "persistence"));
+		  (long long)json_integer_value(json_array_get(range, 1)),
+		  json_str(ev, "persistence"));
 	json_int_t rec = json_integer_value(json_object_get(ev, "recovered"));
 	if (rec > 0)
 		sb_printf(b, ", %lld project%s of a previous run stopped", (long long)rec,

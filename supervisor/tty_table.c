@@ -32,7 +32,8 @@ enum {
 };
 
 static const char *const status_titles[STATUS_COLS] = {
-	"PROJECT", "STATE", "PORT", "PID", "URL", "TUNNEL", "UPTIME", "↺", "CPU", "MEM", "LAST FAILURE"};
+	"PROJECT", "STATE", "PORT", "PID", "URL",         "TUNNEL",
+	"UPTIME",  "↺",     "CPU",  "MEM", "LAST FAILURE"};
 
 /* Dropped first when the terminal is too narrow: what another column or `status ID` says
  * too (the pid, the url beside the port), then the rest. */

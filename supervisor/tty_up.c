@@ -50,7 +50,8 @@ static void plan_step(void)
 			char cid[32];
 			snprintf(cid, sizeof(cid), "tty-up-%lu", ++up.next_id);
 			/* known before it is sent: the answer may come at once */
-			tty_plan_sent(up.plan, json_string_value(json_object_get(v, "projectId")), cid);
+			const char *pid = json_string_value(json_object_get(v, "projectId"));
+			tty_plan_sent(up.plan, pid, cid);
 			json_object_set_new(v, "id", json_string(cid));
 			json_decref(up.io->send(v));
 		}

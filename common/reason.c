@@ -61,6 +61,9 @@ static const struct {
 				     "Give each devsup on this machine its own --runner-id (the Node "
 				     "client's runnerId), e.g. one per deployment slot, or stop the "
 				     "devsup that holds it."},
+	[REASON_SHUTTING_DOWN] = {"shutting_down",
+				  "devsup is stopping every project and exiting; start the project "
+				  "again once devsup has restarted."},
 };
 
 const char *reason_name(reason_t r)

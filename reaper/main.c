@@ -35,6 +35,10 @@ static void configure_signals(void)
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	/* Ctrl-Z stops the master (the person's job), not us: we keep reading the server's
+	 * output, so a line is stamped when it was printed, not when the job came back with
+	 * fg, and the server never blocks on a full pipe meanwhile. */
+	signal(SIGTSTP, SIG_IGN);
 }
 
 int main(int argc, char **argv)

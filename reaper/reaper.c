@@ -351,8 +351,9 @@ static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *li
 	}
 	if (!r->stream_logs || r->phase == PHASE_DONE)
 		return;
-	json_t *msg = json_pack("{s:s, s:s, s:s%}", "type", "log", "stream",
-				ring_stream_name(stream), "line", line, len);
+	json_t *msg = json_pack("{s:s, s:s, s:s%, s:I}", "type", "log", "stream",
+				ring_stream_name(stream), "line", line, len, "at",
+				(json_int_t)wall_ms());
 	if (r->logs_dropped)
 		json_object_set_new(msg, "dropped", json_integer((json_int_t)r->logs_dropped));
 	if (chan_send_droppable(&r->chan, msg))

@@ -318,7 +318,7 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 		return;
 	}
 	if (!reg.accepting) {
-		reply_error(pid_s, id, REASON_CAPACITY, "Start it again once devsup has restarted.",
+		reply_error(pid_s, id, REASON_SHUTTING_DOWN, NULL,
 			    "devsup is shutting down and accepts no new start (project %s)", pid_s);
 		return;
 	}

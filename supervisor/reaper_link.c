@@ -348,6 +348,14 @@ static void on_log(project_t *p, const json_t *msg)
 		return;
 	}
 	json_t *ev = event_new("log", p->id, NULL);
+	json_int_t at = json_integer_value(json_object_get(msg, "at"));
+	if (at > 0) {
+		/* when the reaper read the line: a master that was stopped (Ctrl-Z) or behind
+		 * sends it later, still with the time it was printed */
+		char iso[32];
+		time_iso8601((uint64_t)at, iso, sizeof(iso));
+		json_object_set_new(ev, "timestamp", json_string(iso));
+	}
 	json_object_set(ev, "stream", json_object_get(msg, "stream"));
 	json_object_set(ev, "line", json_object_get(msg, "line"));
 	uint64_t dropped = p->logs_dropped + (uint64_t)upstream;

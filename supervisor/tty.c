@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,11 @@
 #include "supervisor/output.h"
 #include "supervisor/project.h"
 #include "supervisor/tty_commands.h"
+#include "supervisor/tty_countdown.h"
 #include "supervisor/tty_format.h"
+#include "supervisor/tty_history.h"
+#include "supervisor/tty_up.h"
 
-#define HISTORY_MAX 1000
 #define MAX_CANDIDATES 128
 
 static struct {
@@ -35,18 +38,24 @@ static struct {
 	bool installed; /* libedit's handler is in place: the prompt and the line are on screen */
 	bool busy;      /* running a typed line: its output comes before the next prompt */
 	bool color;
-	bool crlf; /* a terminal in libedit's mode may not turn '\n' into CR LF itself */
+	bool screen; /* stdout is the terminal: events are drawn above the line being typed */
+	int cols;    /* its width (0: stdout is no terminal, lines are not fitted) */
+	FILE *edit_out; /* the terminal libedit draws on when stdout is not it */
+	bool asking;    /* "stop N projects and exit? [y/N]" waits for its answer */
 	void (*on_quit)(void);
 	void (*on_eof)(void);
 	unsigned quits;
 	unsigned long next_id;
-	char *following;  /* the project `logs -f` follows */
-	char follow_logs_id[32]; /* the `logs` of a `logs -f`: "following" is said after it */
-	char follow_id[32];      /* ... and its follow-logs, whose own answer is not shown */
-	json_t *raw_ids;  /* ids of `json` commands: their answers are shown as JSON */
-	char history[PATH_MAX];
+	json_t *following;  /* projects whose output `logs -f` follows: id -> true */
+	json_t *quiet_ids;  /* commands whose answers are not shown (the follow-logs of logs -f) */
+	char follow_after[32]; /* after the answer to this command, say "following" */
+	json_t *merging;    /* `logs` of several projects: ids still to come -> true */
+	json_t *merged;     /* ... and the answers come so far */
+	json_t *muted;      /* projects whose log events are hidden: id -> true */
+	json_t *failures;   /* project -> its last failure, as its events said */
+	json_t *raw_ids;    /* ids of `json` commands: their answers are shown as JSON */
 	char cwd[PATH_MAX];
-	char prompt[256];
+	char prompt[512];
 	int log_pipe[2];
 	ev_io log_io;
 	linebuf_t log_lb;
@@ -56,6 +65,7 @@ static struct {
 } tty = {.log_pipe = {-1, -1}};
 
 static void tty_refresh(void);
+static void set_prompt(void);
 
 /* --- printing above the prompt --------------------------------------------------------- */
 
@@ -69,21 +79,37 @@ static void write_text(const char *text)
 			break;
 		}
 		output_write_raw(p, (size_t)(nl - p));
-		output_write_raw(tty.crlf ? "\r\n" : "\n", tty.crlf ? 2 : 1);
+		output_write_raw(tty.screen ? "\r\n" : "\n", tty.screen ? 2 : 1);
 		p = nl + 1;
 	}
 }
 
-/* Prints lines above the prompt: the prompt line is cleared, the text written, and the prompt
- * with the half-typed line drawn again below it. */
+/* Takes the prompt and the line being typed off the screen: every row of it, from the one
+ * the cursor is on up to the prompt's (a line longer than the terminal is wide wraps). */
+static void clear_edit_line(void)
+{
+	char seq[32];
+	size_t col = tty_text_width(tty.prompt, strlen(tty.prompt));
+	if (!tty.installed || !tty.screen)
+		return;
+	if (rl_line_buffer && rl_point > 0)
+		col += tty_text_width(rl_line_buffer, (size_t)rl_point);
+	unsigned rows = tty.cols > 0 ? (unsigned)(col / (size_t)tty.cols) : 0;
+	int n = rows ? snprintf(seq, sizeof(seq), "\r\033[%uA\033[J", rows)
+		     : snprintf(seq, sizeof(seq), "\r\033[J");
+	output_write_raw(seq, (size_t)n);
+}
+
+/* Prints lines above the prompt: the prompt and the line are cleared, the text written, and
+ * the prompt with the half-typed line drawn again below it. Without a terminal on stdout the
+ * text is written as it is: the prompt lives on the terminal, apart. */
 static void tty_print(const char *text)
 {
 	tty.printing = true;
-	if (tty.installed)
-		output_write_raw("\r\033[K", 4);
+	clear_edit_line();
 	write_text(text);
 	tty.printing = false;
-	if (!tty.busy)
+	if (!tty.busy && tty.screen)
 		tty_refresh();
 }
 
@@ -102,24 +128,79 @@ static void tty_print_painted(const char *sgr, const char *text)
 	free(s);
 }
 
+/* Text for a person, fitted to the terminal's width. */
+static void tty_say(const char *sgr, const char *text)
+{
+	char *fitted = tty.cols > 0 ? tty_fit(text, tty.cols) : xstrdup(text);
+	if (sgr)
+		tty_print_painted(sgr, fitted);
+	else
+		tty_print(fitted);
+	free(fitted);
+}
+
+static void __attribute__((format(printf, 2, 3))) tty_sayf(const char *sgr, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tty_say(sgr, buf);
+}
+
+static void redraw_prompt(void)
+{
+	if (!tty.installed || tty.busy) {
+		set_prompt();
+		return;
+	}
+	clear_edit_line();
+	set_prompt();
+	rl_forced_update_display();
+}
+
 /* --- the line editor ------------------------------------------------------------------- */
 
 static void on_line(char *line);
 
 static void set_prompt(void)
 {
-	if (tty.quits)
-		snprintf(tty.prompt, sizeof(tty.prompt), "devsup (stopping)> ");
-	else if (tty.following)
-		snprintf(tty.prompt, sizeof(tty.prompt), "devsup (following %.64s)> ", tty.following);
-	else
-		snprintf(tty.prompt, sizeof(tty.prompt), "devsup> ");
+	char stops[256];
+	size_t n = 0, k;
+	json_t *v;
+	const char *id;
+	if (tty.asking) {
+		snprintf(tty.prompt, sizeof(tty.prompt), "stop %u project%s and exit? [y/N] ",
+			 projects_live_count(), projects_live_count() == 1 ? "" : "s");
+	} else {
+		n += (size_t)snprintf(tty.prompt, sizeof(tty.prompt), "devsup");
+		if ((k = tty_countdown_text(stops, sizeof(stops))) > 0)
+			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (%s)", stops);
+		else if (tty.quits)
+			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (stopping)");
+		else if (json_object_size(tty.following) > 0) {
+			size_t c = 0;
+			n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, " (following");
+			json_object_foreach(tty.following, id, v)
+			{
+				if (n < sizeof(tty.prompt))
+					n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n,
+							      "%s %.64s", c++ ? "," : "", id);
+			}
+			if (n < sizeof(tty.prompt))
+				n += (size_t)snprintf(tty.prompt + n, sizeof(tty.prompt) - n, ")");
+		}
+		if (n < sizeof(tty.prompt))
+			snprintf(tty.prompt + n, sizeof(tty.prompt) - n, "> ");
+	}
 	if (tty.installed)
 		rl_set_prompt(tty.prompt);
 }
 
 static void install(void)
 {
+	set_prompt();
 	rl_callback_handler_install(tty.prompt, on_line);
 	tty.installed = true;
 	ev_io_start(tty.loop, &tty.rio);
@@ -150,13 +231,13 @@ static void tty_refresh(void)
 {
 	if (!tty.on || tty.busy)
 		return;
-	if (output_pending() > 0) {
+	if (tty.screen && output_pending() > 0) {
 		ev_prepare_start(tty.loop, &tty.drained);
 		return;
 	}
 	if (!tty.installed)
 		install();
-	else
+	else if (tty.screen)
 		rl_forced_update_display();
 }
 
@@ -170,52 +251,149 @@ static void tty_quit(void)
 	tty.on_quit();
 }
 
+/* quit, quit! or Ctrl-D: with projects live, asked once first (never silently), unless
+ * forced; while stopping, a second one kills what is left. */
+static void request_quit(bool force)
+{
+	unsigned live = projects_live_count();
+	if (tty.quits || force || live == 0) {
+		tty_quit();
+		return;
+	}
+	tty.asking = true;
+	set_prompt();
+}
+
+static void answer_question(const char *line)
+{
+	const char *a = line ? line + strspn(line, " \t") : "y";
+	tty.asking = false;
+	if (!line || strcasecmp(a, "y") == 0 || strcasecmp(a, "yes") == 0) {
+		tty_quit();
+		return;
+	}
+	tty_say(NULL, "nothing stopped (quit! exits without asking)\n");
+	set_prompt();
+}
+
+/* --- sending typed commands ------------------------------------------------------------ */
+
+/* Sends cmd with an id of its own (returned, a new reference); set, if given, holds the id
+ * before the command runs: its answers may come before command_handle_json returns. */
+static json_t *send_one(json_t *cmd, bool raw, json_t *set)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "tty-%lu", ++tty.next_id);
+	/* a command keeps an id it has: a raw one the person gave, to see it echoed, or the
+	 * one an `up` gave its start */
+	if (!json_object_get(cmd, "id"))
+		json_object_set_new(cmd, "id", json_string(id));
+	json_t *cid = json_incref(json_object_get(cmd, "id"));
+	if (raw) {
+		char *key = json_dumps(cid, JSON_ENCODE_ANY);
+		json_object_set_new(tty.raw_ids, key, json_true());
+		free(key);
+	}
+	const char *type = json_string_value(json_object_get(cmd, "type"));
+	const char *pid = json_string_value(json_object_get(cmd, "projectId"));
+	json_t *timeout = json_object_get(cmd, "timeoutMs");
+	if (type && pid && strcmp(type, "stop-dev-server") == 0 && json_is_integer(timeout))
+		tty_countdown_expect(pid, (uint64_t)json_integer_value(timeout));
+	if (set && json_is_string(cid))
+		json_object_set_new(set, json_string_value(cid), json_true());
+	command_handle_json(cmd);
+	return cid;
+}
+
 static void send_commands(const tty_action_t *a)
 {
-	size_t i;
+	size_t i, n = json_array_size(a->cmds);
 	json_t *cmd;
+	const char *last_type = n ? json_string_value(json_object_get(json_array_get(a->cmds, n - 1),
+									"type"))
+				  : NULL;
+	bool follows = !a->raw && last_type && strcmp(last_type, "follow-logs") == 0;
 	json_array_foreach(a->cmds, i, cmd)
 	{
-		char id[32];
-		snprintf(id, sizeof(id), "tty-%lu", ++tty.next_id);
-		/* a raw command keeps an id the person gave it, to see it echoed */
-		if (!a->raw || !json_object_get(cmd, "id"))
-			json_object_set_new(cmd, "id", json_string(id));
-		if (a->raw) {
-			char *key = json_dumps(json_object_get(cmd, "id"), JSON_ENCODE_ANY);
-			json_object_set_new(tty.raw_ids, key, json_true());
-			free(key);
-		}
+		const char *type = json_string_value(json_object_get(cmd, "type")) ?: "";
+		const char *pid = json_string_value(json_object_get(cmd, "projectId"));
+		bool follow = !a->raw && strcmp(type, "follow-logs") == 0;
+		bool logs = !a->raw && strcmp(type, "logs") == 0;
 		/* logs -f: the follow is asked at once, so no line falls between the last lines
-		 * and the stream, but announced after the last lines have been shown */
-		const char *type = json_string_value(json_object_get(cmd, "type"));
-		if (i > 0 && strcmp(type, "follow-logs") == 0) {
-			snprintf(tty.follow_id, sizeof(tty.follow_id), "%s", id);
-			snprintf(tty.follow_logs_id, sizeof(tty.follow_logs_id), "tty-%lu",
-				 tty.next_id - 1);
-		}
-		command_handle_json(cmd);
+		 * and the stream, but announced after the last lines have been shown; a muted
+		 * project followed is heard again */
+		if (follow && pid)
+			json_object_del(tty.muted, pid);
+		json_t *set = follow ? tty.quiet_ids : logs && a->merge ? tty.merging : NULL;
+		json_t *cid = send_one(cmd, a->raw, set);
+		if (logs && follows && json_is_string(cid))
+			snprintf(tty.follow_after, sizeof(tty.follow_after), "%s",
+				 json_string_value(cid));
+		json_decref(cid);
 	}
 }
 
+static void set_muted(const tty_action_t *a)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(a->ids, i, id)
+	{
+		const char *s = json_string_value(id);
+		if (a->kind == TTY_ACT_MUTE)
+			json_object_set_new(tty.muted, s, json_true());
+		else
+			json_object_del(tty.muted, s);
+		tty_sayf(NULL, "%s %s: %s\n", s, a->kind == TTY_ACT_MUTE ? "muted" : "unmuted",
+			 a->kind == TTY_ACT_MUTE ? "its output is hidden, it keeps running (logs "
+						   "shows it; unmute to see it again)"
+						 : "its output shows again");
+	}
+}
+
+/* --- up / down: the typed line's I/O for tty_up.c ----------------------------------------- */
+
+static json_t *up_send(json_t *cmd)
+{
+	return send_one(cmd, false, NULL);
+}
+
+static const tty_up_io_t up_io = {.send = up_send, .say = tty_say};
+
+/* The projects devsup knows, for the parser: `all`, and unknown ids. */
 static void run_line(const char *line)
 {
+	const char *ids[1024];
+	bool live[1024];
+	size_t n = 0;
+	for (project_t *p = project_first(); p && n < ARRAY_LEN(ids); p = p->next) {
+		ids[n] = p->id;
+		live[n++] = state_is_live(p->state);
+	}
+	tty_ctx_t ctx = {.cwd = tty.cwd, .ids = ids, .live = live, .nids = n};
 	tty_action_t a;
-	tty_parse_line(line, tty.cwd, &a);
+	tty_parse(line, &ctx, &a);
 	switch (a.kind) {
 	case TTY_ACT_NONE:
 		break;
 	case TTY_ACT_PRINT:
-		if (a.error)
-			tty_print_painted("31", a.text);
-		else
-			tty_print(a.text);
+		tty_say(a.error ? "31" : NULL, a.text);
 		break;
 	case TTY_ACT_QUIT:
-		tty_quit();
+		request_quit(a.force);
 		break;
 	case TTY_ACT_SEND:
 		send_commands(&a);
+		break;
+	case TTY_ACT_MUTE:
+	case TTY_ACT_UNMUTE:
+		set_muted(&a);
+		break;
+	case TTY_ACT_UP:
+		tty_up_run(a.file, &up_io);
+		break;
+	case TTY_ACT_DOWN:
+		tty_up_down(a.file, &up_io);
 		break;
 	}
 	tty_action_free(&a);
@@ -228,20 +406,23 @@ static void on_line(char *line)
 	tty.installed = false;
 	ev_io_stop(tty.loop, &tty.rio);
 	tty.busy = true;
-	if (!line) {
+	if (tty.asking) {
+		answer_question(line);
+	} else if (!line) {
 		/* libedit shows the ^D it read: say what it does instead */
-		output_write_raw("\r\033[K", 4);
-		tty_print(tty.prompt);
-		tty_print("quit\n");
-		tty_quit();
+		if (tty.screen) {
+			output_write_raw("\r\033[K", 4);
+			tty_print(tty.prompt);
+			tty_print("quit\n");
+		}
+		request_quit(false);
 	} else {
-		HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1)
-						      : NULL;
-		if (line[strspn(line, " \t")] && !(last && strcmp(last->line, line) == 0))
-			add_history(line);
+		/* what the editor let through as text (a control key) is neither run nor kept */
+		if (tty_line_is_clean(line) && !tty_history_add(line))
+			log_warn("cannot append to the history file: %s", strerror(errno));
 		run_line(line);
-		free(line);
 	}
+	free(line);
 	tty.busy = false;
 	tty_refresh();
 }
@@ -262,11 +443,19 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	rl_callback_read_char();
 }
 
+static void read_width(void)
+{
+	struct winsize ws;
+	tty.cols = tty.screen && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+}
+
+/* The terminal was resized: events and tables fit the new width from now on. */
 static void sigwinch_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)w;
 	(void)revents;
+	read_width();
 	if (tty.installed)
 		rl_resize_terminal();
 }
@@ -279,6 +468,7 @@ static void sigcont_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	read_width();
 	if (!tty.installed)
 		return;
 	rl_deprep_terminal();
@@ -322,46 +512,141 @@ static bool is_final(const char *type)
 	       strncmp(type, "tunnel-", 7) != 0;
 }
 
+/* What the front end tracks from the events, before they are shown: follows and stops (for
+ * the prompt and its countdown). */
+static void track(const json_t *ev, const char *type)
+{
+	const char *pid = json_string_value(json_object_get(ev, "projectId"));
+	if (strcmp(type, "following") == 0 && pid) {
+		if (json_is_true(json_object_get(ev, "follow")))
+			json_object_set_new(tty.following, pid, json_true());
+		else
+			json_object_del(tty.following, pid);
+		set_prompt();
+	} else if (strcmp(type, "log-stream-ended") == 0 && pid) {
+		json_object_del(tty.following, pid);
+		set_prompt();
+	} else if (strcmp(type, "dev-server-state") == 0 && pid) {
+		const char *to = json_string_value(json_object_get(ev, "to"));
+		if (to && strcmp(to, "stopping") == 0)
+			tty_countdown_began(pid, tty.quits > 1);
+		else
+			tty_countdown_ended(pid);
+	} else if (strcmp(type, "dev-server-stopped") == 0 && pid) {
+		tty_countdown_ended(pid);
+	}
+}
+
+/* A `logs` answer (or its error) of a merged `logs A B`: kept until the last one is in. */
+static bool merge_answer(json_t *ev, const char *type, const char *cid)
+{
+	if (!cid || !json_object_get(tty.merging, cid))
+		return false;
+	bool logs = strcmp(type, "logs") == 0;
+	json_object_del(tty.merging, cid);
+	if (logs)
+		json_array_append(tty.merged, ev);
+	/* an error is shown as it comes (after the merged lines, when it was the last answer) */
+	if (json_object_size(tty.merging) == 0) {
+		char *text = tty_format_merged_logs(tty.merged, tty.color);
+		char *fitted = tty.cols > 0 ? tty_fit(text, tty.cols) : xstrdup(text);
+		tty_print(fitted);
+		free(fitted);
+		free(text);
+		json_array_clear(tty.merged);
+		if (tty.follow_after[0] && strcmp(cid, tty.follow_after) == 0) {
+			tty.follow_after[0] = '\0';
+			tty_print("  … following their output — Ctrl-C to stop\n");
+		}
+	}
+	return logs;
+}
+
+/* The last failure of each project as its events told it ({reason, exitCode | signal}), for
+ * a status from an engine that does not report lastFailure itself. */
+static void remember_failure(const json_t *ev, const char *type)
+{
+	const char *pid = json_string_value(json_object_get(ev, "projectId"));
+	const char *reason = json_string_value(json_object_get(ev, "reason"));
+	/* an error that failed the project (a start's), not one that refused a command */
+	static const char *const refusals[] = {
+		"already_running", "not_running", "invalid_json",  "invalid_command",
+		"unknown_command", "line_too_long", "capacity",    "shutting_down",
+		"owned_by_other_runner"};
+	project_t *p = pid ? project_find(pid) : NULL;
+	if (!p || !reason || (strcmp(type, "dev-server-exited") != 0 &&
+			      !(strcmp(type, "error") == 0 && p->state == STATE_FAILED)))
+		return;
+	for (size_t i = 0; i < ARRAY_LEN(refusals); i++)
+		if (strcmp(reason, refusals[i]) == 0)
+			return;
+	json_t *f = json_pack("{s:s}", "reason", reason);
+	json_t *code = json_object_get(ev, "exitCode"), *sig = json_object_get(ev, "signal");
+	if (json_is_integer(code))
+		json_object_set(f, "exitCode", code);
+	if (json_is_string(sig))
+		json_object_set(f, "signal", sig);
+	json_object_set_new(tty.failures, pid, f);
+}
+
+static void add_failures(json_t *status)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(status, "projects"), i, p)
+	{
+		const char *pid = json_string_value(json_object_get(p, "projectId"));
+		json_t *f = pid ? json_object_get(tty.failures, pid) : NULL;
+		if (f && !json_is_object(json_object_get(p, "lastFailure")))
+			json_object_set(p, "lastFailure", f);
+	}
+}
+
+static char *event_text(json_t *ev, const char *type, const char *key)
+{
+	if (strcmp(type, "status") == 0)
+		add_failures(ev);
+	if (!key || !json_object_get(tty.raw_ids, key))
+		return tty_format_event(ev, tty.color, wall_ms(), tty.cols);
+	char *s = json_dumps(ev, JSON_COMPACT);
+	size_t n = s ? strlen(s) : 0;
+	char *text = xmalloc(n + 2);
+	snprintf(text, n + 2, "%s\n", s ? s : "");
+	free(s);
+	if (is_final(type))
+		json_object_del(tty.raw_ids, key);
+	return text;
+}
+
 static void on_event(json_t *ev)
 {
-	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *type = json_string_value(json_object_get(ev, "type")) ?: "";
+	const char *pid = json_string_value(json_object_get(ev, "projectId"));
 	json_t *cid = json_object_get(ev, "commandId");
-	char *key = cid ? json_dumps(cid, JSON_ENCODE_ANY) : NULL;
-	bool raw = key && json_object_get(tty.raw_ids, key);
-	if (type && strcmp(type, "following") == 0) {
-		free(tty.following);
-		tty.following = json_is_true(json_object_get(ev, "follow"))
-					? xstrdup(json_string_value(json_object_get(ev, "projectId")))
-					: NULL;
-		set_prompt();
-	}
 	const char *cid_s = json_string_value(cid);
-	/* the follow of a `logs -f` speaks through its `logs` answer (and its error, if any) */
-	if (cid_s && strcmp(cid_s, tty.follow_id) == 0) {
-		json_decref(ev);
-		free(key);
-		return;
+	char *key = cid ? json_dumps(cid, JSON_ENCODE_ANY) : NULL;
+	track(ev, type);
+	remember_failure(ev, type);
+	/* the follows of a `logs -f` speak through its `logs` answers (and their errors);
+	 * a muted project's output is not shown */
+	bool quiet = (cid_s && json_object_get(tty.quiet_ids, cid_s) &&
+		      strcmp(type, "error") != 0) ||
+		     (strcmp(type, "log") == 0 && pid && json_object_get(tty.muted, pid));
+	if (cid_s && is_final(type))
+		json_object_del(tty.quiet_ids, cid_s);
+	if (!quiet && !merge_answer(ev, type, cid_s)) {
+		char *text = event_text(ev, type, key);
+		if (text)
+			tty_print(text);
+		free(text);
+		if (cid_s && tty.follow_after[0] && strcmp(cid_s, tty.follow_after) == 0 &&
+		    is_final(type)) {
+			tty.follow_after[0] = '\0';
+			if (json_object_size(tty.following) > 0)
+				tty_print("  … following its output — Ctrl-C to stop\n");
+		}
 	}
-	char *text;
-	if (raw) {
-		char *s = json_dumps(ev, JSON_COMPACT);
-		size_t n = s ? strlen(s) : 0;
-		text = xmalloc(n + 2);
-		snprintf(text, n + 2, "%s\n", s ? s : "");
-		free(s);
-		if (is_final(type))
-			json_object_del(tty.raw_ids, key);
-	} else {
-		text = tty_format_event(ev, tty.color, wall_ms());
-	}
-	if (text)
-		tty_print(text);
-	if (type && cid_s && strcmp(cid_s, tty.follow_logs_id) == 0 && is_final(type)) {
-		tty.follow_logs_id[0] = '\0';
-		if (tty.following)
-			tty_print("  … following its output — Ctrl-C to stop\n");
-	}
-	free(text);
+	tty_up_answered(type, cid_s);
 	free(key);
 	json_decref(ev);
 }
@@ -425,12 +710,38 @@ int tty_log_fd(void)
 static void history_open(void)
 {
 	const char *home = getenv("HOME");
-	using_history();
-	stifle_history(HISTORY_MAX);
-	if (!home || !*home)
-		return; /* no home, no history: nothing is written anywhere else */
-	snprintf(tty.history, sizeof(tty.history), "%s/.devsup_history", home);
-	(void)read_history(tty.history);
+	char path[PATH_MAX];
+	/* no home, no history: nothing is written anywhere else */
+	if (home && *home)
+		snprintf(path, sizeof(path), "%s/.devsup_history", home);
+	tty_history_open(home && *home ? path : NULL);
+}
+
+/* Where libedit reads and draws. With stdout on the terminal, there; otherwise (`devsup --tty
+ * | cat`, `> out.txt`) on the terminal itself, so the line is edited where it is typed while
+ * the events go to stdout as plain lines. */
+static void editor_streams(void)
+{
+	rl_instream = stdin;
+	rl_outstream = stdout;
+	if (tty.screen)
+		return;
+	int fd = open("/dev/tty", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && isatty(STDIN_FILENO))
+		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (fd >= 0 && !(tty.edit_out = fdopen(fd, "w")))
+		close(fd);
+	if (tty.edit_out)
+		rl_outstream = tty.edit_out;
+}
+
+/* libedit's Ctrl-R (an incremental search) does not work through the callback interface:
+ * its keys came back as a line of garbage. Ctrl-R searches back for a line starting with
+ * what is typed instead, as the Up arrow of some shells. */
+static void bind_keys(void)
+{
+	if (rl_parse_and_bind("bind ^R ed-search-prev-history") != 0)
+		log_warn("cannot bind Ctrl-R to the history search");
 }
 
 void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
@@ -441,18 +752,23 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	tty.on_eof = on_eof;
 	tty.on = true;
 	tty.raw_ids = json_object();
-	tty.color = isatty(STDOUT_FILENO) && !(no_color && *no_color);
-	tty.crlf = isatty(STDOUT_FILENO);
+	tty.following = json_object();
+	tty.quiet_ids = json_object();
+	tty.merging = json_object();
+	tty.merged = json_array();
+	tty.muted = json_object();
+	tty.failures = json_object();
+	tty.screen = isatty(STDOUT_FILENO);
+	tty.color = tty.screen && !(no_color && *no_color);
+	read_width();
 	if (!getcwd(tty.cwd, sizeof(tty.cwd)))
 		snprintf(tty.cwd, sizeof(tty.cwd), "/");
 	/* Signals are the loop's (ev_signal): libedit must not install handlers of its own. */
 	rl_catch_signals = 0;
 	rl_readline_name = "devsup";
-	rl_instream = stdin;
-	rl_outstream = stdout;
+	editor_streams();
 	rl_attempted_completion_function = complete;
 	history_open();
-	set_prompt();
 	output_set_sink(on_event);
 	log_set_sink(on_log);
 	open_log_pipe();
@@ -462,24 +778,32 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	ev_signal_init(&tty.sigcont, sigcont_cb, SIGCONT);
 	ev_signal_start(loop, &tty.sigcont);
 	ev_prepare_init(&tty.drained, drained_cb);
+	tty_countdown_init(loop, tty.screen, redraw_prompt);
 	install();
+	bind_keys();
 }
 
 void tty_interrupt(void)
 {
 	if (!tty.on)
 		return;
-	output_write_raw(tty.crlf ? "^C\r\n" : "^C\n", tty.crlf ? 4 : 3);
+	if (tty.screen)
+		output_write_raw("^C\r\n", 4);
 	/* the line editor goes and comes back: an empty line under a fresh prompt */
 	uninstall();
-	if (tty.following) {
-		tty.busy = true;
+	tty.asking = false;
+	const char *id;
+	json_t *v, *ids = json_deep_copy(tty.following);
+	tty.busy = true;
+	json_object_foreach(ids, id, v)
+	{
 		json_t *cmd = json_pack("{s:s, s:s, s:s, s:b}", "type", "follow-logs", "id", "tty-f",
-					"projectId", tty.following, "follow", 0);
+					"projectId", id, "follow", 0);
 		command_handle_json(cmd);
 		json_decref(cmd);
-		tty.busy = false;
 	}
+	json_decref(ids);
+	tty.busy = false;
 	tty_refresh();
 }
 
@@ -487,20 +811,17 @@ void tty_stop(void)
 {
 	if (!tty.on)
 		return;
-	if (tty.installed)
-		output_write_raw("\r\033[K", 4);
+	clear_edit_line();
 	uninstall();
 	ev_io_stop(tty.loop, &tty.rio);
 	ev_signal_stop(tty.loop, &tty.sigwinch);
 	ev_signal_stop(tty.loop, &tty.sigcont);
 	ev_prepare_stop(tty.loop, &tty.drained);
+	tty_countdown_stop();
 	tty.on = false;
 	tty_print("every project is stopped; bye\n");
 	output_set_sink(NULL);
 	log_set_sink(NULL);
-	int err = tty.history[0] ? write_history(tty.history) : 0;
-	if (err)
-		log_warn("cannot save the history in %s: %s", tty.history, strerror(err));
 	if (tty.log_pipe[0] >= 0) {
 		ev_io_stop(tty.loop, &tty.log_io);
 		linebuf_free(&tty.log_lb);
@@ -508,8 +829,18 @@ void tty_stop(void)
 		close(tty.log_pipe[1]);
 		tty.log_pipe[0] = tty.log_pipe[1] = -1;
 	}
-	json_decref(tty.raw_ids);
-	tty.raw_ids = NULL;
-	free(tty.following);
-	tty.following = NULL;
+	if (tty.edit_out) {
+		/* the last prompt, left on the terminal apart from stdout, goes */
+		fputs("\r\033[K", tty.edit_out);
+		fclose(tty.edit_out);
+		tty.edit_out = NULL;
+		rl_outstream = stdout;
+	}
+	tty_up_stop();
+	json_t **objs[] = {&tty.raw_ids,  &tty.following,     &tty.quiet_ids, &tty.merging,
+			   &tty.merged,   &tty.muted,   &tty.failures};
+	for (size_t i = 0; i < ARRAY_LEN(objs); i++) {
+		json_decref(*objs[i]);
+		*objs[i] = NULL;
+	}
 }

@@ -8,221 +8,15 @@
 
 #include "common/util.h"
 
-static const char *const commands[] = {"start", "stop",    "restart", "status", "logs",
-				       "ping",  "metrics", "json",    "help",   "quit"};
-
-static const char *const start_flags[] = {"--port", "--strict-port", "--framework", "--tunnel",
-					  "--cwd",  "--env",         "--logs",      "--"};
+static const char *const start_flags[] = {
+	"--port",        "--strict-port",    "--framework",    "--tunnel", "--cwd",
+	"--env",         "--env-file",       "--health-path",  "--health-timeout",
+	"--stop-timeout", "--logs",          "--"};
 static const char *const stop_flags[] = {"--timeout"};
 static const char *const logs_flags[] = {"-n", "-f"};
+static const char *const file_flags[] = {"--file"};
 static const char *const frameworks[] = {"auto", "next", "vite", "other"};
 static const char *const providers[] = {"cloudflared", "ngrok", "localtunnel"};
-
-static const char help_all[] =
-	"commands:\n"
-	"  start ID [options] -- CMD ARGS...  start a dev server (help start: the options)\n"
-	"  stop ID [--timeout SECONDS]        stop it: SIGTERM, SIGKILL after the timeout\n"
-	"  restart ID [options]               stop it and start it again, same command\n"
-	"  status [ID]                        a table: project, state, port, pid, url, tunnel\n"
-	"  logs ID [-n N] [-f]                its last N lines of output; -f follows them\n"
-	"  ping                               is devsup alive?\n"
-	"  metrics                            counters and start latencies\n"
-	"  json {...}                         send a raw protocol command (docs/protocol.md)\n"
-	"  help [COMMAND]                     this list, or one command in detail\n"
-	"  quit                               stop every project and exit (also Ctrl-D)\n"
-	"Tab completes commands, options and project ids. Ctrl-C clears the line or ends\n"
-	"logs -f; a second Ctrl-D while stopping kills what is left.\n";
-
-static const struct {
-	const char *name;
-	const char *text;
-} help_topics[] = {
-	{"start",
-	 "start ID [--port N] [--strict-port] [--framework F] [--tunnel[=PROVIDER]] [--cwd DIR]\n"
-	 "      [--env K=V]... [--logs] -- CMD ARGS...\n"
-	 "  Runs CMD ARGS (without a shell; {port} becomes the port) as project ID and says\n"
-	 "  when it answers HTTP. A single quoted command with blanks runs with /bin/sh -c.\n"
-	 "  --port N          the port to ask for (default: one from devsup's --port-range)\n"
-	 "  --strict-port     fail when that port is taken, instead of taking another\n"
-	 "  --framework F     auto (default), next, vite or other\n"
-	 "  --tunnel[=P]      open a public tunnel: cloudflared (default), ngrok, localtunnel\n"
-	 "  --cwd DIR         the project's directory (default: the current directory)\n"
-	 "  --env K=V         add K=V to its environment (repeatable)\n"
-	 "  --logs            print its output as it comes\n"
-	 "example:\n"
-	 "  start web --port 3000 -- npm run dev\n"},
-	{"stop",
-	 "stop ID [--timeout SECONDS]\n"
-	 "  Stops project ID: SIGTERM to everything it started, SIGKILL to what is left after\n"
-	 "  the timeout (default: 10 s). Answered once nothing of it is alive.\n"
-	 "example:\n"
-	 "  stop web --timeout 2\n"},
-	{"restart",
-	 "restart ID [start options] [-- CMD ARGS...]\n"
-	 "  Stops project ID if it runs, then starts it again with its last command and port;\n"
-	 "  options given replace the last start's.\n"
-	 "example:\n"
-	 "  restart web --env DEBUG=1\n"},
-	{"status",
-	 "status [ID]\n"
-	 "  A table of every project (or one): state, port, pid, url, tunnel, uptime.\n"},
-	{"logs",
-	 "logs ID [-n N] [-f]\n"
-	 "  The last N lines of its output (default 100), also after it stopped; with -f, then\n"
-	 "  every new line as it comes, until Ctrl-C.\n"
-	 "example:\n"
-	 "  logs web -n 20 -f\n"},
-	{"ping", "ping\n  Answers pong, with devsup's version and uptime.\n"},
-	{"metrics", "metrics\n  Starts, failures by reason, stops, forced kills, start latency.\n"},
-	{"json",
-	 "json {...}\n"
-	 "  Sends one protocol command as it is and shows its answers as JSON.\n"
-	 "example:\n"
-	 "  json {\"type\":\"status\"}\n"},
-	{"help", "help [COMMAND]\n  The commands, or one in detail.\n"},
-	{"quit",
-	 "quit\n  Stops every project and exits, as Ctrl-D; Ctrl-D again while stopping kills\n"
-	 "  what is left.\n"},
-};
-
-const char *tty_help(const char *topic)
-{
-	if (!topic)
-		return help_all;
-	for (size_t i = 0; i < ARRAY_LEN(help_topics); i++)
-		if (strcmp(topic, help_topics[i].name) == 0)
-			return help_topics[i].text;
-	return NULL;
-}
-
-/* --- splitting ------------------------------------------------------------------------- */
-
-typedef struct {
-	char **v;
-	int n;
-	int cap;
-} words_t;
-
-static void words_push(words_t *w, char *s)
-{
-	if (w->n + 2 > w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 8;
-		w->v = xrealloc(w->v, (size_t)w->cap * sizeof(*w->v));
-	}
-	w->v[w->n++] = s;
-	w->v[w->n] = NULL;
-}
-
-void tty_argv_free(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
-}
-
-int tty_split(const char *line, char ***argv, char *err, size_t errlen)
-{
-	words_t w = {0};
-	size_t len = strlen(line);
-	char *cur = xmalloc(len + 1); /* a word is never longer than the line */
-	size_t cl = 0;
-	bool in_word = false;
-	words_push(&w, NULL); /* an empty, terminated array even for an empty line */
-	w.n = 0;
-	for (const char *p = line; *p; p++) {
-		char c = *p;
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			if (in_word) {
-				words_push(&w, xstrndup(cur, cl));
-				cl = 0;
-				in_word = false;
-			}
-			continue;
-		}
-		in_word = true;
-		if (c == '\\') {
-			if (p[1])
-				cur[cl++] = *++p;
-		} else if (c == '\'') {
-			const char *end = strchr(p + 1, '\'');
-			if (!end) {
-				snprintf(err, errlen, "unterminated ' quote");
-				goto bad;
-			}
-			memcpy(cur + cl, p + 1, (size_t)(end - p - 1));
-			cl += (size_t)(end - p - 1);
-			p = end;
-		} else if (c == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
-					p++;
-				cur[cl++] = *p;
-			}
-			if (!*p) {
-				snprintf(err, errlen, "unterminated \" quote");
-				goto bad;
-			}
-		} else {
-			cur[cl++] = c;
-		}
-	}
-	if (in_word)
-		words_push(&w, xstrndup(cur, cl));
-	free(cur);
-	*argv = w.v;
-	return w.n;
-bad:
-	free(cur);
-	tty_argv_free(w.v);
-	*argv = NULL;
-	return -1;
-}
-
-/* --- suggestions ----------------------------------------------------------------------- */
-
-size_t tty_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
-	if (la > 63 || lb > 63)
-		return 64;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-static const char *nearest(const char *word, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	size_t best_d = 3;
-	for (size_t i = 0; i < n; i++) {
-		size_t d = tty_distance(word, names[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = names[i];
-		}
-	}
-	return best;
-}
-
-const char *tty_suggest(const char *word)
-{
-	return nearest(word, commands, ARRAY_LEN(commands));
-}
 
 /* --- building commands ----------------------------------------------------------------- */
 
@@ -276,7 +70,7 @@ static bool unknown_flag(const char *arg, const char *cmd, const char *const *fl
 {
 	char name[64];
 	snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
-	const char *near = nearest(name, flags, n);
+	const char *near = tty_suggest_among(name, flags, n);
 	if (near)
 		snprintf(err, errlen, "unknown option '%s' for %s — did you mean '%s'?", name, cmd,
 			 near);
@@ -300,6 +94,73 @@ static char *absolute_dir(const char *dir, const char *cwd)
 		snprintf(buf, sizeof(buf), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
 			 strncmp(dir, "./", 2) == 0 ? dir + 2 : dir);
 	return xstrdup(buf);
+}
+
+/* cmd's object `key`, made if missing (borrowed). */
+static json_t *object_of(json_t *cmd, const char *key)
+{
+	json_t *o = json_object_get(cmd, key);
+	if (!o) {
+		o = json_object();
+		json_object_set_new(cmd, key, o);
+	}
+	return o;
+}
+
+static json_t *health_of(json_t *cmd)
+{
+	return object_of(cmd, "healthCheck");
+}
+
+/* --env K=V and --env-file are collected apart ("env" and "envFile") and merged once the
+ * line is read, so an --env wins over the file whatever their order. */
+static json_t *env_of(json_t *cmd, const char *key)
+{
+	return object_of(cmd, key);
+}
+
+/* Strips one pair of matching quotes around a value, as .env files write them. */
+static void unquote(char *v)
+{
+	size_t n = strlen(v);
+	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+		memmove(v, v + 1, n - 2);
+		v[n - 2] = '\0';
+	}
+}
+
+bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "--env-file %s: %s", path, strerror(errno));
+		return false;
+	}
+	char line[8192];
+	unsigned lineno = 0;
+	bool ok = true;
+	while (ok && fgets(line, sizeof(line), f)) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		char *p = line + strspn(line, " \t");
+		if (!*p || *p == '#')
+			continue;
+		if (strncmp(p, "export ", 7) == 0)
+			p += 7 + strspn(p + 7, " \t");
+		char *eq = strchr(p, '=');
+		size_t nl = eq ? strcspn(p, " \t=") : 0;
+		if (!eq || nl == 0 || p + nl != eq) {
+			snprintf(err, errlen, "--env-file %s line %u: expected NAME=VALUE", path,
+				 lineno);
+			ok = false;
+			break;
+		}
+		*eq = '\0';
+		unquote(eq + 1);
+		json_object_set_new(env, p, json_string(eq + 1));
+	}
+	fclose(f);
+	return ok;
 }
 
 /* One option of start/restart into cmd; false with err for a bad or unknown one. */
@@ -344,14 +205,38 @@ static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char 
 			snprintf(err, errlen, "--env '%s': expected NAME=VALUE", v);
 			return false;
 		}
-		json_t *env = json_object_get(cmd, "env");
-		if (!env) {
-			env = json_object();
-			json_object_set_new(cmd, "env", env);
-		}
+		json_t *env = env_of(cmd, "env");
 		char *name = xstrndup(v, (size_t)(eq - v));
 		json_object_set_new(env, name, json_string(eq + 1));
 		free(name);
+	} else if (flag_is(a, "--env-file")) {
+		if (!(v = flag_value(argc, argv, i, "--env-file", err, errlen)))
+			return false;
+		char *path = absolute_dir(v, cwd);
+		bool ok = tty_read_env_file(path, env_of(cmd, "envFile"), err, errlen);
+		free(path);
+		return ok;
+	} else if (flag_is(a, "--health-path")) {
+		if (!(v = flag_value(argc, argv, i, "--health-path", err, errlen)))
+			return false;
+		if (v[0] != '/') {
+			snprintf(err, errlen, "--health-path '%s': a URL path starting with /", v);
+			return false;
+		}
+		json_object_set_new(health_of(cmd), "path", json_string(v));
+	} else if (flag_is(a, "--health-timeout") || flag_is(a, "--stop-timeout")) {
+		bool health = a[2] == 'h';
+		const char *name = health ? "--health-timeout" : "--stop-timeout";
+		if (!(v = flag_value(argc, argv, i, name, err, errlen)))
+			return false;
+		if (!parse_seconds_ms(v, 3600, &num) || (health && num == 0)) {
+			snprintf(err, errlen, "%s '%s': expected seconds from %s to 3600", name, v,
+				 health ? "0.001" : "0");
+			return false;
+		}
+		json_object_set_new(health ? health_of(cmd) : cmd, health ? "timeoutMs"
+									  : "stopTimeoutMs",
+				    json_integer((json_int_t)num));
 	} else if (strcmp(a, "--logs") == 0) {
 		json_object_set_new(cmd, "logs", json_true());
 	} else {
@@ -399,6 +284,14 @@ json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart,
 			 argv[1]);
 		goto bad;
 	}
+	json_t *file_env = json_object_get(cmd, "envFile");
+	if (file_env) {
+		/* the file first, then --env over it */
+		json_t *env = json_deep_copy(file_env);
+		json_object_update(env, json_object_get(cmd, "env"));
+		json_object_set_new(cmd, "env", env);
+		json_object_del(cmd, "envFile");
+	}
 	if (!is_restart && !json_object_get(cmd, "cwd"))
 		json_object_set_new(cmd, "cwd", json_string(cwd));
 	return cmd;
@@ -407,71 +300,221 @@ bad:
 	return NULL;
 }
 
-static json_t *build_stop(int argc, char **argv, char *err, size_t errlen)
+/* --- project ids ------------------------------------------------------------------------ */
+
+void tty_no_project(const char *id, const char *const *ids, size_t nids, char *err,
+		    size_t errlen)
 {
-	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "stop needs a project id: stop ID [--timeout SECONDS]");
-		return NULL;
+	const char *near = tty_suggest_among(id, ids, nids);
+	if (near) {
+		snprintf(err, errlen, "no project '%.64s' — did you mean '%s'?", id, near);
+		return;
 	}
-	json_t *cmd = json_pack("{s:s, s:s}", "type", "stop-dev-server", "projectId", argv[1]);
-	for (int i = 2; i < argc; i++) {
-		const char *v;
-		long long ms;
-		if (!flag_is(argv[i], "--timeout")) {
-			unknown_flag(argv[i], "stop", stop_flags, ARRAY_LEN(stop_flags), err, errlen);
-			goto bad;
-		}
-		if (!(v = flag_value(argc, argv, &i, "--timeout", err, errlen)))
-			goto bad;
-		if (!parse_seconds_ms(v, 3600, &ms)) {
-			snprintf(err, errlen, "--timeout '%s': expected seconds from 0 to 3600", v);
-			goto bad;
-		}
-		json_object_set_new(cmd, "timeoutMs", json_integer((json_int_t)ms));
+	if (nids == 0) {
+		snprintf(err, errlen, "no project '%.64s': none was started yet (start %.64s -- CMD "
+				      "ARGS...)",
+			 id, id);
+		return;
 	}
-	return cmd;
+	size_t n = (size_t)snprintf(err, errlen, "no project '%.64s'; the projects are", id);
+	for (size_t i = 0; i < nids && n < errlen; i++)
+		n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", ids[i]);
+}
+
+/* Adds the project `word` names to out (a JSON array of ids): `all` is every known project
+ * (every live one when live_only); an unknown id is refused with a suggestion. */
+static bool add_target(const tty_ctx_t *ctx, const char *word, bool live_only, json_t *out,
+		       char *err, size_t errlen)
+{
+	if (!ctx->ids) {
+		json_array_append_new(out, json_string(word));
+		return true;
+	}
+	if (strcmp(word, "all") == 0) {
+		for (size_t i = ctx->nids; i-- > 0;)
+			if (!live_only || (ctx->live && ctx->live[i]))
+				json_array_append_new(out, json_string(ctx->ids[i]));
+		return true;
+	}
+	for (size_t i = 0; i < ctx->nids; i++)
+		if (strcmp(ctx->ids[i], word) == 0) {
+			json_array_append_new(out, json_string(word));
+			return true;
+		}
+	tty_no_project(word, ctx->ids, ctx->nids, err, errlen);
+	return false;
+}
+
+static bool is_id_word(const tty_ctx_t *ctx, const char *w)
+{
+	if (strcmp(w, "all") == 0)
+		return true;
+	for (size_t i = 0; ctx->ids && i < ctx->nids; i++)
+		if (strcmp(ctx->ids[i], w) == 0)
+			return true;
+	return false;
+}
+
+/* `verb ID... [flags]`: the ids (every word that is not a flag or a flag's value, given by
+ * takes_value) into a new array, or NULL with err. */
+static json_t *targets(const tty_ctx_t *ctx, int argc, char **argv, bool live_only,
+		       bool (*takes_value)(const char *flag), char *err, size_t errlen)
+{
+	json_t *ids = json_array();
+	int typed = 0;
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			if (takes_value && takes_value(argv[i]) && !strchr(argv[i], '='))
+				i++;
+			continue;
+		}
+		typed++;
+		if (!add_target(ctx, argv[i], live_only, ids, err, errlen))
+			goto bad;
+	}
+	if (typed == 0) {
+		snprintf(err, errlen, "%s needs a project id (or all): help %s", argv[0], argv[0]);
+		goto bad;
+	}
+	if (json_array_size(ids) == 0) {
+		snprintf(err, errlen, "%s all: no project is %s", argv[0],
+			 live_only ? "running" : "known yet");
+		goto bad;
+	}
+	return ids;
 bad:
-	json_decref(cmd);
+	json_decref(ids);
 	return NULL;
 }
 
-/* `logs ID [-n N] [-f]`: the logs command, then follow-logs when -f. */
-static json_t *build_logs(int argc, char **argv, char *err, size_t errlen)
+static bool stop_takes_value(const char *flag)
 {
-	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "logs needs a project id: logs ID [-n N] [-f]");
-		return NULL;
+	return strcmp(flag, "--timeout") == 0;
+}
+
+static bool logs_takes_value(const char *flag)
+{
+	return strcmp(flag, "-n") == 0 || strcmp(flag, "--lines") == 0;
+}
+
+/* Each id of ids as a copy of cmd with that projectId, into a new array. */
+static json_t *per_target(json_t *cmd, json_t *ids)
+{
+	json_t *cmds = json_array(), *id;
+	size_t i;
+	json_array_foreach(ids, i, id)
+	{
+		json_t *c = json_deep_copy(cmd);
+		json_object_set(c, "projectId", id);
+		json_array_append_new(cmds, c);
 	}
-	json_t *logs = json_pack("{s:s, s:s}", "type", "logs", "projectId", argv[1]);
+	return cmds;
+}
+
+static json_t *build_stop(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			  size_t errlen)
+{
+	json_t *cmd = json_pack("{s:s}", "type", "stop-dev-server"), *ids = NULL, *cmds = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		long long ms;
+		if (argv[i][0] != '-')
+			continue;
+		if (!flag_is(argv[i], "--timeout")) {
+			unknown_flag(argv[i], "stop", stop_flags, ARRAY_LEN(stop_flags), err, errlen);
+			goto out;
+		}
+		if (!(v = flag_value(argc, argv, &i, "--timeout", err, errlen)))
+			goto out;
+		if (!parse_seconds_ms(v, 3600, &ms)) {
+			snprintf(err, errlen, "--timeout '%s': expected seconds from 0 to 3600", v);
+			goto out;
+		}
+		json_object_set_new(cmd, "timeoutMs", json_integer((json_int_t)ms));
+	}
+	if ((ids = targets(ctx, argc, argv, true, stop_takes_value, err, errlen)))
+		cmds = per_target(cmd, ids);
+out:
+	json_decref(ids);
+	json_decref(cmd);
+	return cmds;
+}
+
+/* `logs ID... [-n N] [-f]`: a logs command per project, then a follow-logs each when -f. */
+static json_t *build_logs(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			  size_t errlen)
+{
+	json_t *logs = json_pack("{s:s}", "type", "logs"), *ids = NULL, *cmds = NULL;
 	bool follow = false;
-	for (int i = 2; i < argc; i++) {
+	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v;
 		long long n;
+		if (a[0] != '-')
+			continue;
 		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			follow = true;
 		} else if (strcmp(a, "-n") == 0 || flag_is(a, "--lines")) {
 			if (!(v = flag_value(argc, argv, &i, a[1] == 'n' ? "-n" : "--lines", err,
 					     errlen)))
-				goto bad;
+				goto out;
 			if (!parse_int(v, 1, 100000, &n)) {
 				snprintf(err, errlen, "-n '%s': expected a number of lines from 1 to "
 						      "100000",
 					 v);
-				goto bad;
+				goto out;
 			}
 			json_object_set_new(logs, "lines", json_integer((json_int_t)n));
 		} else {
 			unknown_flag(a, "logs", logs_flags, ARRAY_LEN(logs_flags), err, errlen);
-			goto bad;
+			goto out;
 		}
 	}
-	json_t *cmds = json_pack("[o]", logs);
-	if (follow)
-		json_array_append_new(cmds, json_pack("{s:s, s:s, s:b}", "type", "follow-logs",
-						      "projectId", argv[1], "follow", 1));
+	if (!(ids = targets(ctx, argc, argv, false, logs_takes_value, err, errlen)))
+		goto out;
+	cmds = per_target(logs, ids);
+	if (follow) {
+		json_t *f = json_pack("{s:s, s:b}", "type", "follow-logs", "follow", 1);
+		json_t *follows = per_target(f, ids);
+		json_array_extend(cmds, follows);
+		json_decref(follows);
+		json_decref(f);
+	}
+out:
+	json_decref(ids);
+	json_decref(logs);
+	return cmds;
+}
+
+/* `restart ID... [options]`: the leading known ids (or all) share the options. Without a
+ * registry to check against, only the first word is an id (a command may follow it). */
+static json_t *build_restart(const tty_ctx_t *ctx, int argc, char **argv, char *err,
+			     size_t errlen)
+{
+	int nid = 1;
+	while (ctx->ids && 1 + nid < argc && is_id_word(ctx, argv[1 + nid]))
+		nid++;
+	if (argc < 2 || argv[1][0] == '-')
+		return tty_build_start(argc, argv, ctx->cwd, true, err, errlen);
+	json_t *ids = json_array();
+	for (int i = 1; i <= nid; i++)
+		if (!add_target(ctx, argv[i], false, ids, err, errlen))
+			goto bad;
+	/* the options after the ids, parsed once as `restart ID options...` */
+	char **rest = xcalloc((size_t)(argc - nid + 2), sizeof(*rest));
+	rest[0] = argv[0];
+	rest[1] = argv[1];
+	for (int i = 1 + nid; i < argc; i++)
+		rest[i - nid + 1] = argv[i];
+	json_t *cmd = tty_build_start(argc - nid + 1, rest, ctx->cwd, true, err, errlen);
+	free(rest);
+	if (!cmd)
+		goto bad;
+	json_t *cmds = per_target(cmd, ids);
+	json_decref(cmd);
+	json_decref(ids);
 	return cmds;
 bad:
-	json_decref(logs);
+	json_decref(ids);
 	return NULL;
 }
 
@@ -502,9 +545,11 @@ static void unknown_command(tty_action_t *out, const char *word)
 	} else {
 		size_t n = (size_t)snprintf(msg, sizeof(msg), "unknown command '%.64s'; commands:",
 					    word);
-		for (size_t i = 0; i < ARRAY_LEN(commands) && n < sizeof(msg); i++)
+		size_t ncmd;
+		const char *const *cmds = tty_command_names(&ncmd);
+		for (size_t i = 0; i < ncmd && n < sizeof(msg); i++)
 			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "%s %s", i ? "," : "",
-					      commands[i]);
+					      cmds[i]);
 	}
 	act_print(out, msg, true);
 }
@@ -543,10 +588,103 @@ static bool no_args(int argc, char **argv, tty_action_t *out)
 	return false;
 }
 
-void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
+/* `mute ID...|all` / `unmute ...`: out->ids. */
+static void parse_mute(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	json_t *ids = targets(ctx, argc, argv, false, NULL, err, sizeof(err));
+	if (!ids) {
+		act_print(out, err, true);
+		return;
+	}
+	out->kind = argv[0][0] == 'm' ? TTY_ACT_MUTE : TTY_ACT_UNMUTE;
+	out->ids = ids;
+}
+
+/* `up [--file PATH]` / `down [--file PATH]`: out->file, absolute. */
+static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	const char *file = "devsup.json";
+	for (int i = 1; i < argc; i++) {
+		if (flag_is(argv[i], "--file")) {
+			if (!(file = flag_value(argc, argv, &i, "--file", err, sizeof(err)))) {
+				act_print(out, err, true);
+				return;
+			}
+		} else {
+			if (argv[i][0] == '-')
+				unknown_flag(argv[i], argv[0], file_flags, ARRAY_LEN(file_flags), err,
+					     sizeof(err));
+			else
+				snprintf(err, sizeof(err),
+					 "%s takes no project ids: %s [--file PATH]", argv[0],
+					 argv[0]);
+			act_print(out, err, true);
+			return;
+		}
+	}
+	out->kind = argv[0][0] == 'u' ? TTY_ACT_UP : TTY_ACT_DOWN;
+	out->file = absolute_dir(file, ctx->cwd);
+}
+
+static void parse_help(int argc, char **argv, tty_action_t *out)
+{
+	char err[256];
+	const char *text = tty_help(argc > 1 ? argv[1] : NULL);
+	if (text) {
+		act_print(out, text, false);
+		return;
+	}
+	const char *near = tty_suggest(argv[1]);
+	snprintf(err, sizeof(err), "no help for '%.64s'%s%s%s", argv[1],
+		 near ? " — did you mean '" : "", near ? near : "", near ? "'?" : "");
+	act_print(out, err, true);
+}
+
+static void parse_status(const tty_ctx_t *ctx, int argc, char **argv, tty_action_t *out)
+{
+	char err[512];
+	if (argc > 2) {
+		act_print(out, "status takes at most one project id", true);
+		return;
+	}
+	json_t *ids = argc == 2 ? json_array() : NULL;
+	if (ids && (strcmp(argv[1], "all") == 0 || !add_target(ctx, argv[1], false, ids, err,
+							       sizeof(err)))) {
+		json_decref(ids);
+		if (strcmp(argv[1], "all") == 0)
+			act_send(out, json_pack("{s:s}", "type", "status"));
+		else
+			act_print(out, err, true);
+		return;
+	}
+	act_send(out, ids ? json_pack("{s:s, s:O}", "type", "status", "projectId",
+				      json_array_get(ids, 0))
+			  : json_pack("{s:s}", "type", "status"));
+	json_decref(ids);
+}
+
+/* A control character (but a tab) in a typed line is a key the editor did not understand,
+ * never meant as text: refused, so nothing garbled runs or lands in the history. */
+bool tty_line_is_clean(const char *line)
+{
+	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+void tty_parse(const char *line, const tty_ctx_t *ctx, tty_action_t *out)
 {
 	char err[512] = "", **argv;
 	memset(out, 0, sizeof(*out));
+	if (!tty_line_is_clean(line)) {
+		act_print(out, "the line holds control characters (a key the editor does not "
+			       "know?); not run",
+			  true);
+		return;
+	}
 	const char *first = line + strspn(line, " \t");
 	if (strncmp(first, "json", 4) == 0 && (first[4] == '\0' || strchr(" \t", first[4]))) {
 		parse_json_command(line, out);
@@ -561,35 +699,35 @@ void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
 	const char *verb = argc > 0 ? argv[0] : "";
 	if (argc == 0) {
 		out->kind = TTY_ACT_NONE;
-	} else if (strcmp(verb, "start") == 0 || strcmp(verb, "restart") == 0) {
-		cmd = tty_build_start(argc, argv, cwd, verb[0] == 'r', err, sizeof(err));
+	} else if (strcmp(verb, "start") == 0) {
+		cmd = tty_build_start(argc, argv, ctx->cwd, false, err, sizeof(err));
+	} else if (strcmp(verb, "restart") == 0) {
+		cmd = build_restart(ctx, argc, argv, err, sizeof(err));
 	} else if (strcmp(verb, "stop") == 0) {
-		cmd = build_stop(argc, argv, err, sizeof(err));
+		cmd = build_stop(ctx, argc, argv, err, sizeof(err));
 	} else if (strcmp(verb, "logs") == 0) {
-		cmd = build_logs(argc, argv, err, sizeof(err));
+		cmd = build_logs(ctx, argc, argv, err, sizeof(err));
+		out->merge = cmd && json_array_size(cmd) > 1 &&
+			     strcmp(json_string_value(json_object_get(json_array_get(cmd, 1),
+								      "type")),
+				    "logs") == 0;
 	} else if (strcmp(verb, "status") == 0) {
-		if (argc > 2)
-			act_print(out, "status takes at most one project id", true);
-		else
-			cmd = argc == 2 ? json_pack("{s:s, s:s}", "type", "status", "projectId",
-						    argv[1])
-					: json_pack("{s:s}", "type", "status");
+		parse_status(ctx, argc, argv, out);
+	} else if (strcmp(verb, "mute") == 0 || strcmp(verb, "unmute") == 0) {
+		parse_mute(ctx, argc, argv, out);
+	} else if (strcmp(verb, "up") == 0 || strcmp(verb, "down") == 0) {
+		parse_up_down(ctx, argc, argv, out);
 	} else if (strcmp(verb, "ping") == 0 || strcmp(verb, "metrics") == 0) {
 		if (no_args(argc, argv, out))
 			cmd = json_pack("{s:s}", "type", verb);
 	} else if (strcmp(verb, "help") == 0 || strcmp(verb, "?") == 0) {
-		const char *text = tty_help(argc > 1 ? argv[1] : NULL);
-		if (text) {
-			act_print(out, text, false);
-		} else {
-			const char *near = tty_suggest(argv[1]);
-			snprintf(err, sizeof(err), "no help for '%.64s'%s%s%s", argv[1],
-				 near ? " — did you mean '" : "", near ? near : "", near ? "'?" : "");
-			act_print(out, err, true);
-		}
-	} else if (strcmp(verb, "quit") == 0 || strcmp(verb, "exit") == 0) {
-		if (no_args(argc, argv, out))
+		parse_help(argc, argv, out);
+	} else if (strcmp(verb, "quit") == 0 || strcmp(verb, "exit") == 0 ||
+		   strcmp(verb, "quit!") == 0 || strcmp(verb, "exit!") == 0) {
+		if (no_args(argc, argv, out)) {
 			out->kind = TTY_ACT_QUIT;
+			out->force = verb[strlen(verb) - 1] == '!';
+		}
 	} else {
 		unknown_command(out, verb);
 	}
@@ -600,9 +738,17 @@ void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
 	tty_argv_free(argv);
 }
 
+void tty_parse_line(const char *line, const char *cwd, tty_action_t *out)
+{
+	tty_ctx_t ctx = {.cwd = cwd};
+	tty_parse(line, &ctx, out);
+}
+
 void tty_action_free(tty_action_t *a)
 {
 	json_decref(a->cmds);
+	json_decref(a->ids);
+	free(a->file);
 	free(a->text);
 	memset(a, 0, sizeof(*a));
 }
@@ -631,6 +777,8 @@ int tty_complete_words(const char *before, const char *word, const char *const *
 	char err[64], **argv;
 	int argc = tty_split(before, &argv, err, sizeof(err));
 	int count = 0;
+	size_t ncmd;
+	const char *const *commands = tty_command_names(&ncmd);
 	if (argc < 0)
 		return 0; /* inside a quote */
 	const char *verb = argc > 0 ? argv[0] : NULL;
@@ -641,7 +789,7 @@ int tty_complete_words(const char *before, const char *word, const char *const *
 	for (int i = 1; i < argc; i++)
 		after_dashes = after_dashes || (starts && strcmp(argv[i], "--") == 0);
 	if (!verb) {
-		count = add_matches(word, commands, ARRAY_LEN(commands), out, max, 0);
+		count = add_matches(word, commands, ncmd, out, max, 0);
 	} else if (after_dashes) {
 		count = -1; /* the command's own arguments: file names */
 	} else if (glued && ends_with(before, "--tunnel=")) {
@@ -655,16 +803,24 @@ int tty_complete_words(const char *before, const char *word, const char *const *
 	} else if (starts && strcmp(prev, "--cwd") == 0) {
 		count = -1;
 	} else if (strcmp(verb, "help") == 0 && argc == 1) {
-		count = add_matches(word, commands, ARRAY_LEN(commands), out, max, 0);
+		count = add_matches(word, commands, ncmd, out, max, 0);
 	} else if (word[0] == '-' && starts) {
 		count = add_matches(word, start_flags, ARRAY_LEN(start_flags), out, max, 0);
 	} else if (word[0] == '-' && strcmp(verb, "stop") == 0) {
 		count = add_matches(word, stop_flags, ARRAY_LEN(stop_flags), out, max, 0);
 	} else if (word[0] == '-' && strcmp(verb, "logs") == 0) {
 		count = add_matches(word, logs_flags, ARRAY_LEN(logs_flags), out, max, 0);
-	} else if (argc == 1 && (starts || strcmp(verb, "stop") == 0 ||
-				 strcmp(verb, "status") == 0 || strcmp(verb, "logs") == 0)) {
+	} else if (word[0] == '-' && (strcmp(verb, "up") == 0 || strcmp(verb, "down") == 0)) {
+		count = add_matches(word, file_flags, ARRAY_LEN(file_flags), out, max, 0);
+	} else if (strcmp(prev, "--file") == 0 || ends_with(before, "--file=")) {
+		count = -1;
+	} else if ((argc == 1 && (starts || strcmp(verb, "status") == 0)) ||
+		   strcmp(verb, "stop") == 0 || strcmp(verb, "logs") == 0 ||
+		   strcmp(verb, "mute") == 0 || strcmp(verb, "unmute") == 0) {
+		static const char *const all[] = {"all"};
 		count = add_matches(word, ids, nids, out, max, 0);
+		if (strcmp(verb, "start") != 0)
+			count = add_matches(word, all, 1, out, max, count);
 	}
 	tty_argv_free(argv);
 	return count;

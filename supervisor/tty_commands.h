@@ -6,18 +6,24 @@
 #include <stddef.h>
 
 #include "common/util.h"
+#include "supervisor/tty_words.h"
 
 /*
  * The terminal front end's command language: a line typed by a person (`start web --port 3000
  * -- npm run dev`) turned into the protocol commands the engine runs, plus help, typo
- * suggestions and completion candidates. Pure: no I/O, so the unit tests can pin it down.
+ * suggestions and completion candidates. Pure but for reading an --env-file, so the unit
+ * tests can pin it down.
  */
 
 typedef enum {
 	TTY_ACT_NONE,  /* an empty line */
 	TTY_ACT_SEND,  /* hand `cmds` to the engine */
 	TTY_ACT_PRINT, /* show `text` (help, or what is wrong with the line when `error`) */
-	TTY_ACT_QUIT,  /* stop every project and exit, as Ctrl-D */
+	TTY_ACT_QUIT,  /* stop every project and exit, as Ctrl-D (`force`: without asking) */
+	TTY_ACT_MUTE,  /* hide the `log` events of `ids` */
+	TTY_ACT_UNMUTE,
+	TTY_ACT_UP,   /* start the projects of the project file `file` */
+	TTY_ACT_DOWN, /* stop them */
 } tty_act_t;
 
 typedef struct {
@@ -26,33 +32,41 @@ typedef struct {
 	bool raw;     /* SEND: typed as `json {...}`: its answers are shown as JSON */
 	char *text;   /* PRINT: lines ending in '\n' */
 	bool error;   /* PRINT: text says why the line was refused */
+	bool merge;   /* SEND: several `logs` answers, shown merged by time */
+	bool force;   /* QUIT: `quit!` */
+	json_t *ids;  /* MUTE/UNMUTE: project ids */
+	char *file;   /* UP/DOWN: the project file, absolute */
 } tty_action_t;
 
-/* Parses one typed line; cwd is the default project directory of `start`. Fills out (free it
- * with tty_action_free). */
-void tty_parse_line(const char *line, const char *cwd, tty_action_t *out);
-void tty_action_free(tty_action_t *a);
+/* What a line is read against: the directory, and the projects devsup knows (ids NULL: no
+ * check, ids taken as typed; live[i]: ids[i] is starting, running or stopping). */
+typedef struct {
+	const char *cwd;
+	const char *const *ids;
+	const bool *live;
+	size_t nids;
+} tty_ctx_t;
 
-/* Splits a line as a shell would, without expansions: blanks separate words, '...' is literal,
- * "..." keeps blanks and understands \" \\ \$ \`, a backslash outside quotes escapes the next
- * character. Returns the number of words and a NULL-terminated array (tty_argv_free), or -1
- * with err saying what is wrong (an unterminated quote). */
-int tty_split(const char *line, char ***argv, char *err, size_t errlen) WUR;
-void tty_argv_free(char **argv);
+/* Parses one typed line: `all` stands for every known (stop: live) project, an unknown id is
+ * refused with a suggestion. Fills out (free it with tty_action_free). */
+void tty_parse(const char *line, const tty_ctx_t *ctx, tty_action_t *out);
+/* tty_parse without a registry: cwd is the default project directory of `start`. */
+void tty_parse_line(const char *line, const char *cwd, tty_action_t *out);
+/* "no project 'webb' — did you mean 'web'?" (or the list of projects) into err. */
+void tty_no_project(const char *id, const char *const *ids, size_t nids, char *err,
+		    size_t errlen);
+/* False when line holds a control character (a key the editor passed through as text). */
+bool tty_line_is_clean(const char *line);
+/* Adds the NAME=VALUE lines of an env file (# comments, blank lines, `export `, quoted
+ * values) to env; false with err naming the file (and line) if it cannot be read. */
+bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen) WUR;
+void tty_action_free(tty_action_t *a);
 
 /* `start ID [flags] -- CMD ARGS...` (argv[0] is the command word) as a start-dev-server
  * command (new reference), or NULL with err; for `restart` (is_restart) the command and the
  * directory are optional overrides and the type is restart-dev-server. */
 json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart, char *err,
 			size_t errlen) WUR;
-
-/* Edit distance (insertions, deletions, substitutions); strings past 63 bytes count as far. */
-size_t tty_distance(const char *a, const char *b);
-/* The command name nearest to word within 2 edits, or NULL. */
-const char *tty_suggest(const char *word);
-
-/* Help: every command (topic NULL) or one; NULL for an unknown topic. Static text. */
-const char *tty_help(const char *topic);
 
 /* Completion of the word `word` typed after `before` (the line up to the word): fills out with
  * up to max candidates (static strings or entries of ids, not copied) and returns how many, or

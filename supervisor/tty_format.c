@@ -8,78 +8,11 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "supervisor/tty_table.h"
+#include "supervisor/tty_text.h"
 
 #define PROJECT_WIDTH 10 /* ids up to this long line their events up */
 #define TAIL_LINES 8     /* non-blank lines of an error's logTail: enough to see the cause */
-
-/* SGR codes */
-#define C_DIM "2"
-#define C_BOLD "1"
-#define C_RED "31"
-#define C_GREEN "32"
-#define C_YELLOW "33"
-#define C_MAGENTA "35"
-#define C_CYAN "36"
-#define C_BOLD_RED "1;31"
-
-typedef struct {
-	char *s;
-	size_t len, cap;
-	bool color;
-} sb_t;
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(sb_t *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n <= 0)
-		return;
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-static void sb_puts(sb_t *b, const char *s)
-{
-	sb_printf(b, "%s", s);
-}
-
-/* text in colour `sgr` when colours are on; `width` pads it with blanks (0: none) outside
- * the escape codes, so columns line up either way. */
-static void sb_paint(sb_t *b, const char *sgr, const char *text, int width)
-{
-	if (b->color && sgr)
-		sb_printf(b, "\033[%sm%s\033[0m", sgr, text);
-	else
-		sb_puts(b, text);
-	for (int pad = width - (int)strlen(text); pad > 0; pad--)
-		sb_puts(b, " ");
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
-static const char *state_color(const char *state)
-{
-	if (!state)
-		return NULL;
-	if (strcmp(state, "running") == 0)
-		return C_GREEN;
-	if (strcmp(state, "failed") == 0)
-		return C_RED;
-	if (strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0)
-		return C_YELLOW;
-	return C_DIM;
-}
 
 uint64_t tty_parse_iso(const char *iso)
 {
@@ -126,20 +59,31 @@ void tty_format_uptime(uint64_t ms, char *buf, size_t n)
 static void head(sb_t *b, const json_t *ev)
 {
 	char clock[16];
-	tty_format_clock(str(ev, "timestamp"), clock, sizeof(clock));
+	tty_format_clock(json_str(ev, "timestamp"), clock, sizeof(clock));
 	sb_paint(b, C_DIM, clock, 0);
 	sb_puts(b, " ");
-	const char *pid = str(ev, "projectId");
+	const char *pid = json_str(ev, "projectId");
 	if (pid) {
-		sb_paint(b, C_BOLD, pid, PROJECT_WIDTH);
+		sb_paint(b, tty_project_color(pid), pid, PROJECT_WIDTH);
 		sb_puts(b, " ");
 	}
+}
+
+const char *tty_project_color(const char *id)
+{
+	/* bright colours, none of the states' green, red and yellow: a project keeps its own
+	 * across lines, as pm2 shows merged logs */
+	static const char *const palette[] = {"1;36", "1;35", "1;34", "1;96", "1;95", "1;94"};
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return palette[h % ARRAY_LEN(palette)];
 }
 
 /* Continuation lines start under the text of the head line. */
 static void indent(sb_t *b, const json_t *ev)
 {
-	const char *pid = str(ev, "projectId");
+	const char *pid = json_str(ev, "projectId");
 	int w = 9;
 	if (pid)
 		w += (strlen(pid) > PROJECT_WIDTH ? (int)strlen(pid) : PROJECT_WIDTH) + 1;
@@ -148,9 +92,9 @@ static void indent(sb_t *b, const json_t *ev)
 
 static void transition(sb_t *b, const char *from, const char *to)
 {
-	sb_paint(b, state_color(from), from ? from : "?", 0);
+	sb_paint(b, tty_state_color(from), from ? from : "?", 0);
 	sb_puts(b, " → ");
-	sb_paint(b, state_color(to), to ? to : "?", 0);
+	sb_paint(b, tty_state_color(to), to ? to : "?", 0);
 }
 
 static bool blank(const char *line)
@@ -158,20 +102,61 @@ static bool blank(const char *line)
 	return !line || line[strspn(line, " \t")] == '\0';
 }
 
+/* The first line that names the error: Node's "Error: ...", npm's "ERR!", "failed to ...". */
+static bool names_error(const char *line)
+{
+	return line && (strstr(line, "Error") || strstr(line, "error") || strstr(line, "ERR!") ||
+			strstr(line, "failed") || strstr(line, "Failed"));
+}
+
+size_t tty_tail_window(const json_t *tail, size_t *first)
+{
+	size_t n = json_array_size(tail), shown = 0, i;
+	for (i = 0; i < n; i++)
+		if (names_error(json_string_value(json_array_get(tail, i))))
+			break;
+	if (i < n) {
+		/* the error line, a line of context before it, and what follows it (a stack) */
+		size_t start = i, before = 0;
+		while (start > 0 && before < 1)
+			before += !blank(json_string_value(json_array_get(tail, --start)));
+		*first = start;
+		size_t end = start;
+		for (shown = 0; end < n && shown < TAIL_LINES; end++)
+			shown += !blank(json_string_value(json_array_get(tail, end)));
+		return end;
+	}
+	/* nothing names it: the last few lines that say something (a crash often ends in blank
+	 * lines) */
+	*first = n;
+	while (*first > 0 && shown < TAIL_LINES)
+		shown += !blank(json_string_value(json_array_get(tail, --*first)));
+	return n;
+}
+
 static void log_tail(sb_t *b, const json_t *ev)
 {
 	json_t *tail = json_object_get(ev, "logTail");
-	size_t n = json_array_size(tail), first = n, shown = 0;
-	/* the last few lines that say something: a crash often ends in blank lines */
-	while (first > 0 && shown < TAIL_LINES)
-		shown += !blank(json_string_value(json_array_get(tail, --first)));
-	for (size_t i = first; i < n; i++) {
+	size_t n = json_array_size(tail), first, end = tty_tail_window(tail, &first), nonblank = 0,
+	       shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool some = !blank(json_string_value(json_array_get(tail, i)));
+		nonblank += some;
+		shown += some && i >= first && i < end;
+	}
+	for (size_t i = first; i < end; i++) {
 		const char *line = json_string_value(json_array_get(tail, i));
 		if (blank(line))
 			continue;
 		indent(b, ev);
 		sb_paint(b, C_DIM, "│ ", 0);
-		sb_printf(b, "%s\n", line ? line : "");
+		sb_paint(b, names_error(line) ? C_RED : NULL, line ? line : "", 0);
+		sb_puts(b, "\n");
+	}
+	if (shown < nonblank) {
+		indent(b, ev);
+		sb_printf(b, "(%zu of %zu lines shown; logs %s shows them all)\n", shown, nonblank,
+			  json_str(ev, "projectId") ? json_str(ev, "projectId") : "ID");
 	}
 }
 
@@ -179,7 +164,7 @@ static void log_tail(sb_t *b, const json_t *ev)
 static void exit_status(sb_t *b, const json_t *ev)
 {
 	json_t *code = json_object_get(ev, "exitCode");
-	const char *sig = str(ev, "signal");
+	const char *sig = json_str(ev, "signal");
 	if (sig)
 		sb_puts(b, sig);
 	else if (json_is_integer(code))
@@ -190,7 +175,7 @@ static void exit_status(sb_t *b, const json_t *ev)
 
 static bool fmt_state(sb_t *b, const json_t *ev)
 {
-	const char *to = str(ev, "to"), *reason = str(ev, "reason");
+	const char *to = json_str(ev, "to"), *reason = json_str(ev, "reason");
 	/* running and failed are told by dev-server-started / error / dev-server-exited, stopped
 	 * by dev-server-stopped: one line per change, with its details */
 	if (to && (strcmp(to, "running") == 0 || strcmp(to, "failed") == 0))
@@ -198,7 +183,7 @@ static bool fmt_state(sb_t *b, const json_t *ev)
 	if (to && strcmp(to, "stopped") == 0 && !(reason && strcmp(reason, "runner_restart") == 0))
 		return false;
 	head(b, ev);
-	transition(b, str(ev, "from"), to);
+	transition(b, json_str(ev, "from"), to);
 	if (reason)
 		sb_printf(b, "  (%s)", reason);
 	sb_puts(b, "\n");
@@ -207,7 +192,8 @@ static bool fmt_state(sb_t *b, const json_t *ev)
 
 static void fmt_started(sb_t *b, const json_t *ev)
 {
-	const char *url = str(ev, "url"), *turl = str(ev, "tunnelUrl"), *terr = str(ev, "tunnelError");
+	const char *url = json_str(ev, "url"), *turl = json_str(ev, "tunnelUrl");
+	const char *terr = json_str(ev, "tunnelError");
 	head(b, ev);
 	transition(b, "starting", "running");
 	sb_puts(b, "  ");
@@ -217,8 +203,8 @@ static void fmt_started(sb_t *b, const json_t *ev)
 		sb_paint(b, C_MAGENTA, turl, 0);
 	}
 	sb_printf(b, "  in %lld ms", (long long)json_integer_value(json_object_get(ev, "startupMs")));
-	if (str(ev, "framework"))
-		sb_printf(b, " (%s)", str(ev, "framework"));
+	if (json_str(ev, "framework"))
+		sb_printf(b, " (%s)", json_str(ev, "framework"));
 	sb_puts(b, "\n");
 	if (terr) {
 		indent(b, ev);
@@ -249,11 +235,12 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 	head(b, ev);
 	transition(b, "running", "failed");
 	sb_puts(b, "  ");
-	sb_paint(b, C_BOLD_RED, str(ev, "reason") ? str(ev, "reason") : "exited", 0);
-	const char *msg = str(ev, "message");
-	if (msg) {
+	sb_paint(b, C_BOLD_RED, json_str(ev, "reason") ? json_str(ev, "reason") : "exited", 0);
+	if (json_str(ev, "message")) {
+		char *msg = tty_humanize(json_str(ev, "message"));
 		sb_puts(b, ": ");
 		sb_paint(b, C_RED, msg, 0);
+		free(msg);
 	} else {
 		sb_puts(b, " (");
 		exit_status(b, ev);
@@ -265,19 +252,80 @@ static void fmt_exited(sb_t *b, const json_t *ev)
 
 static void fmt_error(sb_t *b, const json_t *ev)
 {
-	const char *reason = str(ev, "reason"), *msg = str(ev, "error");
-	const char *sugg = str(ev, "suggestion");
+	const char *reason = json_str(ev, "reason");
+	char *msg = tty_humanize(json_str(ev, "error") ? json_str(ev, "error") : "");
+	char *sugg = tty_humanize(json_str(ev, "suggestion") ? json_str(ev, "suggestion") : "");
 	head(b, ev);
 	sb_paint(b, C_BOLD_RED, "✗ ", 0);
 	sb_paint(b, C_BOLD_RED, reason ? reason : "error", 0);
 	sb_puts(b, ": ");
-	sb_paint(b, C_RED, msg ? msg : "", 0);
+	sb_paint(b, C_RED, msg, 0);
 	sb_puts(b, "\n");
-	if (sugg && *sugg) {
+	if (*sugg) {
 		indent(b, ev);
 		sb_printf(b, "→ %s\n", sugg);
 	}
 	log_tail(b, ev);
+	free(msg);
+	free(sugg);
+}
+
+/* Protocol words in the engine's messages, and what a person types instead. Longest first
+ * where one contains another. */
+static const struct {
+	const char *from, *to;
+} human_words[] = {
+	{"or raise healthCheck.timeoutMs", "or start it with a longer --health-timeout SECONDS"},
+	{"raise healthCheck.timeoutMs", "start it with a longer --health-timeout SECONDS"},
+	{"field 'healthCheck.timeoutMs'", "--health-timeout"},
+	{"field 'healthCheck.path'", "--health-path"},
+	{"healthCheck.timeoutMs", "--health-timeout"},
+	{"healthCheck.path", "--health-path"},
+	{"field 'stopTimeoutMs'", "--stop-timeout"},
+	{"stopTimeoutMs", "--stop-timeout"},
+	{"field 'projectId'", "the project id"},
+	{"field 'command'", "the command"},
+	{"field 'cwd'", "--cwd"},
+	{"field 'env'", "--env"},
+	{"field 'port'", "--port"},
+	{"field 'framework'", "--framework"},
+	{"field 'tunnel'", "--tunnel"},
+	{"use restart-dev-server", "use restart ID"},
+	{"restart-dev-server", "restart"},
+	{"start-dev-server", "start"},
+	{"stop-dev-server", "stop"},
+	{"start without strictPort so another port is chosen",
+	 "start it without --strict-port to take another port"},
+	{"without strictPort", "without --strict-port"},
+	{"strictPort", "--strict-port"},
+	{"read logTail for its error", "its last lines of output are below"},
+	{"Read logTail", "Read its output (logs ID)"},
+	{"logTail", "its output"},
+	{"Check that cwd is the absolute path of an existing project directory",
+	 "Check the --cwd directory (default: the directory devsup was started in)"},
+	{"see docs/protocol.md for each command's fields", "help start lists the options"},
+	{"or raise --max-line", "or start devsup with a larger --max-line"},
+};
+
+char *tty_humanize(const char *text)
+{
+	sb_t b = {0};
+	const char *p = text;
+	sb_puts(&b, "");
+	while (*p) {
+		size_t i;
+		for (i = 0; i < ARRAY_LEN(human_words); i++) {
+			size_t n = strlen(human_words[i].from);
+			if (strncmp(p, human_words[i].from, n) == 0) {
+				sb_puts(&b, human_words[i].to);
+				p += n;
+				break;
+			}
+		}
+		if (i == ARRAY_LEN(human_words))
+			sb_printf(&b, "%c", *p++);
+	}
+	return b.s ? b.s : xstrdup("");
 }
 
 static void fmt_log_line(sb_t *b, const char *stream, const char *line)
@@ -296,7 +344,7 @@ static void fmt_log(sb_t *b, const json_t *ev)
 		sb_printf(b, "(%lld lines dropped: the terminal was behind)\n", (long long)dropped);
 	}
 	head(b, ev);
-	fmt_log_line(b, str(ev, "stream"), str(ev, "line"));
+	fmt_log_line(b, json_str(ev, "stream"), json_str(ev, "line"));
 }
 
 static void fmt_logs(sb_t *b, const json_t *ev)
@@ -313,11 +361,11 @@ static void fmt_logs(sb_t *b, const json_t *ev)
 	json_array_foreach(lines, i, l)
 	{
 		char clock[16];
-		tty_format_clock(str(l, "timestamp"), clock, sizeof(clock));
+		tty_format_clock(json_str(l, "timestamp"), clock, sizeof(clock));
 		sb_puts(b, "  ");
 		sb_paint(b, C_DIM, clock, 0);
 		sb_puts(b, " ");
-		fmt_log_line(b, str(l, "stream"), str(l, "line"));
+		fmt_log_line(b, json_str(l, "stream"), json_str(l, "line"));
 	}
 }
 
@@ -326,13 +374,14 @@ static void fmt_tunnel(sb_t *b, const json_t *ev, const char *what)
 	head(b, ev);
 	if (strcmp(what, "opened") == 0) {
 		sb_puts(b, "tunnel open  ");
-		sb_paint(b, C_MAGENTA, str(ev, "url") ? str(ev, "url") : "?", 0);
+		sb_paint(b, C_MAGENTA, json_str(ev, "url") ? json_str(ev, "url") : "?", 0);
 	} else if (strcmp(what, "closed") == 0) {
-		sb_printf(b, "tunnel closed (%s)", str(ev, "reason") ? str(ev, "reason") : "-");
+		const char *reason = json_str(ev, "reason");
+		sb_printf(b, "tunnel closed (%s)", reason ? reason : "-");
 	} else {
 		sb_paint(b, C_YELLOW, "tunnel failed: ", 0);
-		sb_printf(b, "%s%s%s", str(ev, "reason") ? str(ev, "reason") : "",
-			  str(ev, "message") ? ": " : "", str(ev, "message") ? str(ev, "message") : "");
+		const char *reason = json_str(ev, "reason"), *msg = json_str(ev, "message");
+		sb_printf(b, "%s%s%s", reason ? reason : "", msg ? ": " : "", msg ? msg : "");
 	}
 	sb_puts(b, "\n");
 }
@@ -341,13 +390,15 @@ static void fmt_ready(sb_t *b, const json_t *ev)
 {
 	json_t *range = json_object_get(ev, "portRange");
 	sb_paint(b, C_BOLD, "devsup", 0);
-	sb_printf(b, " %s — runner %s", str(ev, "version"), str(ev, "runnerId"));
-	if (str(ev, "runnerIdTaken")) /* another devsup holds the id asked for: we moved on */
-		sb_printf(b, " (runner %s is in use by devsup pid %lld)", str(ev, "runnerIdTaken"),
+	sb_printf(b, " %s — runner %s", json_str(ev, "version"), json_str(ev, "runnerId"));
+	const char *taken = json_str(ev, "runnerIdTaken");
+	if (taken) /* another devsup holds the id asked for: we moved on */
+		sb_printf(b, " (runner %s is in use by devsup pid %lld)", taken,
 			  (long long)json_integer_value(json_object_get(ev, "runnerIdTakenBy")));
 	sb_printf(b, ", ports %lld-%lld, persistence %s",
 		  (long long)json_integer_value(json_array_get(range, 0)),
-		  (long long)json_integer_value(json_array_get(range, 1)), str(ev, "persistence"));
+		  (long long)json_integer_value(json_array_get(range, 1)),
+		  json_str(ev, "persistence"));
 	json_int_t rec = json_integer_value(json_object_get(ev, "recovered"));
 	if (rec > 0)
 		sb_printf(b, ", %lld project%s of a previous run stopped", (long long)rec,
@@ -366,7 +417,7 @@ static void fmt_generic(sb_t *b, const json_t *ev)
 	json_object_del(rest, "commandId");
 	char *s = json_dumps(rest, JSON_COMPACT | JSON_SORT_KEYS);
 	head(b, ev);
-	sb_printf(b, "%s %s\n", str(ev, "type") ? str(ev, "type") : "?", s ? s : "");
+	sb_printf(b, "%s %s\n", json_str(ev, "type") ? json_str(ev, "type") : "?", s ? s : "");
 	free(s);
 	json_decref(rest);
 }
@@ -388,95 +439,75 @@ static void fmt_metrics(sb_t *b, const json_t *ev)
 	}
 }
 
-static int by_project_id(const void *a, const void *b)
+/* --- merged logs ------------------------------------------------------------------------ */
+
+static int by_line_time(const void *a, const void *b)
 {
-	const char *x = str(*(const json_t *const *)a, "projectId");
-	const char *y = str(*(const json_t *const *)b, "projectId");
-	return strcmp(x ? x : "", y ? y : "");
+	const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+	const char *tx = json_str(x, "timestamp"), *ty = json_str(y, "timestamp");
+	int c = strcmp(tx ? tx : "", ty ? ty : "");
+	/* equal times keep their order: qsort is not stable, the index is */
+	return c ? c : (int)(json_integer_value(json_object_get(x, "i")) -
+			     json_integer_value(json_object_get(y, "i")));
 }
 
-enum { STATUS_COLS = 7 };
-
-/* One project's cells (malloc'd): project, state, port, pid, url, tunnel, uptime. */
-static void status_row(const json_t *p, uint64_t now_ms, char **row)
+char *tty_format_merged_logs(const json_t *answers, bool color)
 {
-	char port[32] = "-", pid[32] = "-", up[32] = "-";
-	const char *state = str(p, "state");
-	json_int_t v;
-	uint64_t since = tty_parse_iso(str(p, "startedAt"));
-	if (since && state && strcmp(state, "running") == 0)
-		tty_format_uptime(now_ms > since ? now_ms - since : 0, up, sizeof(up));
-	if ((v = json_integer_value(json_object_get(p, "port"))) > 0)
-		snprintf(port, sizeof(port), "%lld", (long long)v);
-	if ((v = json_integer_value(json_object_get(p, "pid"))) > 0)
-		snprintf(pid, sizeof(pid), "%lld", (long long)v);
-	row[0] = xstrdup(str(p, "projectId") ? str(p, "projectId") : "?");
-	row[1] = xstrdup(state ? state : "?");
-	row[2] = xstrdup(port);
-	row[3] = xstrdup(pid);
-	row[4] = xstrdup(str(p, "url") ? str(p, "url") : "-");
-	row[5] = xstrdup(str(p, "tunnelUrl") ? str(p, "tunnelUrl") : "-");
-	row[6] = xstrdup(up);
-}
-
-static const char *status_color(int col, char **row)
-{
-	if (col == 1)
-		return state_color(row[1]);
-	if (col == 4 && row[4][0] != '-')
-		return C_CYAN;
-	if (col == 5 && row[5][0] != '-')
-		return C_MAGENTA;
-	return NULL;
-}
-
-char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms)
-{
-	static const char *const titles[STATUS_COLS] = {"PROJECT", "STATE",  "PORT",  "PID",
-							"URL",     "TUNNEL", "UPTIME"};
-	size_t n = json_array_size(projects);
 	sb_t b = {.color = color};
-	if (n == 0) {
-		sb_puts(&b, "no projects yet: start one with  start ID -- CMD ARGS...\n");
-		return b.s;
-	}
-	/* by project id: the registry's order (newest first) means nothing to a reader */
-	const json_t **sorted = xcalloc(n, sizeof(*sorted));
-	for (size_t r = 0; r < n; r++)
-		sorted[r] = json_array_get(projects, r);
-	qsort(sorted, n, sizeof(*sorted), by_project_id);
-	char **cells = xcalloc(n * STATUS_COLS, sizeof(*cells));
-	int width[STATUS_COLS];
-	for (int c = 0; c < STATUS_COLS; c++)
-		width[c] = (int)strlen(titles[c]);
-	for (size_t r = 0; r < n; r++) {
-		char **row = cells + r * STATUS_COLS;
-		status_row(sorted[r], now_ms, row);
-		for (int c = 0; c < STATUS_COLS; c++)
-			if ((int)strlen(row[c]) > width[c])
-				width[c] = (int)strlen(row[c]);
-	}
-	/* the last column is not padded: no trailing blanks */
-	for (int c = 0; c < STATUS_COLS; c++)
-		sb_paint(&b, C_BOLD, titles[c], c == STATUS_COLS - 1 ? 0 : width[c] + 2);
-	sb_puts(&b, "\n");
-	for (size_t r = 0; r < n; r++) {
-		char **row = cells + r * STATUS_COLS;
-		for (int c = 0; c < STATUS_COLS; c++) {
-			sb_paint(&b, status_color(c, row), row[c],
-				 c == STATUS_COLS - 1 ? 0 : width[c] + 2);
-			free(row[c]);
+	json_t *all = json_array(), *ans;
+	size_t i, j, width = 0;
+	json_array_foreach(answers, i, ans)
+	{
+		const char *pid = json_str(ans, "projectId") ? json_str(ans, "projectId") : "?";
+		json_t *l;
+		if (strlen(pid) > width)
+			width = strlen(pid);
+		json_array_foreach(json_object_get(ans, "lines"), j, l)
+		{
+			json_t *e = json_deep_copy(l);
+			json_object_set_new(e, "projectId", json_string(pid));
+			json_object_set_new(e, "i", json_integer((json_int_t)json_array_size(all)));
+			json_array_append_new(all, e);
 		}
-		sb_puts(&b, "\n");
 	}
-	free(cells);
+	size_t n = json_array_size(all);
+	const json_t **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	for (i = 0; i < n; i++)
+		sorted[i] = json_array_get(all, i);
+	qsort(sorted, n, sizeof(*sorted), by_line_time);
+	if (n == 0)
+		sb_puts(&b, "no output yet\n");
+	for (i = 0; i < n; i++) {
+		char clock[16];
+		const char *pid = json_str(sorted[i], "projectId");
+		tty_format_clock(json_str(sorted[i], "timestamp"), clock, sizeof(clock));
+		sb_paint(&b, C_DIM, clock, 0);
+		sb_puts(&b, " ");
+		sb_paint(&b, tty_project_color(pid), pid, (int)width);
+		sb_puts(&b, " ");
+		fmt_log_line(&b, json_str(sorted[i], "stream"), json_str(sorted[i], "line"));
+	}
 	free(sorted);
+	json_decref(all);
 	return b.s;
 }
 
-char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms)
+static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int cols);
+
+char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
 {
-	const char *type = str(ev, "type");
+	char *text = format_event(ev, color, now_ms, cols);
+	const char *type = json_str(ev, "type");
+	if (!text || cols <= 0 || (type && strcmp(type, "status") == 0))
+		return text;
+	char *fitted = tty_fit(text, cols);
+	free(text);
+	return fitted;
+}
+
+static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int cols)
+{
+	const char *type = json_str(ev, "type");
 	sb_t b = {.color = color};
 	if (!type)
 		type = "?";
@@ -498,13 +529,13 @@ char *tty_format_event(const json_t *ev, bool color, uint64_t now_ms)
 	} else if (strncmp(type, "tunnel-", 7) == 0) {
 		fmt_tunnel(&b, ev, type + 7);
 	} else if (strcmp(type, "status") == 0) {
-		return tty_format_status(json_object_get(ev, "projects"), color, now_ms);
+		return tty_format_status(json_object_get(ev, "projects"), color, now_ms, cols);
 	} else if (strcmp(type, "pong") == 0) {
 		char up[32];
 		json_int_t ms = json_integer_value(json_object_get(ev, "uptimeMs"));
 		tty_format_uptime(ms > 0 ? (uint64_t)ms : 0, up, sizeof(up));
 		head(&b, ev);
-		sb_printf(&b, "pong: devsup %s, up %s\n", str(ev, "version"), up);
+		sb_printf(&b, "pong: devsup %s, up %s\n", json_str(ev, "version"), up);
 	} else if (strcmp(type, "following") == 0) {
 		head(&b, ev);
 		sb_puts(&b, json_is_true(json_object_get(ev, "follow"))

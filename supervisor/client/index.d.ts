@@ -13,7 +13,7 @@ export type Reason =
   | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed' | 'killed'
   | 'cancelled' | 'reaper_lost' | 'runner_restart' | 'tunnel_failed' | 'already_running'
   | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command' | 'line_too_long'
-  | 'capacity' | 'runner_id_in_use' | 'unknown'
+  | 'capacity' | 'runner_id_in_use' | 'shutting_down' | 'unknown'
   /** client: devsup exited (or closed its stdout) before answering */
   | 'devsup_exited'
   /** client: the devsup executable could not be run */

@@ -25,9 +25,9 @@ test('a session: ping, a typo, start, status, stop, then Ctrl-D exits 0 leaving 
     assert.equal((await httpGet(url)).status, 200, 'the started server does not answer');
 
     s.line('status');
-    const [row] = await s.waitFor(/^web +running +\d+ +\d+ +http:\/\/localhost:\d+ +- +\d+s$/m);
+    const [row] = await s.waitFor(/^web +running +\d+ +\d+ +http:\/\/localhost:\d+ +- +\d+s\b/m);
     assert.ok(row.includes(url), `status row ${row} lacks ${url}`);
-    assert.match(s.text(), /^PROJECT +STATE +PORT +PID +URL +TUNNEL +UPTIME$/m, 'no table header');
+    assert.match(s.text(), /^PROJECT +STATE +PORT +PID +URL +TUNNEL +UPTIME\b/m, 'no table header');
 
     s.line('stop web');
     await s.waitFor(/web\s+stopping → stopped\s+(SIGTERM|exit \d+) after \d+ ms/);
@@ -35,7 +35,9 @@ test('a session: ping, a typo, start, status, stop, then Ctrl-D exits 0 leaving 
 
     s.line(START.replace('start web', 'start web2'));
     await s.waitFor(/web2\s+starting → running/);
-    s.type('\x04'); // Ctrl-D on an empty line
+    s.type('\x04'); // Ctrl-D on an empty line: with a project running, asked first
+    await s.waitFor('stop 1 project and exit? [y/N]');
+    s.line('y');
     await s.waitFor('stopping every project');
     await s.waitFor(/web2\s+stopping → stopped/);
     const { code } = await s.exited;
@@ -57,7 +59,7 @@ test('quit stops every project and exits 0; a second Ctrl-D kills what ignores S
     s.line(`start stubborn --cwd ${FIXTURES} -- node server.mjs --ignore-sigterm --port {port}`);
     await s.waitFor(/stubborn\s+starting → running/);
     const t0 = performance.now();
-    s.line('quit');
+    s.line('quit!'); // without the question
     await s.waitFor('stopping every project');
     await sleep(300);
     s.type('\x04');
@@ -137,14 +139,15 @@ test('help, help start, json and status of an unknown id', T, () =>
     s.line('help');
     await s.waitFor(/quit +stop every project and exit/);
     s.line('help start');
-    await s.waitFor(/example:\n\s+start web --port 3000 -- npm run dev/);
+    await s.waitFor(/example:\n\s+start web --port 3000 -- npm run dev -- --port \{port\}/);
     s.line('json {"type":"ping","id":"mine"}');
     const [json] = await s.waitFor(/\{"type":"pong"[^\n]*\}/);
     assert.equal(JSON.parse(json).commandId, 'mine');
     s.line('start web --prot 3000 -- x');
     await s.waitFor("unknown option '--prot' for start — did you mean '--port'?");
     s.line('status nobody');
-    await s.waitFor(/^nobody +idle/m);
+    await s.waitFor("no project 'nobody': none was started yet");
+    assert.doesNotMatch(s.text(), /^nobody +idle/m, 'a made-up row for an unknown project');
   }));
 
 test('SIGTERM still shuts the front end down cleanly', T, () =>
@@ -238,7 +241,8 @@ test('tmux: events print above the half-typed line, which is redrawn intact; Tab
     await t.waitFor(/devsup> status tick *$/m);
     t.keys('Enter');
     await t.waitFor(/^tick +running +\d+/m);
-    t.keys('C-d');
+    t.keys('-l', 'quit!');
+    t.keys('Enter');
     await t.waitFor('devsup exited 0', 30000);
     assert.deepEqual(leftovers(t.rid), []);
   } finally {

@@ -56,11 +56,13 @@ function assertNoSanitizerReport(text) {
  * exited, rid, home, close}. waitFor(re, {from, timeoutMs}) resolves with the match in the plain
  * text after position `from` (default: the mark set by the last type()).
  */
-export function ptySession({ args = [], env = {}, cols = 200 } = {}) {
+export function ptySession({ args = [], env = {}, cols = 200, stdoutTo = null } = {}) {
   const rid = runnerId();
   const home = mkdtempSync(path.join(os.tmpdir(), 'devsup-tty-home-'));
-  // A real terminal size: libedit wraps at 80 columns of a 0x0 pty otherwise.
-  const cmd = `stty cols ${cols} rows 50 2>/dev/null; exec ${devsupArgs(rid, args, home).map(shq).join(' ')}`;
+  // A real terminal size: libedit wraps at 80 columns of a 0x0 pty otherwise. stdoutTo: a
+  // file devsup's stdout goes to (`devsup --tty > out.txt`), the terminal keeping stdin.
+  const redirect = stdoutTo ? ` > ${shq(stdoutTo)}` : '';
+  const cmd = `stty cols ${cols} rows 50 2>/dev/null; exec ${devsupArgs(rid, args, home).map(shq).join(' ')}${redirect}`;
   const proc = spawn('script', ['-qfec', cmd, '/dev/null'], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: sessionEnv(home, env),
@@ -153,6 +155,9 @@ export function tmuxSession({ args = [], env = {}, width = 160, height = 40, she
     rid,
     home,
     screen: () => tmux('capture-pane', '-p', '-t', 'e2e'),
+    /** The pane with the lines the terminal wrapped joined again: what devsup wrote as one. */
+    joined: () => tmux('capture-pane', '-p', '-J', '-t', 'e2e'),
+    resize: (w, h = height) => tmux('resize-window', '-t', 'e2e', '-x', String(w), '-y', String(h)),
     keys: (...k) => tmux('send-keys', '-t', 'e2e', ...k),
   };
   s.waitFor = async (re, timeoutMs = 20000) => {

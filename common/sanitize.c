@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/utf8.h"
+
 /* Length of the escape sequence starting at in[0] == ESC (at least 1). */
 static size_t ansi_len(const unsigned char *in, size_t n)
 {
@@ -33,65 +35,6 @@ static size_t ansi_len(const unsigned char *in, size_t n)
 	return i < n ? i + 1 : n;
 }
 
-/* Bytes of an invalid sequence to replace by one U+FFFD: its maximal subpart (Unicode's
- * recommended practice), so a truncated character becomes one replacement, not several. */
-static size_t utf8_invalid_len(const unsigned char *in, size_t n)
-{
-	unsigned char c = in[0];
-	size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (c < 0xc2 || c > 0xf4 || n < 2)
-		return 1;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (in[1] < lo || in[1] > hi)
-		return 1;
-	size_t k = 2;
-	while (k < len && k < n && (in[k] & 0xc0) == 0x80)
-		k++;
-	return k;
-}
-
-/* Length of the valid UTF-8 character at in[0], or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *in, size_t n)
-{
-	unsigned char c = in[0];
-	size_t len;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((in[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (in[i] & 0x3f);
-	}
-	/* overlong forms, surrogates and code points past U+10FFFF are invalid */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 size_t sanitize_line(const char *in_, size_t n, char *out, size_t outcap)
 {
 	static const char replacement[] = "\xef\xbf\xbd";
@@ -110,7 +53,7 @@ size_t sanitize_line(const char *in_, size_t n, char *out, size_t outcap)
 			i++;
 			continue;
 		}
-		adv = utf8_len(in + i, n - i);
+		adv = utf8_char_len(in + i, n - i);
 		if (adv == 0) {
 			src = replacement;
 			take = 3;

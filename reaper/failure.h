@@ -11,7 +11,8 @@ typedef struct {
 	char suggestion[320];
 } failure_t;
 
-/* Fills f with a printf-style message; suggestion NULL means the reason's default. */
+/* Fills f with a printf-style message; suggestion NULL means the reason's default. Both are
+ * valid UTF-8 whatever the arguments hold, cut at a character boundary when too long. */
 void failure_set(failure_t *f, reason_t reason, const char *suggestion, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -21,5 +21,6 @@ Suite *envfilter_suite(void);
 Suite *runner_lock_suite(void);
 Suite *spawn_suite(void);
 Suite *listen_trap_suite(void);
+Suite *utf8_suite(void);
 
 #endif

@@ -1,6 +1,7 @@
 #include "common/chan.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +12,23 @@
 
 static void chan_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void chan_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* A SEQPACKET datagram must fit in the sender's buffer whole (the kernel refuses a larger one
+ * with EMSGSIZE): the default (net.core.wmem_default, 208 KiB) is less than CHAN_MSG_MAX, so
+ * ask for more. Linux doubles the value asked for, capped by net.core.wmem_max (208 KiB by
+ * default, so 416 KiB). */
+static void chan_size_buffers(int fd)
+{
+	int want = CHAN_MSG_MAX + CHAN_MSG_SLACK, have = 0;
+	socklen_t len = sizeof(have);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &have, &len) < 0)
+		log_warn("control channel: SO_SNDBUF: %s", strerror(errno));
+	else if (have < want)
+		log_warn("control channel: send buffer %d bytes (net.core.wmem_max too low?): "
+			 "messages over ~%d bytes will be refused",
+			 have, have - CHAN_MSG_SLACK);
+}
 
 void chan_init(chan_t *c, struct ev_loop *loop, int fd, chan_msg_cb on_msg, chan_eof_cb on_eof,
 	       void *ctx)
@@ -23,6 +41,7 @@ void chan_init(chan_t *c, struct ev_loop *loop, int fd, chan_msg_cb on_msg, chan
 	c->ctx = ctx;
 	if (fd_set_nonblock(fd) < 0)
 		log_warn("control channel: O_NONBLOCK: %s", strerror(errno));
+	chan_size_buffers(fd);
 	ev_io_init(&c->rio, chan_read_cb, fd, EV_READ);
 	ev_io_init(&c->wio, chan_write_cb, fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
@@ -56,6 +75,19 @@ void chan_close(chan_t *c)
 	chan_drop_queue(c);
 }
 
+void chan_abort(chan_t *c)
+{
+	if (c->fd < 0)
+		return;
+	log_error("control channel: giving it up: %s", c->error[0] ? c->error : "?");
+	c->aborted = true;
+	chan_drop_queue(c);
+	ev_io_stop(c->loop, &c->wio);
+	/* both directions: our read watcher and the peer's see EOF, their one path for a lost
+	 * peer */
+	shutdown(c->fd, SHUT_RDWR);
+}
+
 /* 1 sent, 0 would block, -1 peer gone or message refused (logged). */
 static int chan_try_send(chan_t *c, const char *data, size_t len)
 {
@@ -81,8 +113,13 @@ static void chan_flush(chan_t *c)
 			ev_io_start(c->loop, &c->wio);
 			return;
 		}
-		if (r < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-			chan_drop_queue(c); /* the read side will see EOF and report it */
+		if (r < 0) {
+			/* The peer is gone, or a message it expects cannot be sent (logged): either
+			 * way the channel is of no more use. Shutting it down makes both ends see
+			 * EOF, and EOF is the one path that reports a lost peer. */
+			if (errno != EPIPE && errno != ECONNRESET)
+				shutdown(c->fd, SHUT_RDWR);
+			chan_drop_queue(c);
 			break;
 		}
 		c->head = o->next;
@@ -94,31 +131,55 @@ static void chan_flush(chan_t *c)
 	ev_io_stop(c->loop, &c->wio);
 }
 
-static char *chan_dump(json_t *msg, size_t *len)
+/* Encodes msg (stealing it) into a queue entry; NULL with c->error set when it cannot be. */
+static chan_out_t *chan_encode(chan_t *c, json_t *msg)
 {
-	char *s = json_dumps(msg, JSON_COMPACT);
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	size_t len = s ? strlen(s) : 0;
+	if (!msg)
+		snprintf(c->error, sizeof(c->error), "a message could not be built");
+	else if (!s)
+		snprintf(c->error, sizeof(c->error), "message '%s' could not be encoded",
+			 type ? type : "?");
+	else if (len > CHAN_MSG_MAX)
+		snprintf(c->error, sizeof(c->error),
+			 "message '%s' is %zu bytes, over the control channel's limit of %d bytes",
+			 type ? type : "?", len, CHAN_MSG_MAX);
 	json_decref(msg);
-	*len = s ? strlen(s) : 0;
-	return s;
-}
-
-void chan_send(chan_t *c, json_t *msg)
-{
-	size_t len;
-	char *s = chan_dump(msg, &len);
-	if (!s || c->fd < 0) {
+	if (!s || len > CHAN_MSG_MAX) {
 		free(s);
-		return;
-	}
-	if (!c->head && chan_try_send(c, s, len) != 0) {
-		free(s);
-		return;
+		log_error("control channel: %s: not sent", c->error);
+		return NULL;
 	}
 	chan_out_t *o = xmalloc(sizeof(*o) + len);
 	o->next = NULL;
 	o->len = len;
 	memcpy(o->data, s, len);
 	free(s);
+	return o;
+}
+
+bool chan_send(chan_t *c, json_t *msg)
+{
+	chan_out_t *o = chan_encode(c, msg);
+	if (!o)
+		return false;
+	if (c->fd < 0) {
+		snprintf(c->error, sizeof(c->error), "the control channel is closed");
+		free(o);
+		return false;
+	}
+	int r = c->head ? 0 : chan_try_send(c, o->data, o->len);
+	if (r != 0) {
+		if (r < 0 && errno != EPIPE && errno != ECONNRESET)
+			snprintf(c->error, sizeof(c->error), "send of %zu bytes: %s", o->len,
+				 strerror(errno));
+		else if (r < 0)
+			snprintf(c->error, sizeof(c->error), "the peer is gone");
+		free(o);
+		return r > 0;
+	}
 	if (c->tail)
 		c->tail->next = o;
 	else
@@ -126,15 +187,33 @@ void chan_send(chan_t *c, json_t *msg)
 	c->tail = o;
 	c->queued++;
 	ev_io_start(c->loop, &c->wio);
+	return true;
 }
 
 bool chan_send_droppable(chan_t *c, json_t *msg)
 {
-	size_t len;
-	char *s = chan_dump(msg, &len);
-	bool sent = s && c->fd >= 0 && !c->head && chan_try_send(c, s, len) == 1;
-	free(s);
+	if (c->fd < 0 || c->head) {
+		json_decref(msg);
+		return false;
+	}
+	chan_out_t *o = chan_encode(c, msg);
+	bool sent = o && chan_try_send(c, o->data, o->len) == 1;
+	free(o);
 	return sent;
+}
+
+json_t *chan_decode(const char *data, size_t len, char *err, size_t errlen)
+{
+	json_error_t e;
+	json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+	if (msg && json_is_object(msg) && json_is_string(json_object_get(msg, "type")))
+		return msg;
+	if (!msg)
+		snprintf(err, errlen, "%zu bytes: %s", len, e.text);
+	else
+		snprintf(err, errlen, "%zu bytes: not an object with a string 'type'", len);
+	json_decref(msg);
+	return NULL;
 }
 
 static void chan_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -151,8 +230,10 @@ static void chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	ssize_t r;
+	/* MSG_TRUNC: the datagram's real length, so one larger than the contract is refused
+	 * rather than parsed cut */
 	do
-		r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
@@ -163,11 +244,14 @@ static void chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->on_eof(c, c->ctx);
 		return;
 	}
-	json_error_t err;
-	json_t *msg = json_loadb(buf, (size_t)r, JSON_REJECT_DUPLICATES, &err);
-	if (!msg || !json_is_object(msg)) {
-		log_error("control channel: bad message (%zd bytes): %s", r, err.text);
-		json_decref(msg);
+	char err[160];
+	json_t *msg = (size_t)r > sizeof(buf)
+			      ? (snprintf(err, sizeof(err), "%zd bytes: over the limit of %d", r,
+					  CHAN_MSG_MAX),
+				 NULL)
+			      : chan_decode(buf, (size_t)r, err, sizeof(err));
+	if (!msg) {
+		log_error("control channel: bad message dropped (%s)", err);
 		return;
 	}
 	c->on_msg(c, msg, c->ctx);

@@ -343,11 +343,19 @@ static void health_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void health_build_request(health_t *h, const char *path)
 {
-	int n = snprintf(h->request, sizeof(h->request),
-			 "HEAD %s HTTP/1.1\r\nHost: localhost:%d\r\nUser-Agent: devsup-health\r\n"
-			 "Accept: */*\r\nConnection: close\r\n\r\n",
-			 path, h->port);
-	h->request_len = n > 0 && (size_t)n < sizeof(h->request) ? (size_t)n : 0;
+	static const char fmt[] = "HEAD %s HTTP/1.1\r\nHost: localhost:%d\r\n"
+				  "User-Agent: devsup-health\r\nAccept: */*\r\n"
+				  "Connection: close\r\n\r\n";
+	_Static_assert(sizeof(fmt) + HEALTH_PATH_MAX + 8 <= sizeof(((health_t *)0)->request),
+		       "a path of HEALTH_PATH_MAX bytes must fit in the request");
+	if (strlen(path) > HEALTH_PATH_MAX) {
+		/* the master refuses such paths; never send an empty or cut request */
+		log_error("health check path of %zu bytes is over %d: probing / instead",
+			  strlen(path), HEALTH_PATH_MAX);
+		path = "/";
+	}
+	int n = snprintf(h->request, sizeof(h->request), fmt, path, h->port);
+	h->request_len = (size_t)n;
 }
 
 void health_set_verify(health_t *h, health_verify_cb verify)

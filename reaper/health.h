@@ -19,6 +19,10 @@
  * delay that doubles from the poll minimum to its maximum. Never a fixed sleep, and no
  * fixed-period loop.
  */
+/* The longest healthCheck.path (bytes): the HEAD request with it must fit in
+ * health_t.request; the master refuses longer ones (supervisor/command.c). */
+#define HEALTH_PATH_MAX 256
+
 typedef void (*health_cb)(void *ctx, bool healthy, reason_t reason, const char *message);
 
 typedef enum {

@@ -12,6 +12,7 @@
 
 #include "common/listeners.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "reaper/framework.h"
 #include "reaper/spawn.h"
@@ -49,15 +50,27 @@ static void reaper_teardown_cb(void *ctx)
 	reaper_teardown_done(ctx);
 }
 
-/* exitCode or signal of the server, when it has been reaped. */
+/* exitCode or signal of the server, when it has been reaped. Not after an exec failure: then
+ * the process never ran the command, and the SIGTERM the teardown may have sent it before it
+ * reached _exit is ours, not the command's. */
 static void add_exit_status(json_t *msg, const reaper_t *r)
 {
-	if (!r->exited)
+	if (!r->exited || r->exec_failed)
 		return;
 	if (WIFEXITED(r->status))
 		json_object_set_new(msg, "exitCode", json_integer(WEXITSTATUS(r->status)));
 	else if (WIFSIGNALED(r->status))
 		json_object_set_new(msg, "signal", json_string(signal_name(WTERMSIG(r->status))));
+}
+
+/* Every message to the master goes through here. One that cannot be sent (it could not be
+ * built or encoded, or is over the channel's size limit) would leave the master waiting for
+ * something that never comes: the channel is aborted instead, which the master reports as
+ * reaper_lost (naming why) and which tears this project down like a lost master. */
+static void reaper_send(reaper_t *r, json_t *msg)
+{
+	if (!chan_send(&r->chan, msg) && chan_is_open(&r->chan))
+		chan_abort(&r->chan);
 }
 
 static json_t *ring_lines_json(const reaper_t *r, size_t from, size_t to, size_t *next)
@@ -68,9 +81,9 @@ static json_t *ring_lines_json(const reaper_t *r, size_t from, size_t to, size_t
 	for (; i < to && bytes < CHUNK_BYTES; i++) {
 		const ring_line_t *l = ring_at(&r->ring, i);
 		time_iso8601(l->at_ms, ts, sizeof(ts));
-		json_array_append_new(lines, json_pack("{s:s, s:s, s:s}", "stream",
-						       ring_stream_name(l->stream), "line", l->text,
-						       "timestamp", ts));
+		json_array_append_new(lines, json_pack("{s:s, s:o, s:s}", "stream",
+						       ring_stream_name(l->stream), "line",
+						       utf8_json_string(l->text), "timestamp", ts));
 		bytes += strlen(l->text) + 64;
 	}
 	*next = i;
@@ -90,7 +103,7 @@ static void send_lines(reaper_t *r, const char *type, json_t *id, size_t want)
 		if (id)
 			json_object_set(msg, "reqId", id);
 		json_object_set_new(msg, "done", json_boolean(next >= count));
-		chan_send(&r->chan, msg);
+		reaper_send(r, msg);
 		from = next;
 	} while (from < count);
 }
@@ -100,8 +113,34 @@ static json_t *log_tail(const reaper_t *r)
 	json_t *tail = json_array();
 	size_t count = r->ring.count;
 	for (size_t i = count > LOG_TAIL_LINES ? count - LOG_TAIL_LINES : 0; i < count; i++)
-		json_array_append_new(tail, json_string(ring_at(&r->ring, i)->text));
+		json_array_append_new(tail, utf8_json_string(ring_at(&r->ring, i)->text));
 	return tail;
+}
+
+/* The final message is the one the master must get: if it cannot go out as built, a plain
+ * one with the same outcome and what went wrong is sent instead, before giving up the channel. */
+static void reaper_send_final(reaper_t *r, json_t *msg)
+{
+	json_t *type = json_incref(json_object_get(msg, "type"));
+	if (chan_send(&r->chan, msg) || !chan_is_open(&r->chan)) {
+		json_decref(type);
+		return;
+	}
+	log_error("%s: the final message could not be sent (%s): sending a plain one",
+		  r->project_id, r->chan.error);
+	json_t *plain = json_pack("{s:o, s:b, s:i}", "type", type ?: json_string("failed"),
+				  "forced", r->teardown.forced, "escaped", r->teardown.escaped);
+	if (r->end != END_STOPPED) {
+		char text[sizeof(r->failure.message) + 200];
+		utf8_format(text, sizeof(text), "%s (the full report could not be sent: %s)",
+			    r->failure.message, r->chan.error);
+		json_object_set_new(plain, "phase",
+				    json_string(r->end == END_FAILED_START ? "start" : "run"));
+		json_object_set_new(plain, "reason", json_string(reason_name(r->failure.reason)));
+		json_object_set_new(plain, "message", utf8_json_string(text));
+		json_object_set_new(plain, "logTail", json_array());
+	}
+	reaper_send(r, plain);
 }
 
 static void reaper_teardown_done(reaper_t *r)
@@ -115,10 +154,11 @@ static void reaper_teardown_done(reaper_t *r)
 		break;
 	case END_FAILED_START:
 	case END_FAILED_RUN:
-		msg = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "type", "failed", "phase",
+		msg = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "type", "failed", "phase",
 				r->end == END_FAILED_START ? "start" : "run", "reason",
-				reason_name(r->failure.reason), "message", r->failure.message,
-				"suggestion", r->failure.suggestion, "logTail", log_tail(r));
+				reason_name(r->failure.reason), "message",
+				utf8_json_string(r->failure.message), "suggestion",
+				utf8_json_string(r->failure.suggestion), "logTail", log_tail(r));
 		break;
 	case END_MASTER_LOST:
 		break;
@@ -132,7 +172,7 @@ static void reaper_teardown_done(reaper_t *r)
 		}
 		/* The master keeps the output for `logs` after this process is gone. */
 		send_lines(r, "archive", NULL, r->ring.count);
-		chan_send(&r->chan, msg);
+		reaper_send_final(r, msg);
 	}
 	r->phase = PHASE_DONE;
 	/* With only the channel's write watcher left active, ev_run returns once it drains. */
@@ -149,25 +189,42 @@ static void reaper_teardown_done(reaper_t *r)
 	listen_trap_close(&r->trap);
 }
 
+/* The server's teardown (which also reaches the tunnel client: it walks every descendant). */
+static void reaper_teardown_tree(reaper_t *r)
+{
+	if (r->teardown_started)
+		return;
+	r->teardown_started = true;
+	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
+}
+
 static void reaper_begin_teardown(reaper_t *r, end_t end)
 {
-	if (r->phase == PHASE_TEARDOWN) {
-		if (end == END_MASTER_LOST)
-			r->end = end; /* nobody left to tell */
-		return;
-	}
 	if (r->phase == PHASE_DONE)
 		return;
+	if (r->phase == PHASE_TEARDOWN) {
+		if (end == END_MASTER_LOST) {
+			/* nobody left to tell, and a bound to keep (SPEC §1): no more waiting for
+			 * the tunnel's grace before the server's stop */
+			r->end = end;
+			reaper_teardown_tree(r);
+		}
+		return;
+	}
 	r->phase = PHASE_TEARDOWN;
 	r->end = end;
 	health_stop(&r->health);
 	ev_timer_stop(r->loop, &r->scan_timer);
-	/* SPEC §6: the tunnel is closed before the server is stopped, so it never outlives it */
+	/* SPEC §6: the tunnel is closed before the server is stopped, so it never outlives it;
+	 * its grace is no longer than the stop's. When the master is lost, both at once: the
+	 * whole project must be gone within its stop timeout plus a second (SPEC §1), and the
+	 * tree's teardown reaches the tunnel client too, so it cannot outlive the server. */
 	if (r->tunnel_live) {
-		tunnel_close(&r->tunnel);
-		return;
+		tunnel_close(&r->tunnel, r->stop_timeout_ms);
+		if (end != END_MASTER_LOST)
+			return;
 	}
-	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
+	reaper_teardown_tree(r);
 }
 
 static void tunnel_closed_cb(void *ctx)
@@ -175,8 +232,7 @@ static void tunnel_closed_cb(void *ctx)
 	reaper_t *r = ctx;
 	r->tunnel_live = false;
 	if (r->phase == PHASE_TEARDOWN)
-		teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb,
-			       r);
+		reaper_teardown_tree(r);
 }
 
 static void reaper_fail_start(reaper_t *r, const failure_t *f)
@@ -218,8 +274,8 @@ static void reaper_exec_succeeded(reaper_t *r)
 {
 	if (r->phase != PHASE_SPAWNING)
 		return;
-	chan_send(&r->chan, json_pack("{s:s, s:i, s:i}", "type", "spawned", "pid", r->pid, "pgid",
-				      r->pid));
+	reaper_send(r, json_pack("{s:s, s:i, s:i}", "type", "spawned", "pid", r->pid, "pgid",
+				 r->pid));
 	if (r->exited) { /* it already exited: that is the start's result */
 		failure_t f;
 		classify_early_exit(r, &f);
@@ -248,10 +304,10 @@ static void reaper_report_running(reaper_t *r, const char *tunnel_url, const cha
 				(json_int_t)(r->healthy_ms - r->spawned_ms), "framework", r->framework,
 				"url", r->url, "scheme", r->scheme);
 	if (tunnel_url)
-		json_object_set_new(msg, "tunnelUrl", json_string(tunnel_url));
+		json_object_set_new(msg, "tunnelUrl", utf8_json_string(tunnel_url));
 	if (tunnel_error)
-		json_object_set_new(msg, "tunnelError", json_string(tunnel_error));
-	chan_send(&r->chan, msg);
+		json_object_set_new(msg, "tunnelError", utf8_json_string(tunnel_error));
+	reaper_send(r, msg);
 }
 
 static void tunnel_settled_cb(void *ctx, const char *url, const char *error)
@@ -267,12 +323,12 @@ static void tunnel_event_cb(void *ctx, const char *what, const char *url, const 
 	reaper_t *r = ctx;
 	json_t *msg = json_pack("{s:s, s:s}", "type", "tunnel", "event", what);
 	if (url)
-		json_object_set_new(msg, "url", json_string(url));
+		json_object_set_new(msg, "url", utf8_json_string(url));
 	if (reason)
-		json_object_set_new(msg, "reason", json_string(reason));
+		json_object_set_new(msg, "reason", utf8_json_string(reason));
 	if (message)
-		json_object_set_new(msg, "message", json_string(message));
-	chan_send(&r->chan, msg);
+		json_object_set_new(msg, "message", utf8_json_string(message));
+	reaper_send(r, msg);
 }
 
 static void reaper_healthy(reaper_t *r, int port)
@@ -514,6 +570,7 @@ static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 	r->exec_fd = -1;
 	if (n == (ssize_t)sizeof(e)) {
 		failure_t f;
+		r->exec_failed = true;
 		spawn_classify_error(&plan, r->cwd, &e, &f);
 		reaper_fail_start(r, &f);
 		return;
@@ -597,6 +654,21 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	reaper_spawn(r, msg);
 }
 
+/* SPEC §3: a second stop never moves the first one's SIGKILL deadline later; the earliest
+ * deadline wins, counted from when the teardown began. */
+static void reaper_on_stop(reaper_t *r, uint64_t timeout_ms)
+{
+	if (r->phase != PHASE_TEARDOWN) {
+		r->stop_timeout_ms = timeout_ms;
+		reaper_begin_teardown(r, END_STOPPED);
+		return;
+	}
+	if (timeout_ms < r->stop_timeout_ms)
+		r->stop_timeout_ms = timeout_ms; /* for a teardown that waits for the tunnel */
+	if (r->teardown_started)
+		teardown_shorten(&r->teardown, timeout_ms);
+}
+
 static void reaper_on_msg(chan_t *c, json_t *msg, void *ctx)
 {
 	reaper_t *r = ctx;
@@ -607,14 +679,7 @@ static void reaper_on_msg(chan_t *c, json_t *msg, void *ctx)
 	} else if (strcmp(type, "start") == 0) {
 		reaper_on_start(r, msg);
 	} else if (strcmp(type, "stop") == 0) {
-		r->stop_timeout_ms = msg_uint(msg, "timeoutMs", r->stop_timeout_ms);
-		if (r->phase == PHASE_TEARDOWN && r->teardown.active && !r->teardown.killing) {
-			/* a stop with a shorter timeout than the teardown under way: honour it */
-			ev_timer_stop(r->loop, &r->teardown.deadline);
-			ev_timer_set(&r->teardown.deadline, (double)r->stop_timeout_ms / 1000., 0.);
-			ev_timer_start(r->loop, &r->teardown.deadline);
-		}
-		reaper_begin_teardown(r, END_STOPPED);
+		reaper_on_stop(r, msg_uint(msg, "timeoutMs", r->stop_timeout_ms));
 	} else if (strcmp(type, "logs") == 0) {
 		send_lines(r, "logs", json_object_get(msg, "reqId"),
 			   (size_t)msg_uint(msg, "lines", 100));
@@ -643,9 +708,8 @@ static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
 	reaper_t *r = w->data;
 	(void)revents;
-	if (tunnel_child_exited(&r->tunnel, w->rpid, w->rstatus))
-		return;
-	if (w->rpid == r->pid && r->pid > 0) {
+	bool was_tunnel = tunnel_child_exited(&r->tunnel, w->rpid, w->rstatus);
+	if (!was_tunnel && w->rpid == r->pid && r->pid > 0) {
 		r->exited = true;
 		r->status = w->rstatus;
 		/* Its last words (EADDRINUSE, a stack trace) may still sit in the pipes: read them
@@ -654,10 +718,11 @@ static void reaper_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 		capture_drain(&r->err, loop);
 	}
 	if (r->phase == PHASE_TEARDOWN) {
+		/* the tunnel client too may be the last child the teardown waits for */
 		teardown_child_reaped(&r->teardown);
 		return;
 	}
-	if (w->rpid != r->pid || r->pid <= 0)
+	if (was_tunnel || w->rpid != r->pid || r->pid <= 0)
 		return; /* an orphan re-parented to us: reaped, nothing more */
 	if (r->phase == PHASE_HEALTH || r->phase == PHASE_TUNNEL) {
 		failure_t f;

@@ -58,6 +58,7 @@ typedef struct {
 	uint64_t healthy_ms;
 	bool exited; /* pid has been reaped; status holds its wait status */
 	int status;
+	bool exec_failed; /* exec never ran the command: its exit status means nothing */
 
 	ev_child child_watcher; /* every child of the reaper (pid 0) */
 	ev_io exec_watcher;     /* close-on-exec pipe that reports exec errors */
@@ -78,6 +79,7 @@ typedef struct {
 	capture_t err;
 	health_t health;
 	teardown_t teardown;
+	bool teardown_started; /* teardown_start was called (it runs once) */
 	json_t *start;   /* the start message: env and tunnel spec */
 	tunnel_t tunnel; /* when the start asked for one */
 	bool tunnel_live; /* tunnel_start was called and tunnel_close has not finished */

@@ -126,6 +126,20 @@ void teardown_start(teardown_t *t, struct ev_loop *loop, pid_t pgid, uint64_t ti
 	teardown_check(t);
 }
 
+void teardown_shorten(teardown_t *t, uint64_t timeout_ms)
+{
+	if (!t->active || t->killing)
+		return;
+	uint64_t now = clock_ms();
+	uint64_t due = t->started_ms + timeout_ms;
+	double left = due > now ? (double)(due - now) / 1000. : 0.;
+	if (left >= ev_timer_remaining(t->loop, &t->deadline))
+		return;
+	ev_timer_stop(t->loop, &t->deadline);
+	ev_timer_set(&t->deadline, left, 0.);
+	ev_timer_start(t->loop, &t->deadline);
+}
+
 void teardown_child_reaped(teardown_t *t)
 {
 	if (!t->active)

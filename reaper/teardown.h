@@ -41,6 +41,9 @@ typedef struct {
  * returns, if it already is). */
 void teardown_start(teardown_t *t, struct ev_loop *loop, pid_t pgid, uint64_t timeout_ms,
 		    teardown_done_cb done, void *ctx);
+/* A second stop: the SIGKILL deadline becomes started + timeout_ms if that is earlier than the
+ * current one, never later (SPEC §3). */
+void teardown_shorten(teardown_t *t, uint64_t timeout_ms);
 /* Call after any child was reaped: signals newcomers and checks for the end. */
 void teardown_child_reaped(teardown_t *t);
 /* True when this process has no child at all (zombies count as children). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #define CLOSE_GRACE_S 2.0    /* SPEC §6: SIGTERM, a short grace, SIGKILL */
@@ -73,8 +74,8 @@ static void tunnel_line(void *ctx, ring_stream_t stream, const char *line, size_
 {
 	tunnel_t *t = ctx;
 	(void)stream;
-	if (len > 0)
-		snprintf(t->last_line, sizeof(t->last_line), "%s", line);
+	if (len > 0) /* cut at a character boundary: it ends up in JSON (tunnelError) */
+		utf8_copy(t->last_line, sizeof(t->last_line), line, len);
 	if (t->state != TUNNEL_OPENING || t->killing)
 		return;
 	if (t->has_fatal && regexec(&t->fatal, line, 0, NULL, 0) == 0)
@@ -101,7 +102,7 @@ static void tunnel_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	case TUNNEL_OPENING:
 		if (!t->killing) { /* no URL in time: end this attempt */
 			t->killing = true;
-			snprintf(t->last_line, sizeof(t->last_line), "no URL within %llu ms",
+			utf8_format(t->last_line, sizeof(t->last_line), "no URL within %llu ms",
 				 (unsigned long long)t->timeout_ms);
 			tunnel_signal(t, SIGTERM);
 			tunnel_arm(t, CLOSE_GRACE_S);
@@ -149,7 +150,7 @@ static void tunnel_attempt(tunnel_t *t)
 	return;
 fail:;
 	char msg[256];
-	snprintf(msg, sizeof(msg), "cannot start the %s tunnel client: %s", t->provider,
+	utf8_format(msg, sizeof(msg), "cannot start the %s tunnel client: %s", t->provider,
 		 strerror(errno));
 	capture_close(&t->out, t->loop);
 	capture_close(&t->err, t->loop);
@@ -185,7 +186,7 @@ bool tunnel_start(tunnel_t *t, struct ev_loop *loop, const json_t *spec, const c
 	if (!spawn_prepare(json_object_get(spec, "argv"), cwd, port, env, ids, &t->plan, &f)) {
 		/* not installed or not executable: no retry can fix that */
 		char msg[sizeof(f.message) + 64];
-		snprintf(msg, sizeof(msg), "%s tunnel: %s", t->provider, f.message);
+		utf8_format(msg, sizeof(msg), "%s tunnel: %s", t->provider, f.message);
 		tunnel_fail(t, msg);
 		return false;
 	}
@@ -217,11 +218,11 @@ bool tunnel_child_exited(tunnel_t *t, pid_t pid, int status)
 		break;
 	case TUNNEL_OPENING:
 		if (t->fatal_seen) {
-			snprintf(msg, sizeof(msg), "%s tunnel %s: %s (not retried: fix this first)",
+			utf8_format(msg, sizeof(msg), "%s tunnel %s: %s (not retried: fix this first)",
 				 t->provider, how, t->last_line);
 			tunnel_fail(t, msg);
 		} else if (t->attempt > t->retries) {
-			snprintf(msg, sizeof(msg), "%s tunnel failed after %u attempts; the last %s: %s",
+			utf8_format(msg, sizeof(msg), "%s tunnel failed after %u attempts; the last %s: %s",
 				 t->provider, t->attempt, how, t->last_line[0] ? t->last_line : "no output");
 			tunnel_fail(t, msg);
 		} else {
@@ -231,7 +232,7 @@ bool tunnel_child_exited(tunnel_t *t, pid_t pid, int status)
 		}
 		break;
 	case TUNNEL_OPEN:
-		snprintf(msg, sizeof(msg), "%s tunnel client %s: %s", t->provider, how,
+		utf8_format(msg, sizeof(msg), "%s tunnel client %s: %s", t->provider, how,
 			 t->last_line[0] ? t->last_line : "no output");
 		t->url[0] = '\0';
 		t->cbs.event(t->ctx, "closed", NULL, "exited", msg);
@@ -244,7 +245,7 @@ bool tunnel_child_exited(tunnel_t *t, pid_t pid, int status)
 	return true;
 }
 
-void tunnel_close(tunnel_t *t)
+void tunnel_close(tunnel_t *t, uint64_t grace_ms)
 {
 	ev_timer_stop(t->loop, &t->timer);
 	if (t->pid <= 0) {
@@ -255,7 +256,8 @@ void tunnel_close(tunnel_t *t)
 	t->state = TUNNEL_CLOSING;
 	tunnel_signal(t, SIGTERM);
 	tunnel_signal(t, SIGCONT);
-	tunnel_arm(t, CLOSE_GRACE_S);
+	double grace = (double)grace_ms / 1000.;
+	tunnel_arm(t, grace < CLOSE_GRACE_S ? grace : CLOSE_GRACE_S);
 }
 
 const char *tunnel_url(const tunnel_t *t)

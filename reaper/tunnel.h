@@ -66,9 +66,9 @@ bool tunnel_start(tunnel_t *t, struct ev_loop *loop, const json_t *spec, const c
 		  void *ctx);
 /* The reaper reaped pid: true if it was the tunnel client (then handled). */
 bool tunnel_child_exited(tunnel_t *t, pid_t pid, int status);
-/* Closes: SIGTERM to the client's group, SIGKILL after 2 s; cbs.closed when it is gone (at once
- * if none is running). No reopening after this. */
-void tunnel_close(tunnel_t *t);
+/* Closes: SIGTERM to the client's group, SIGKILL after 2 s or grace_ms if shorter; cbs.closed
+ * when it is gone (at once if none is running). No reopening after this. */
+void tunnel_close(tunnel_t *t, uint64_t grace_ms);
 /* The current URL, or NULL. */
 const char *tunnel_url(const tunnel_t *t);
 void tunnel_free(tunnel_t *t);

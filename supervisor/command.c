@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/chan.h"
 #include "common/envfilter.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -13,8 +14,14 @@
 #include "supervisor/reply.h"
 #include "supervisor/store.h"
 #include "supervisor/tunnel_config.h"
+#include "reaper/health.h"
 
 #define TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a mistake */
+/* Linux's MAX_ARG_STRLEN (32 pages): exec refuses a longer argument or KEY=VALUE string
+ * with E2BIG, so such a start could never run. */
+#define EXEC_STRING_MAX (32 * 4096 - 1)
+/* The widest runnerId (--runner-id) that the master adds to a start's message. */
+#define RUNNER_ID_MAX 128
 
 static struct {
 	const options_t *opts;
@@ -133,6 +140,13 @@ static bool check_command(const json_t *v, char *err, size_t n)
 				 json_kind(e));
 			return false;
 		}
+		if (json_string_length(e) > EXEC_STRING_MAX) {
+			snprintf(err, n,
+				 "field 'command' element %zu is %zu bytes; exec refuses an argument "
+				 "over %d bytes (E2BIG): pass large data in a file",
+				 i, json_string_length(e), EXEC_STRING_MAX);
+			return false;
+		}
 	}
 	if (json_string_length(json_array_get(v, 0)) == 0) {
 		snprintf(err, n, "field 'command' element 0 (the program) is empty");
@@ -161,6 +175,13 @@ static bool check_env(const json_t *v, char *err, size_t n)
 		if (!json_is_string(val)) {
 			snprintf(err, n, "field 'env' value of '%s' must be a string, not %s", key,
 				 json_kind(val));
+			return false;
+		}
+		if (strlen(key) + 1 + json_string_length(val) > EXEC_STRING_MAX) {
+			snprintf(err, n,
+				 "field 'env' variable '%.64s' is %zu bytes; exec refuses an environment "
+				 "string over %d bytes (E2BIG): pass large data in a file",
+				 key, strlen(key) + 1 + json_string_length(val), EXEC_STRING_MAX);
 			return false;
 		}
 	}
@@ -213,8 +234,52 @@ static bool check_health(const json_t *v, char *err, size_t n)
 					 "without spaces");
 			return false;
 		}
+		if (json_string_length(path) > HEALTH_PATH_MAX) {
+			snprintf(err, n,
+				 "field 'healthCheck.path' is %zu bytes, over the limit of %d: use a "
+				 "shorter path",
+				 json_string_length(path), HEALTH_PATH_MAX);
+			return false;
+		}
 	}
 	return check_int_as(v, "timeoutMs", "healthCheck.timeoutMs", 1, TIMEOUT_MAX_MS, err, n);
+}
+
+/* The size contract of docs/control-channel.md: the `start` message the reaper receives is the
+ * spec plus type, runnerId, port, logs and listenTrap, counted here at their widest, and must
+ * fit in one control-channel message. The error names the largest field: what to shrink. */
+static bool check_fits_channel(const json_t *spec, char *err, size_t n)
+{
+	char runner[RUNNER_ID_MAX + 1];
+	memset(runner, 'r', RUNNER_ID_MAX);
+	runner[RUNNER_ID_MAX] = '\0';
+	json_t *msg = json_copy((json_t *)spec);
+	json_object_set_new(msg, "type", json_string("start"));
+	json_object_set_new(msg, "runnerId", json_string(runner));
+	json_object_set_new(msg, "port", json_integer(65535));
+	json_object_set_new(msg, "logs", json_true());
+	json_object_set_new(msg, "listenTrap", json_false());
+	size_t size = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+	bool fits = size <= CHAN_MSG_MAX;
+	if (!fits) {
+		const char *key, *largest = "command";
+		size_t most = 0;
+		json_t *v;
+		json_object_foreach(msg, key, v)
+		{
+			size_t sz = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+			if (sz > most) {
+				most = sz;
+				largest = key;
+			}
+		}
+		snprintf(err, n,
+			 "field '%s' makes the start %zu bytes for the reaper, over the limit of "
+			 "%d bytes: pass less in env or command (large data belongs in a file)",
+			 largest, size, CHAN_MSG_MAX);
+	}
+	json_decref(msg);
+	return fits;
 }
 
 json_t *command_validate_start(const json_t *req, char *err, size_t n)
@@ -282,6 +347,10 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		json_object_set(spec, "healthPath", v);
 	if ((v = json_object_get(hc, "timeoutMs")) && json_is_integer(v))
 		json_object_set(spec, "healthTimeoutMs", v);
+	if (!check_fits_channel(spec, err, n)) {
+		json_decref(spec);
+		return NULL;
+	}
 	return spec;
 }
 

@@ -383,7 +383,7 @@ void project_send_start(project_t *p)
 	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
 	if (reg.opts->no_listen_trap)
 		json_object_set_new(msg, "listenTrap", json_false());
-	chan_send(&p->chan, msg);
+	reaper_link_send(p, msg);
 }
 
 static uint64_t stop_timeout_of(const project_t *p, json_t *timeout)
@@ -397,7 +397,7 @@ static uint64_t stop_timeout_of(const project_t *p, json_t *timeout)
 /* The stop message, and the deadline by which the reaper must have ended. */
 static void project_send_stop(project_t *p, uint64_t timeout_ms)
 {
-	chan_send(&p->chan, json_pack("{s:s, s:I}", "type", "stop", "timeoutMs",
+	reaper_link_send(p, json_pack("{s:s, s:I}", "type", "stop", "timeoutMs",
 				      (json_int_t)timeout_ms));
 	reaper_link_expect_end(p, timeout_ms);
 }
@@ -615,7 +615,7 @@ void project_cmd_logs(const char *project_id, size_t lines, json_t *id)
 	json_object_set_new(p->log_requests, key,
 			    json_pack("{s:O?, s:[], s:I}", "id", id, "lines", "want",
 				      (json_int_t)lines));
-	chan_send(&p->chan, json_pack("{s:s, s:I, s:I}", "type", "logs", "reqId", (json_int_t)req,
+	reaper_link_send(p, json_pack("{s:s, s:I, s:I}", "type", "logs", "reqId", (json_int_t)req,
 				      "lines", (json_int_t)lines));
 }
 
@@ -632,7 +632,7 @@ void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id)
 	/* The start's own `logs: true` keeps streaming after a client stops following. */
 	bool stream = follow || json_is_true(json_object_get(p->spec, "logs"));
 	if (chan_is_open(&p->chan))
-		chan_send(&p->chan, json_pack("{s:s, s:b}", "type", "stream", "on", stream));
+		reaper_link_send(p, json_pack("{s:s, s:b}", "type", "stream", "on", stream));
 	json_t *ev = event_new("following", p->id, id);
 	json_object_set_new(ev, "follow", json_boolean(follow));
 	output_event(ev);

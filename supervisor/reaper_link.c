@@ -107,6 +107,12 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 	return true;
 }
 
+void reaper_link_send(project_t *p, json_t *msg)
+{
+	if (!chan_send(&p->chan, msg) && chan_is_open(&p->chan))
+		chan_abort(&p->chan); /* on_eof follows, then report_lost says why */
+}
+
 static void copy_exit_fields(json_t *ev, const json_t *msg)
 {
 	json_t *v;
@@ -511,12 +517,17 @@ static bool kill_orphans(void)
 /* The reaper is gone without its final message: report reaper_lost, per the state. */
 static void report_lost(project_t *p)
 {
-	char text[256];
+	char text[512];
 	if (p->reaper_killed)
 		snprintf(text, sizeof(text),
 			 "the reaper of project %s did not end within its stop timeout + %d ms and "
 			 "was killed; its processes were killed",
 			 p->id, REAPER_GRACE_MS);
+	else if (p->chan.aborted)
+		snprintf(text, sizeof(text),
+			 "a control message to the reaper of project %s could not be sent (%s); its "
+			 "processes were killed",
+			 p->id, p->chan.error);
 	else
 		snprintf(text, sizeof(text),
 			 "the reaper of project %s died unexpectedly; its processes were killed",

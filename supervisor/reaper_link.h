@@ -2,6 +2,7 @@
 #define DEVSUP_REAPER_LINK_H
 
 #include <ev.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,10 @@ void reaper_link_init(struct ev_loop *loop, const options_t *opts);
 void reaper_link_set_log_fd(int fd);
 /* Spawns devsup-reaper for p with a SOCK_SEQPACKET control channel. */
 bool reaper_link_spawn(struct project *p, char *err, size_t errlen);
+/* Sends msg (stolen) to the project's reaper. A message that cannot be sent (not built, too
+ * large, refused) is never dropped quietly: the channel is given up, and the project is
+ * reported as reaper_lost with the reason (its processes killed like a lost reaper's). */
+void reaper_link_send(struct project *p, json_t *msg);
 /* A child of the master was reaped: a reaper, or an orphan re-parented to us. */
 void reaper_link_child_reaped(pid_t pid, int status);
 

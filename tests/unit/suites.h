@@ -22,5 +22,6 @@ Suite *runner_lock_suite(void);
 Suite *spawn_suite(void);
 Suite *listen_trap_suite(void);
 Suite *utf8_suite(void);
+Suite *chan_suite(void);
 
 #endif

@@ -109,17 +109,22 @@ static bool children_supported(void)
 	return children_files == 1;
 }
 
-static void push_pid(pid_t **list, size_t *n, size_t *cap, pid_t pid)
+/* A pid read from a children file, with the parent whose file listed it. */
+typedef struct {
+	pid_t pid, parent;
+} proc_edge_t;
+
+static void push_edge(proc_edge_t **list, size_t *n, size_t *cap, pid_t pid, pid_t parent)
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
 		*list = xrealloc(*list, *cap * sizeof(**list));
 	}
-	(*list)[(*n)++] = pid;
+	(*list)[(*n)++] = (proc_edge_t){pid, parent};
 }
 
 /* Appends to *list the children of every thread of pid, as the kernel lists them. */
-static void proc_children(pid_t pid, pid_t **list, size_t *n, size_t *cap)
+static void proc_children(pid_t pid, proc_edge_t **list, size_t *n, size_t *cap)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -145,34 +150,45 @@ static void proc_children(pid_t pid, pid_t **list, size_t *n, size_t *cap)
 					continue;
 				}
 				if (cur > 0)
-					push_pid(list, n, cap, (pid_t)cur);
+					push_edge(list, n, cap, (pid_t)cur, pid);
 				cur = -1;
 			}
 		}
 		if (cur > 0)
-			push_pid(list, n, cap, (pid_t)cur);
+			push_edge(list, n, cap, (pid_t)cur, pid);
 		close(fd);
 	}
 	closedir(d);
 }
 
+/* Whether the process read as `info` is still the child its parent's children file listed.
+ * Between that read and this one the child may have exited and been reaped, and its pid been
+ * given to an unrelated process: that one has another parent. A child re-parented to root
+ * (its parent died meanwhile; root is a subreaper) is still a descendant. */
+bool proc_still_child(const proc_info_t *info, pid_t parent, pid_t root)
+{
+	return info->ppid == parent || info->ppid == root;
+}
+
 /* Descendants by walking down from root: O(tree), not O(processes on the machine). */
 static size_t descendants_by_children(pid_t root, proc_info_t **out)
 {
-	pid_t *queue = NULL;
+	proc_edge_t *queue = NULL;
 	size_t nq = 0, capq = 0, found = 0, cap = 0;
 	*out = NULL;
 	proc_children(root, &queue, &nq, &capq);
 	for (size_t i = 0; i < nq; i++) {
 		proc_info_t info;
-		if (proc_read(queue[i], &info) < 0)
+		if (proc_read(queue[i].pid, &info) < 0)
 			continue; /* gone since: its children, if any, are re-parented to a subreaper */
+		if (!proc_still_child(&info, queue[i].parent, root))
+			continue; /* the pid was re-used meanwhile: not ours, never signal it */
 		if (found == cap) {
 			cap = cap ? cap * 2 : 32;
 			*out = xrealloc(*out, cap * sizeof(**out));
 		}
 		(*out)[found++] = info;
-		proc_children(queue[i], &queue, &nq, &capq);
+		proc_children(queue[i].pid, &queue, &nq, &capq);
 	}
 	free(queue);
 	return found;

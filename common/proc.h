@@ -28,6 +28,9 @@ size_t proc_descendants(pid_t root, proc_info_t **out);
 /* The same, found by the parent links of every /proc/<pid>/stat: works on every kernel, but
  * costs O(processes on the machine). */
 size_t proc_descendants_scan(pid_t root, proc_info_t **out);
+/* Whether info (read after its parent's children file listed it) is still that parent's
+ * child, or re-parented to the subreaper root: false when the pid was re-used meanwhile. */
+bool proc_still_child(const proc_info_t *info, pid_t parent, pid_t root);
 /* Sends sig to p only if the pid still names the same process (pidfd + start time, so a
  * re-used pid is never signalled): 0 sent, -1 with errno (ESRCH: that process is gone). */
 int proc_signal(const proc_info_t *p, int sig) WUR;

@@ -1,11 +1,18 @@
 #include "reaper/framework.h"
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/log.h"
 #include "common/util.h"
+
+/* A package.json larger than this is not a project's manifest: not read. */
+#define PACKAGE_JSON_MAX (4 * 1024 * 1024)
 
 const char *framework_name(framework_t f)
 {
@@ -86,12 +93,38 @@ static const char *script_name(const words_t *w)
 	return NULL;
 }
 
-static framework_t package_framework(const char *cwd, const char *script)
+/* cwd/package.json, or NULL. Read once before the spawn, while nothing else waits, so it must
+ * not block: a FIFO (or a device) by that name would hang the reaper in open() or read(),
+ * hence O_NONBLOCK and a regular file of bounded size only. */
+static json_t *package_json_load(const char *cwd)
 {
 	char path[4096];
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/package.json", cwd);
-	/* a small local file, read once before the spawn: nothing else is waiting yet */
-	json_t *pkg = json_load_file(path, 0, NULL);
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	json_t *pkg = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= PACKAGE_JSON_MAX) {
+		size_t cap = (size_t)st.st_size + 1, len = 0;
+		char *buf = xmalloc(cap);
+		ssize_t r;
+		while (len < cap && (r = fd_read(fd, buf + len, cap - len)) > 0)
+			len += (size_t)r;
+		if (len < cap) /* not if it grew since fstat */
+			pkg = json_loadb(buf, len, 0, NULL);
+		free(buf);
+	} else {
+		log_warn("%s is not a regular file of at most %d bytes: not read", path,
+			 PACKAGE_JSON_MAX);
+	}
+	close(fd);
+	return pkg;
+}
+
+static framework_t package_framework(const char *cwd, const char *script)
+{
+	json_t *pkg = package_json_load(cwd);
 	if (!pkg)
 		return FRAMEWORK_OTHER;
 	framework_t f = FRAMEWORK_OTHER;

@@ -63,41 +63,77 @@ static char *join_path(const char *dir, const char *name)
 	return p;
 }
 
-/* 0 executable file, else the errno that stops exec (ENOENT, EACCES, EISDIR). */
-static int check_executable(const char *path)
+/* What stat and access say about a candidate executable. */
+typedef enum {
+	EXE_OK,
+	EXE_MISSING,     /* ENOENT, ENOTDIR, ELOOP: nothing there */
+	EXE_TOO_LONG,    /* ENAMETOOLONG: no such path can exist */
+	EXE_UNREACHABLE, /* stat EACCES: a directory on the way cannot be searched */
+	EXE_DIRECTORY,
+	EXE_NOT_EXECUTABLE,
+} exe_check_t;
+
+static exe_check_t check_executable(const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return errno == ENOTDIR ? ENOENT : errno;
+	if (stat(path, &st) < 0) {
+		if (errno == EACCES)
+			return EXE_UNREACHABLE;
+		return errno == ENAMETOOLONG ? EXE_TOO_LONG : EXE_MISSING;
+	}
 	if (S_ISDIR(st.st_mode))
-		return EISDIR;
+		return EXE_DIRECTORY;
 	if (!S_ISREG(st.st_mode) || access(path, X_OK) < 0)
-		return EACCES;
-	return 0;
+		return EXE_NOT_EXECUTABLE;
+	return EXE_OK;
 }
 
-/* Resolves name as execvp would (relative paths against cwd, since the child chdirs first). */
+/* A path given with a '/' (absolute, or relative to cwd). */
+static bool resolve_path(const char *name, const char *cwd, char **out, failure_t *f)
+{
+	char *full = name[0] == '/' ? xstrdup(name) : join_path(cwd, name);
+	exe_check_t c = check_executable(full);
+	switch (c) {
+	case EXE_OK:
+		*out = full;
+		return true;
+	case EXE_MISSING:
+		failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
+			    "command '%s' not found (no such file: %s)", name, full);
+		break;
+	case EXE_TOO_LONG:
+		failure_set(f, REASON_COMMAND_NOT_FOUND, "Check the command's path.",
+			    "command '%.200s...' not found: its path is %zu bytes, longer than any "
+			    "path can be (ENAMETOOLONG)",
+			    name, strlen(full));
+		break;
+	case EXE_UNREACHABLE:
+		failure_set(f, REASON_PERMISSION_DENIED, NULL,
+			    "command '%s' cannot be reached: a directory on the way to %s cannot be "
+			    "searched by this user",
+			    name, full);
+		break;
+	case EXE_DIRECTORY:
+	case EXE_NOT_EXECUTABLE:
+		failure_set(f, REASON_PERMISSION_DENIED, NULL,
+			    "command '%s' cannot be executed: %s is %s", name, full,
+			    c == EXE_DIRECTORY ? "a directory" : "not executable");
+		break;
+	}
+	free(full);
+	return false;
+}
+
+/* Resolves name as execvp would (relative paths against cwd, since the child chdirs first).
+ * Like execvp, a PATH entry that cannot be searched is skipped; if the command is found
+ * nowhere, that is command_not_found, naming the entries that could not be searched (the
+ * command may be in one of them). */
 static bool resolve_executable(const char *name, const char *cwd, const char *path_env,
 			       char **out, failure_t *f)
 {
-	if (strchr(name, '/')) {
-		char *full = name[0] == '/' ? xstrdup(name) : join_path(cwd, name);
-		int e = check_executable(full);
-		if (e == 0) {
-			*out = full;
-			return true;
-		}
-		if (e == ENOENT)
-			failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
-				    "command '%s' not found (no such file: %s)", name, full);
-		else
-			failure_set(f, REASON_PERMISSION_DENIED, NULL,
-				    "command '%s' cannot be executed: %s is %s", name, full,
-				    e == EISDIR ? "a directory" : "not executable");
-		free(full);
-		return false;
-	}
-	char *denied = NULL;
+	if (strchr(name, '/'))
+		return resolve_path(name, cwd, out, f);
+	char *denied = NULL, *unsearchable = NULL;
 	const char *p = path_env;
 	while (*p || p == path_env) {
 		const char *colon = strchr(p, ':');
@@ -107,29 +143,42 @@ static bool resolve_executable(const char *name, const char *cwd, const char *pa
 		if (abs_dir != dir)
 			free(dir);
 		char *full = join_path(abs_dir, name);
-		free(abs_dir);
-		int e = check_executable(full);
-		if (e == 0) {
+		exe_check_t c = check_executable(full);
+		if (c == EXE_OK) {
 			free(denied);
+			free(unsearchable);
+			free(abs_dir);
 			*out = full;
 			return true;
 		}
-		if (e != ENOENT && !denied)
+		if ((c == EXE_DIRECTORY || c == EXE_NOT_EXECUTABLE) && !denied) {
 			denied = full;
-		else
-			free(full);
+			full = NULL;
+		}
+		if (c == EXE_UNREACHABLE && !unsearchable) {
+			unsearchable = abs_dir;
+			abs_dir = NULL;
+		}
+		free(full);
+		free(abs_dir);
 		if (!colon)
 			break;
 		p = colon + 1;
 	}
-	if (denied) {
+	if (denied)
 		failure_set(f, REASON_PERMISSION_DENIED, NULL,
 			    "command '%s' was found at %s but is not executable", name, denied);
-		free(denied);
-	} else {
+	else if (unsearchable)
+		failure_set(f, REASON_COMMAND_NOT_FOUND,
+			    "Install it in a directory this user can search, or fix PATH.",
+			    "command '%s' was not found on PATH (%s); directory %s could not be "
+			    "searched (permission denied), so it may be there",
+			    name, path_env, unsearchable);
+	else
 		failure_set(f, REASON_COMMAND_NOT_FOUND, NULL,
 			    "command '%s' was not found on PATH (%s)", name, path_env);
-	}
+	free(denied);
+	free(unsearchable);
 	return false;
 }
 
@@ -421,6 +470,16 @@ void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn
 		else if (e->err == EACCES || e->err == EPERM)
 			failure_set(f, REASON_PERMISSION_DENIED, NULL, "cannot run '%s': %s (%s)",
 				    plan->display, what, plan->path);
+		else if (e->err == ENAMETOOLONG)
+			failure_set(f, REASON_COMMAND_NOT_FOUND, "Check the command's path.",
+				    "cannot run '%s': %s (%s)", plan->display, what, plan->path);
+		else if (e->err == E2BIG)
+			failure_set(f, REASON_UNKNOWN,
+				    "Pass large data in a file the server reads, not in env or "
+				    "command.",
+				    "cannot run '%s': its arguments and environment are too large for "
+				    "exec (%s)",
+				    plan->display, what);
 		else if (e->err == ENOEXEC)
 			failure_set(f, REASON_UNKNOWN,
 				    "Give the script a #! line, or run it through its interpreter "

@@ -1,9 +1,14 @@
 /* spawn_prepare's environment (SPEC §1): the reaper filters what it was given, whatever the
  * master did, so a reaper started with DATABASE_URL or PG* in its environment still keeps them
- * from project code. Each test runs in its own process (CK_FORK), so setenv stays there. */
+ * from project code. Each test runs in its own process (CK_FORK), so setenv stays there.
+ * And the resolution of the command: exact reasons for each way it fails. */
+#include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "reaper/spawn.h"
 #include "tests/unit/suites.h"
@@ -100,6 +105,72 @@ START_TEST(test_inherit_false)
 }
 END_TEST
 
+/* Resolution of the command (SPEC §4.2): exact reasons for each way it fails. */
+static const spawn_ids_t resolve_ids = {"p", "r", 1000, NULL};
+
+/* A PATH entry this user cannot search (e.g. /root/bin for a normal user): the command is not
+ * found, and the message names that directory; it is not "found but not executable". */
+START_TEST(test_unsearchable_path_entry)
+{
+	/* the check needs a user the permission bits apply to: drop root in this forked test */
+	if (geteuid() == 0)
+		ck_assert_int_eq(setuid(65534), 0);
+	char dir[] = "/tmp/devsup-unit-spawn-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char locked[sizeof(dir) + 8];
+	snprintf(locked, sizeof(locked), "%s/bin", dir);
+	ck_assert_int_eq(mkdir(locked, 0700), 0);
+	ck_assert_int_eq(chmod(locked, 0), 0);
+	char path[sizeof(locked) + 16];
+	snprintf(path, sizeof(path), "%s:/usr/bin:/bin", locked);
+	json_t *env = json_pack("{s:s}", "PATH", path);
+	json_t *cmd = json_pack("[s]", "devsup-no-such-command");
+	spawn_plan_t plan;
+	failure_t f;
+	bool ok = spawn_prepare(cmd, "/tmp", 3000, env, &resolve_ids, &plan, &f);
+	chmod(locked, 0700);
+	rmdir(locked);
+	rmdir(dir);
+	ck_assert(!ok);
+	ck_assert_msg(f.reason == REASON_COMMAND_NOT_FOUND, "reason %s: %s", reason_name(f.reason),
+		      f.message);
+	ck_assert_msg(strstr(f.message, locked) && strstr(f.message, "could not be searched"),
+		      "message does not name %s: %s", locked, f.message);
+	json_decref(env);
+	json_decref(cmd);
+}
+END_TEST
+
+START_TEST(test_name_too_long)
+{
+	char name[5002];
+	name[0] = '/';
+	memset(name + 1, 'a', sizeof(name) - 2);
+	name[sizeof(name) - 1] = '\0';
+	json_t *cmd = json_pack("[s]", name);
+	spawn_plan_t plan;
+	failure_t f;
+	ck_assert(!spawn_prepare(cmd, "/tmp", 3000, NULL, &resolve_ids, &plan, &f));
+	ck_assert_msg(f.reason == REASON_COMMAND_NOT_FOUND, "reason %s: %s", reason_name(f.reason),
+		      f.message);
+	ck_assert_ptr_nonnull(strstr(f.message, "ENAMETOOLONG"));
+	json_decref(cmd);
+}
+END_TEST
+
+START_TEST(test_exec_errors_classified)
+{
+	spawn_plan_t plan = {.display = "srv", .path = "/bin/srv"};
+	failure_t f;
+	spawn_error_t e = {SPAWN_STAGE_EXEC, E2BIG};
+	spawn_classify_error(&plan, "/tmp", &e, &f);
+	ck_assert_ptr_nonnull(strstr(f.message, "too large for exec"));
+	e.err = ENAMETOOLONG;
+	spawn_classify_error(&plan, "/tmp", &e, &f);
+	ck_assert_int_eq(f.reason, REASON_COMMAND_NOT_FOUND);
+}
+END_TEST
+
 Suite *spawn_suite(void)
 {
 	Suite *s = suite_create("spawn");
@@ -107,6 +178,12 @@ Suite *spawn_suite(void)
 	tcase_add_test(tc, test_secrets_never_inherited);
 	tcase_add_test(tc, test_inherit_list);
 	tcase_add_test(tc, test_inherit_false);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("resolve");
+	tcase_add_test(tc, test_unsearchable_path_entry);
+	tcase_add_test(tc, test_name_too_long);
+	tcase_add_test(tc, test_exec_errors_classified);
 	suite_add_tcase(s, tc);
 	return s;
 }

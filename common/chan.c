@@ -245,11 +245,11 @@ static void chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	char err[160];
-	json_t *msg = (size_t)r > sizeof(buf)
-			      ? (snprintf(err, sizeof(err), "%zd bytes: over the limit of %d", r,
-					  CHAN_MSG_MAX),
-				 NULL)
-			      : chan_decode(buf, (size_t)r, err, sizeof(err));
+	json_t *msg = NULL;
+	if ((size_t)r > sizeof(buf))
+		snprintf(err, sizeof(err), "%zd bytes: over the limit of %d", r, CHAN_MSG_MAX);
+	else
+		msg = chan_decode(buf, (size_t)r, err, sizeof(err));
 	if (!msg) {
 		log_error("control channel: bad message dropped (%s)", err);
 		return;

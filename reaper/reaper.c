@@ -128,8 +128,9 @@ static void reaper_send_final(reaper_t *r, json_t *msg)
 	}
 	log_error("%s: the final message could not be sent (%s): sending a plain one",
 		  r->project_id, r->chan.error);
-	json_t *plain = json_pack("{s:o, s:b, s:i}", "type", type ?: json_string("failed"),
-				  "forced", r->teardown.forced, "escaped", r->teardown.escaped);
+	json_t *plain = json_pack("{s:o, s:b, s:i, s:I}", "type", type ?: json_string("failed"),
+				  "forced", r->teardown.forced, "escaped", r->teardown.escaped,
+				  "durationMs", (json_int_t)(clock_ms() - r->teardown.started_ms));
 	if (r->end != END_STOPPED) {
 		char text[sizeof(r->failure.message) + 200];
 		utf8_format(text, sizeof(text), "%s (the full report could not be sent: %s)",

@@ -77,8 +77,8 @@ void chan_close(chan_t *c)
 
 void chan_abort(chan_t *c)
 {
-	if (c->fd < 0)
-		return;
+	if (c->fd < 0 || c->peer_gone)
+		return; /* a peer that is gone is reported by the EOF already on its way */
 	log_error("control channel: giving it up: %s", c->error[0] ? c->error : "?");
 	c->aborted = true;
 	chan_drop_queue(c);
@@ -119,6 +119,8 @@ static void chan_flush(chan_t *c)
 			 * EOF, and EOF is the one path that reports a lost peer. */
 			if (errno != EPIPE && errno != ECONNRESET)
 				shutdown(c->fd, SHUT_RDWR);
+			else
+				c->peer_gone = true;
 			chan_drop_queue(c);
 			break;
 		}
@@ -175,8 +177,10 @@ bool chan_send(chan_t *c, json_t *msg)
 		if (r < 0 && errno != EPIPE && errno != ECONNRESET)
 			snprintf(c->error, sizeof(c->error), "send of %zu bytes: %s", o->len,
 				 strerror(errno));
-		else if (r < 0)
+		else if (r < 0) {
 			snprintf(c->error, sizeof(c->error), "the peer is gone");
+			c->peer_gone = true;
+		}
 		free(o);
 		return r > 0;
 	}

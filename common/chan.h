@@ -46,6 +46,7 @@ struct chan {
 	void *ctx;
 	char error[160]; /* why the last chan_send returned false */
 	bool aborted;    /* chan_abort was called: a message was lost, see error */
+	bool peer_gone;  /* a send saw EPIPE/ECONNRESET: EOF follows */
 };
 
 /* Takes ownership of fd (made non-blocking) and starts reading. on_msg borrows msg. At most
@@ -65,7 +66,7 @@ bool chan_send_droppable(chan_t *c, json_t *msg);
 json_t *chan_decode(const char *data, size_t len, char *err, size_t errlen) WUR;
 /* Gives the channel up after a message could not be sent (c->error says why): both ends see
  * EOF, so the loss is reported by the path that reports a lost peer. The fd stays open until
- * chan_close. */
+ * chan_close. Nothing to do when the peer is already gone (its EOF reports that). */
 void chan_abort(chan_t *c);
 /* Stops the watchers, closes the fd and frees anything queued. Idempotent. */
 void chan_close(chan_t *c);

@@ -118,7 +118,10 @@ test('a second stop with a longer timeout does not move the first stop\'s SIGKIL
     expectType(a, 'dev-server-stopped', 'first stop');
     expectType(b, 'dev-server-stopped', 'second stop');
     assert.equal(a.forced, true, JSON.stringify(a));
-    assert.ok(took < 3500, `the stop took ${Math.round(took)} ms: the 5000 ms stop lengthened the 1000 ms one`);
+    process.stdout.write(`# stop 1000 ms then 5000 ms: answered after ${Math.round(took)} ms\n`);
+    // Under 2.5 s: the reaper's own SIGKILL at 1 s, not the master's safety net, which kills a
+    // reaper that has not ended by the earliest stop timeout + 2 s (3 s here).
+    assert.ok(took < 2500, `the stop took ${Math.round(took)} ms: the 5000 ms stop lengthened the 1000 ms one`);
     assertNothingAlive(id);
   }));
 

@@ -126,8 +126,8 @@ static bool resolve_path(const char *name, const char *cwd, char **out, failure_
 
 /* Resolves name as execvp would (relative paths against cwd, since the child chdirs first).
  * Like execvp, a PATH entry that cannot be searched is skipped; if the command is found
- * nowhere, that is command_not_found, naming the entries that could not be searched (the
- * command may be in one of them). */
+ * nowhere, that is command_not_found, naming the first entry that could not be searched (the
+ * command may be there). */
 static bool resolve_executable(const char *name, const char *cwd, const char *path_env,
 			       char **out, failure_t *f)
 {

@@ -42,17 +42,24 @@ GEN_C      := $(BUILD)/gen/migrations.c
 GEN_OBJ    := $(BUILD)/obj/gen/migrations.o
 
 TINY   := $(BUILD)/tiny-server
+SLOWDNS := $(BUILD)/slow-resolver.so
 DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
 .PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench bench-compare fuzz fuzz-build clean install \
 	uninstall install-check
-all: $(DEVSUP) $(REAPER) $(TINY)
+all: $(DEVSUP) $(REAPER) $(TINY) $(SLOWDNS)
 
 # a fixture for load tests and benchmarks (tests/fixtures/tiny_server.c)
 $(TINY): $(call obj,tests/fixtures/tiny_server.c)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS)
+
+# an LD_PRELOAD slow DNS for the persistence tests (tests/fixtures/slow_resolver.c); never
+# instrumented: it is loaded into devsup before the sanitizer runtime
+$(SLOWDNS): tests/fixtures/slow_resolver.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARNINGS) $(WERROR) $(CFLAGS) -fPIC -shared -o $@ $< $(LDFLAGS) -ldl
 
 $(DEVSUP): $(SUP_OBJ) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(SUP_LIBS)
@@ -125,7 +132,7 @@ test: deps
 	$(MAKE) e2e-san
 
 STORE_BENCH := $(BUILD)/store-bench
-$(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(BUILD)/obj/supervisor/store.o $(GEN_OBJ) $(COMMON_OBJ)
+$(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(call obj,supervisor/store.c supervisor/store_conn.c supervisor/store_outbox.c) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 bench: all $(STORE_BENCH)

@@ -340,7 +340,11 @@ int main(int argc, char **argv)
 		tty_init(m.loop, on_tty_quit, on_tty_eof);
 		reaper_link_set_log_fd(tty_log_fd());
 	}
-	store_init(m.loop, m.opts.db_url, m.opts.runner_id, projects_leftover_rows);
+	store_init(m.loop, &(store_config_t){.url = m.opts.db_url,
+					     .runner_id = m.opts.runner_id,
+					     .queue_max = m.opts.db_queue_max,
+					     .on_leftover_rows = projects_leftover_rows,
+					     .on_seq_floor = projects_seq_floor});
 	emit_ready();
 	if (!m.tty)
 		input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);

@@ -20,6 +20,7 @@ static const char usage[] =
 	"interactive front end instead: type 'help'.\n"
 	"\n"
 	"  --db URL                 Postgres URL for persistence (default: $DATABASE_URL)\n"
+	"  --db-queue-max N         transitions kept while Postgres is away (default: 100000)\n"
 	"  --runner-id ID           identity of this runner (default: the host name)\n"
 	"  --port-range LO-HI       ports to allocate from (default: 3000-3999)\n"
 	"  --max-projects N         live projects at most (default: 256)\n"
@@ -107,10 +108,12 @@ static bool __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
 
 options_result_t options_parse(int argc, char **argv, options_t *o)
 {
-	enum { O_DB = 256, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF, O_TTY,
-	       O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW, O_NO_TRAP };
+	enum { O_DB = 256, O_DBQ, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF,
+	       O_TTY, O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW,
+	       O_NO_TRAP };
 	static const struct option longopts[] = {
 		{"db", required_argument, 0, O_DB},
+		{"db-queue-max", required_argument, 0, O_DBQ},
 		{"runner-id", required_argument, 0, O_RUNNER},
 		{"port-range", required_argument, 0, O_RANGE},
 		{"max-projects", required_argument, 0, O_MAXP},
@@ -138,6 +141,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 	o->port_lo = 3000;
 	o->port_hi = 3999;
 	o->max_projects = 256;
+	o->db_queue_max = 100000;
 	o->max_line = 1024 * 1024;
 	o->tunnel_default = "cloudflared";
 	o->tty = -1;
@@ -153,6 +157,13 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		switch (c) {
 		case O_DB:
 			o->db_url = optarg;
+			break;
+		case O_DBQ:
+			if (!parse_uint(optarg, 100000000, &v) || v == 0)
+				ok = bad("--db-queue-max '%s': expected a number from 1 to 100000000",
+					 optarg);
+			else
+				o->db_queue_max = (size_t)v;
 			break;
 		case O_RUNNER:
 			if (!project_id_valid(optarg))

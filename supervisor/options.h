@@ -12,6 +12,7 @@
 /* The command line of SPEC §8. */
 typedef struct {
 	const char *db_url; /* --db, else DATABASE_URL, else NULL (persistence disabled) */
+	size_t db_queue_max; /* --db-queue-max: transitions kept while Postgres is away */
 	char runner_id[129];
 	int port_lo;
 	int port_hi;

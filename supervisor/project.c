@@ -51,6 +51,14 @@ void projects_init(struct ev_loop *loop, const options_t *opts)
 	reaper_link_init(loop, opts);
 }
 
+void projects_seq_floor(uint64_t floor)
+{
+	/* Transitions already emitted keep their seq (they are on stdout); every later one is
+	 * above the database's highest, whatever the wall clock did (docs/architecture.md). */
+	if (floor >= reg.seq_base)
+		reg.seq_base = floor + 1;
+}
+
 void projects_set_accepting(bool accepting)
 {
 	reg.accepting = accepting;

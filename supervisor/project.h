@@ -94,6 +94,8 @@ bool projects_quiescent(void);
  * them as soon as recover_active() is false). */
 void projects_leftover_rows(json_t *rows);
 void projects_apply_leftover_rows(void);
+/* The database's highest seq (at each connection): every seq handed out later is above it. */
+void projects_seq_floor(uint64_t floor);
 /* The master's SIGCHLD: any child reaped (reapers and orphans re-parented to us). */
 void projects_child_reaped(pid_t pid, int status);
 /* A port held by a live project. */

@@ -1,6 +1,7 @@
 /* The Postgres writer: outbox -> pipelined idempotent upserts, never blocking the loop. */
 #include "supervisor/store.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,13 +10,14 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/migrations.h"
+#include "supervisor/store_conn.h"
+#include "supervisor/store_outbox.h"
 
 #define BACKOFF_MIN_S 0.1
 #define BACKOFF_MAX_S 5.0
-#define CONNECT_TIMEOUT_S 10.0
+#define CONNECT_TIMEOUT_S 10.0 /* resolving and connecting, together */
 #define BATCH_MAX 256
 #define MIGRATION_LOCK "7435123901" /* pg_advisory_xact_lock key: "devsup" */
-#define LATENCY_WINDOW 4096
 
 /* One statement per transition: the history row (a re-send is a no-op thanks to
  * UNIQUE (project_id, seq)) and the current row ("latest wins": never back to an older seq). */
@@ -37,28 +39,32 @@ static const char upsert_sql[] =
 static const char tunnel_sql[] =
 	"UPDATE devsup_dev_servers SET tunnel_url = $3 WHERE project_id = $1 AND seq = $2";
 
+/* Read-only: a role that may write the tables but not create any still gets this far. */
+static const char list_sql[] = "SELECT version FROM devsup_schema_migrations";
+
+/* Every seq this devsup hands out from now on is above what the database holds, whatever the
+ * wall clock did since the rows were written (docs/architecture.md, "seq"). */
+static const char floor_sql[] = "SELECT coalesce(max(seq), 0) FROM devsup_dev_servers";
+
 static const char leftover_sql[] =
 	"SELECT project_id, status, seq FROM devsup_dev_servers"
 	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
 	" ORDER BY project_id";
 
-#define UPSERT_PARAMS 14
+#define UPSERT_PARAMS OUTBOX_PARAMS
 
-typedef struct rec {
-	struct rec *next;
-	bool tunnel; /* tunnel_sql (3 parameters) rather than upsert_sql */
-	char *v[UPSERT_PARAMS]; /* the statement's parameters, as text (NULL for SQL NULL) */
-	uint64_t queued_ms;
-} rec_t;
+typedef outbox_rec_t rec_t;
 
 typedef enum {
 	ST_OFF,         /* persistence disabled */
 	ST_BACKOFF,     /* waiting to reconnect */
+	ST_RESOLVING,   /* host names looked up on a thread */
 	ST_CONNECTING,  /* PQconnectPoll */
-	ST_LIST,        /* reading the applied migrations */
+	ST_LIST,        /* reading the applied migrations, read-only */
+	ST_LOCK_LIST,   /* behind: under the migration lock, creating the table, reading again */
 	ST_APPLY,       /* applying migrations[next] */
+	ST_FLOOR,       /* reading the highest seq in the database */
 	ST_LEFTOVERS,   /* reading rows a previous devsup left live */
-	ST_PREPARE,     /* pipeline entered, statement being prepared */
 	ST_READY,       /* writing batches */
 } store_state_t;
 
@@ -66,13 +72,13 @@ static struct {
 	struct ev_loop *loop;
 	char *url;
 	char *runner_id;
+	conn_params_t params; /* of the attempt in progress */
+	char problem[512];    /* why the writer cannot write, for status; "" when none */
 	PGconn *conn;
 	store_state_t state;
 	ev_io io;
 	ev_timer timer; /* backoff, connect timeout, flush timeout */
 	double backoff;
-	rec_t *head, *tail;
-	size_t queued;
 	size_t inflight; /* records at the head sent in the batch awaiting its sync */
 	size_t answered; /* results of the batch seen so far */
 	bool batch_error;
@@ -82,11 +88,9 @@ static struct {
 	json_t *result_rows; /* rows of the step in progress */
 	bool leftovers_done; /* looked once per devsup, at the first connection */
 	store_rows_cb on_rows;
+	void (*on_seq_floor)(uint64_t floor);
 	bool migrate_only;
 	void (*migrated)(bool ok);
-	uint64_t written; /* transitions committed since start */
-	uint32_t latency_ms[LATENCY_WINDOW]; /* queue -> commit, the last LATENCY_WINDOW */
-	uint64_t nlatency;
 } st;
 
 static void store_io_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -111,17 +115,21 @@ static void store_watch(int events)
 	ev_io_start(st.loop, &st.io);
 }
 
-/* Drops the connection and schedules a new one; everything unwritten is sent again then. */
-static void store_fail(const char *what)
+/* Drops the connection and schedules a new one; everything unwritten is sent again then.
+ * detail: what went wrong when there is no connection to ask. */
+static void store_fail_because(const char *what, const char *detail)
 {
-	const char *err = st.conn ? PQerrorMessage(st.conn) : "";
-	log_warn("postgres: %s: %s; reconnecting in %.1f s (%zu transitions queued)", what,
-		 err && *err ? err : "connection lost", st.backoff, st.queued);
+	const char *err = st.conn ? PQerrorMessage(st.conn) : NULL;
+	if (!err || !*err)
+		err = detail ? detail : "connection lost";
+	log_warn("postgres: %s: %s; reconnecting in %.1f s (%zu transitions queued)", what, err,
+		 st.backoff, outbox_len());
 	/* stop watching before libpq closes the fd (libev's rule) */
 	ev_io_stop(st.loop, &st.io);
 	if (st.conn)
 		PQfinish(st.conn);
 	st.conn = NULL;
+	conn_resolve_cancel();
 	st.inflight = 0;
 	st.batch_error = false;
 	json_decref(st.result_rows);
@@ -136,6 +144,11 @@ static void store_fail(const char *what)
 	ev_timer_set(&st.timer, st.backoff, 0.);
 	ev_timer_start(st.loop, &st.timer);
 	st.backoff = st.backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : st.backoff * 2;
+}
+
+static void store_fail(const char *what)
+{
+	store_fail_because(what, NULL);
 }
 
 /* After a PQsend*: push it out, and wait for the answer (and for writability if not all of
@@ -159,10 +172,28 @@ static void store_send_query(const char *sql)
 	store_flush_out();
 }
 
-static void store_list_migrations(void)
+static void store_send_params(const char *sql, int n, const char *const *params)
 {
-	st.state = ST_LIST;
-	/* One implicit transaction: the lock serialises several runners starting together. */
+	if (!PQsendQueryParams(st.conn, sql, n, NULL, params, NULL, NULL, 0)) {
+		store_fail("query");
+		return;
+	}
+	store_flush_out();
+}
+
+static size_t applied_count(void)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < migrations_count; k++)
+		n += st.applied[k];
+	return n;
+}
+
+/* Behind: take the migration lock (serialising several runners starting together), make sure
+ * the migrations table exists, and read it again under the lock. */
+static void store_lock_and_list(void)
+{
+	st.state = ST_LOCK_LIST;
 	store_send_query("SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");"
 			 " CREATE TABLE IF NOT EXISTS devsup_schema_migrations ("
 			 "  version integer PRIMARY KEY, name text NOT NULL,"
@@ -170,7 +201,7 @@ static void store_list_migrations(void)
 			 " SELECT version FROM devsup_schema_migrations ORDER BY version");
 }
 
-static void store_read_leftovers(void);
+static void store_after_schema(void);
 
 static void store_apply_next(void)
 {
@@ -186,7 +217,7 @@ static void store_apply_next(void)
 			st.migrated(true);
 			return;
 		}
-		store_read_leftovers();
+		store_after_schema();
 		return;
 	}
 	const migration_t *m = &migrations[st.next_migration];
@@ -205,29 +236,40 @@ static void store_apply_next(void)
 	free(q);
 }
 
+/* The schema is current: learn the seq floor, then (once per devsup) the leftover rows, then
+ * write. No DDL and no lock on this path. */
+static void store_after_schema(void)
+{
+	st.state = ST_FLOOR;
+	store_send_query(floor_sql);
+}
+
+static void store_pipeline(void)
+{
+	if (!PQenterPipelineMode(st.conn)) {
+		store_fail("pipeline mode");
+		return;
+	}
+	/* Unnamed statements (PQsendQueryParams): a named prepared statement lives on one server
+	 * session, which a pooler in transaction mode (PgBouncer) does not keep for us. */
+	st.state = ST_READY;
+	st.backoff = BACKOFF_MIN_S;
+	st.problem[0] = '\0';
+	log_info("postgres: ready (%zu transitions queued)", outbox_len());
+	store_watch(EV_READ);
+	store_send_batch();
+}
+
 static void store_read_leftovers(void)
 {
 	if (st.leftovers_done || !st.on_rows) {
 		st.leftovers_done = true;
-		goto prepare;
+		store_pipeline();
+		return;
 	}
 	st.state = ST_LEFTOVERS;
 	const char *params[1] = {st.runner_id};
-	if (!PQsendQueryParams(st.conn, leftover_sql, 1, NULL, params, NULL, NULL, 0)) {
-		store_fail("query");
-		return;
-	}
-	store_flush_out();
-	return;
-prepare:
-	st.state = ST_PREPARE;
-	if (!PQenterPipelineMode(st.conn) ||
-	    !PQsendPrepare(st.conn, "upsert", upsert_sql, UPSERT_PARAMS, NULL) ||
-	    !PQsendPrepare(st.conn, "tunnel", tunnel_sql, 3, NULL) || !PQpipelineSync(st.conn)) {
-		store_fail("prepare");
-		return;
-	}
-	store_flush_out();
+	store_send_params(leftover_sql, 1, params);
 }
 
 static void store_connected(void)
@@ -241,29 +283,58 @@ static void store_connected(void)
 	free(st.applied);
 	st.applied = xcalloc(migrations_count ? migrations_count : 1, sizeof(bool));
 	st.next_migration = 0;
-	store_list_migrations();
+	st.state = ST_LIST;
+	store_send_query(list_sql);
 }
 
-static void store_connect(void)
+/* PQconnectStartParams with the parameters of this attempt: no name left to resolve. */
+static void store_connect_now(void)
 {
-	const char *keys[] = {"dbname", "application_name", "options", "keepalives",
-			      "keepalives_idle", "keepalives_interval", "keepalives_count",
-			      "tcp_user_timeout", NULL};
-	/* synchronous_commit=on: a batch acknowledged by its sync point survives a crash */
-	const char *vals[] = {st.url, "devsup", "-c synchronous_commit=on", "1", "10", "5", "3",
-			      "20000", NULL};
-	st.conn = PQconnectStartParams(keys, vals, 1);
+	st.conn = PQconnectStartParams((const char *const *)st.params.keys,
+				       (const char *const *)st.params.vals, 0);
 	if (!st.conn || PQstatus(st.conn) == CONNECTION_BAD) {
 		store_fail("connect");
 		return;
 	}
 	PQsetNoticeReceiver(st.conn, notice_cb, NULL);
 	st.state = ST_CONNECTING;
-	/* libpq's connect_timeout is not applied in this mode: our own timer */
+	store_watch(EV_WRITE); /* as if PGRES_POLLING_WRITING came first */
+}
+
+static void store_resolved(bool ok, const char *err)
+{
+	if (st.state != ST_RESOLVING)
+		return;
+	if (!ok) {
+		snprintf(st.problem, sizeof(st.problem), "%s", err);
+		store_fail_because("resolve", err);
+		return;
+	}
+	store_connect_now();
+}
+
+static void store_connect(void)
+{
+	char err[256];
+	conn_params_free(&st.params);
+	if (!conn_params_build(&st.params, st.url, err, sizeof(err))) {
+		snprintf(st.problem, sizeof(st.problem), "the database URL is not valid: %s", err);
+		store_fail_because("database URL", err);
+		return;
+	}
+	/* libpq's connect_timeout is not applied in this mode: our own timer, which also bounds
+	 * the look-up */
 	ev_timer_stop(st.loop, &st.timer);
 	ev_timer_set(&st.timer, CONNECT_TIMEOUT_S, 0.);
 	ev_timer_start(st.loop, &st.timer);
-	store_watch(EV_WRITE); /* as if PGRES_POLLING_WRITING came first */
+	if (!conn_needs_resolution(&st.params)) {
+		store_connect_now();
+		return;
+	}
+	/* PQconnectStartParams would call getaddrinfo here and block the loop */
+	st.state = ST_RESOLVING;
+	if (!conn_resolve_start(st.loop, &st.params, store_resolved))
+		store_fail_because("resolve", strerror(errno));
 }
 
 static void store_connect_poll(void)
@@ -283,21 +354,24 @@ static void store_connect_poll(void)
 	}
 }
 
-static rec_t *store_pop(void)
+static const char *sqlstate(const PGresult *res)
 {
-	rec_t *r = st.head;
-	st.head = r->next;
-	if (!st.head)
-		st.tail = NULL;
-	st.queued--;
-	return r;
+	const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return s ? s : "";
 }
 
-static void rec_free(rec_t *r)
+/* The schema is behind and this connection could not bring it forward: say why in the log and
+ * in status, with what a person can do. */
+static void store_schema_problem(const PGresult *res)
 {
-	for (size_t i = 0; i < ARRAY_LEN(r->v); i++)
-		free(r->v[i]);
-	free(r);
+	const char *msg = PQresultErrorMessage(res);
+	size_t len = strcspn(msg, "\n");
+	snprintf(st.problem, sizeof(st.problem),
+		 "the database schema is behind (%zu of %zu migrations applied) and role \"%s\" "
+		 "could not bring it forward: %.*s (SQLSTATE %s). Run `devsup --migrate --db URL` "
+		 "once as the role that owns the schema; this devsup keeps retrying",
+		 applied_count(), migrations_count, PQuser(st.conn), (int)len, msg, sqlstate(res));
+	log_error("postgres: %s", st.problem);
 }
 
 /* A step's result outside pipeline mode. False when it failed (and the connection is gone). */
@@ -317,8 +391,48 @@ static bool store_step_result(PGresult *res)
 	}
 	if (s == PGRES_COMMAND_OK)
 		return true;
-	log_error("postgres: %s", PQresultErrorMessage(res));
+	if (st.state == ST_LIST && strcmp(sqlstate(res), "42P01") == 0) {
+		/* no migrations table yet: nothing applied */
+		json_decref(st.result_rows);
+		st.result_rows = json_array();
+		return true;
+	}
+	if (st.state == ST_LOCK_LIST || st.state == ST_APPLY)
+		store_schema_problem(res);
+	else
+		log_error("postgres: %s", PQresultErrorMessage(res));
 	return false;
+}
+
+static void mark_applied(json_t *rows)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		int v = atoi(json_string_value(json_array_get(row, 0)));
+		for (size_t k = 0; k < migrations_count; k++)
+			if (migrations[k].version == v)
+				st.applied[k] = true;
+	}
+}
+
+static void leftovers_done(json_t *rows)
+{
+	json_t *list = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		json_array_append_new(
+			list, json_pack("{s:O, s:O, s:I}", "projectId", json_array_get(row, 0),
+					"status", json_array_get(row, 1), "seq",
+					(json_int_t)strtoll(json_string_value(json_array_get(row, 2)),
+							    NULL, 10)));
+	}
+	st.leftovers_done = true;
+	st.on_rows(list);
+	json_decref(list);
 }
 
 /* The step's results are all in: move on. */
@@ -327,81 +441,67 @@ static void store_step_done(void)
 	json_t *rows = st.result_rows;
 	st.result_rows = NULL;
 	switch (st.state) {
-	case ST_LIST: {
-		size_t i;
-		json_t *row;
-		json_array_foreach(rows, i, row)
-		{
-			int v = atoi(json_string_value(json_array_get(row, 0)));
-			for (size_t k = 0; k < migrations_count; k++)
-				if (migrations[k].version == v)
-					st.applied[k] = true;
-		}
+	case ST_LIST:
+		mark_applied(rows);
+		if (applied_count() == migrations_count && !st.migrate_only)
+			store_after_schema();
+		else
+			store_lock_and_list();
+		break;
+	case ST_LOCK_LIST:
+		mark_applied(rows);
 		store_apply_next();
 		break;
-	}
 	case ST_APPLY:
 		st.applied[st.next_migration] = true;
 		store_apply_next();
 		break;
-	case ST_LEFTOVERS: {
-		json_t *list = json_array();
-		size_t i;
-		json_t *row;
-		json_array_foreach(rows, i, row)
-		{
-			json_array_append_new(
-				list, json_pack("{s:O, s:O, s:I}", "projectId", json_array_get(row, 0),
-						"status", json_array_get(row, 1), "seq",
-						(json_int_t)strtoll(json_string_value(json_array_get(row, 2)),
-								    NULL, 10)));
-		}
-		st.leftovers_done = true;
-		st.on_rows(list);
-		json_decref(list);
-		store_read_leftovers(); /* now prepares */
+	case ST_FLOOR: {
+		const char *v = json_string_value(json_array_get(json_array_get(rows, 0), 0));
+		if (v && st.on_seq_floor)
+			st.on_seq_floor(strtoull(v, NULL, 10));
+		store_read_leftovers();
 		break;
 	}
+	case ST_LEFTOVERS:
+		leftovers_done(rows);
+		store_pipeline();
+		break;
 	default:
 		break;
 	}
 	json_decref(rows);
 }
 
-/* An error that no retry can fix (bad data, a constraint, a schema mismatch), as opposed to a
- * lost connection or a server going down, which resending fixes. */
+/* An error that no retry can fix: the data itself (22: data exception, 23: a constraint). A
+ * lost connection, a server going down, a privilege revoked for a moment or a table being
+ * rebuilt (class 42: 42501, 42P01) are fixed by resending later, so those are retried. */
 static bool is_data_error(const PGresult *res)
 {
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	/* 22: data exception, 23: integrity constraint, 42: syntax or access rule */
-	return state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
-			 strncmp(state, "42", 2) == 0);
+	const char *state = sqlstate(res);
+	return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0;
 }
 
-/* Removes the index-th queued record: the database refuses it for good, and keeping it would
- * block every transition behind it. Loudly, since a transition is lost. */
-static void drop_poison(size_t index)
+/* A batch's sync point arrived. */
+static void store_batch_synced(void)
 {
-	rec_t **pp = &st.head, *prev = NULL;
-	for (size_t i = 0; i < index && *pp; i++) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	rec_t *r = *pp;
-	if (!r)
+	if (st.batch_error && st.poison >= 0 && PQstatus(st.conn) == CONNECTION_OK) {
+		/* the database refuses that record for good, and keeping it would block every
+		 * transition behind it: dropped (loudly), the rest sent again */
+		outbox_drop((size_t)st.poison);
+		st.inflight = 0;
+		st.batch_error = false;
+		store_send_batch();
 		return;
-	if (r->tunnel)
-		log_error("postgres: dropping the tunnel URL update of %s that the database refuses",
-			  r->v[0]);
-	else
-		log_error("postgres: dropping transition %s seq %s (%s -> %s) that the database "
-			  "refuses",
-			  r->v[0], r->v[2], r->v[3], r->v[4]);
-	*pp = r->next;
-	if (st.tail == r)
-		st.tail = prev;
-	st.queued--;
-	rec_free(r);
+	}
+	if (st.batch_error) {
+		store_fail("batch");
+		return;
+	}
+	/* the batch is durable: only now does it leave the outbox */
+	outbox_commit(st.inflight);
+	st.inflight = 0;
+	store_send_batch();
 }
 
 /* Pipeline results: each statement's result, then PGRES_PIPELINE_SYNC for the batch. */
@@ -411,49 +511,23 @@ static void store_pipeline_results(void)
 		PGresult *res = PQgetResult(st.conn);
 		if (!res) {
 			/* between two statements' results; stop when nothing more is expected */
-			if (st.state == ST_READY && st.inflight == 0)
+			if (st.inflight == 0)
 				return;
 			continue;
 		}
 		ExecStatusType s = PQresultStatus(res);
 		if (s == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
-			if (st.batch_error && st.poison >= 0 && PQstatus(st.conn) == CONNECTION_OK) {
-				drop_poison((size_t)st.poison);
-				st.inflight = 0;
-				st.batch_error = false;
-				store_send_batch(); /* the rest again, on the same connection */
-				return;
-			}
-			if (st.batch_error) {
-				store_fail("batch");
-				return;
-			}
-			if (st.state == ST_PREPARE) {
-				st.state = ST_READY;
-				st.backoff = BACKOFF_MIN_S;
-				log_info("postgres: ready (%zu transitions queued)", st.queued);
-			} else {
-				/* the batch is durable: only now does it leave the outbox */
-				uint64_t now = clock_ms();
-				for (; st.inflight > 0; st.inflight--) {
-					rec_t *r = store_pop();
-					st.latency_ms[st.nlatency++ % LATENCY_WINDOW] =
-						(uint32_t)(now - r->queued_ms);
-					st.written++;
-					rec_free(r);
-				}
-			}
-			store_send_batch();
+			store_batch_synced();
 			return;
 		}
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_PIPELINE_ABORTED &&
 		    !st.batch_error) {
 			st.batch_error = true;
-			st.poison = is_data_error(res) && st.state == ST_READY ? (long)st.answered : -1;
-			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-			log_error("postgres: %s(SQLSTATE %s)", PQresultErrorMessage(res),
-				  code ? code : "none");
+			st.poison = is_data_error(res) ? (long)st.answered : -1;
+			log_error("postgres: %s(SQLSTATE %s)%s", PQresultErrorMessage(res),
+				  *sqlstate(res) ? sqlstate(res) : "none",
+				  st.poison < 0 ? "; retrying with backoff" : "");
 		}
 		st.answered++;
 		PQclear(res);
@@ -466,7 +540,7 @@ static void store_read(void)
 		store_fail("read");
 		return;
 	}
-	if (st.state == ST_PREPARE || st.state == ST_READY) {
+	if (st.state == ST_READY) {
 		store_pipeline_results();
 		return;
 	}
@@ -479,7 +553,6 @@ static void store_read(void)
 		bool ok = store_step_result(res);
 		PQclear(res);
 		if (!ok) {
-			/* drain this step's results, then give up on this connection */
 			store_fail("schema");
 			return;
 		}
@@ -511,6 +584,12 @@ static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)w;
 	(void)revents;
+	if (st.state == ST_RESOLVING) {
+		snprintf(st.problem, sizeof(st.problem),
+			 "resolving the database host took longer than %.0f s", CONNECT_TIMEOUT_S);
+		store_fail_because("resolve", "timed out");
+		return;
+	}
 	if (st.state == ST_CONNECTING) {
 		store_fail("connect timed out");
 		return;
@@ -521,13 +600,13 @@ static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void store_send_batch(void)
 {
-	if (st.state != ST_READY || st.inflight > 0 || st.queued == 0)
+	if (st.state != ST_READY || st.inflight > 0 || outbox_len() == 0)
 		return;
 	size_t n = 0;
-	for (rec_t *r = st.head; r && n < BATCH_MAX; r = r->next, n++) {
-		if (!PQsendQueryPrepared(st.conn, r->tunnel ? "tunnel" : "upsert",
-					 r->tunnel ? 3 : UPSERT_PARAMS, (const char *const *)r->v, NULL,
-					 NULL, 0)) {
+	for (rec_t *r = outbox_head(); r && n < BATCH_MAX; r = r->next, n++) {
+		const char *sql = r->tunnel ? tunnel_sql : upsert_sql;
+		if (!PQsendQueryParams(st.conn, sql, r->tunnel ? 3 : UPSERT_PARAMS, NULL,
+				       (const char *const *)r->v, NULL, NULL, 0)) {
 			store_fail("send");
 			return;
 		}
@@ -559,13 +638,7 @@ static char *opt_str(const char *s)
 
 static void store_enqueue(rec_t *r)
 {
-	r->queued_ms = clock_ms();
-	if (st.tail)
-		st.tail->next = r;
-	else
-		st.head = r;
-	st.tail = r;
-	st.queued++;
+	outbox_push(r, st.inflight);
 	store_send_batch();
 }
 
@@ -608,66 +681,50 @@ void store_tunnel_url(const char *project_id, uint64_t seq, const char *url)
 	store_enqueue(r);
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 json_t *store_status_json(void)
 {
-	uint64_t oldest = st.head ? clock_ms() - st.head->queued_ms : 0;
-	json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:I}", "enabled", st.state != ST_OFF,
-			      "connected", st.state == ST_READY, "queued", (json_int_t)st.queued,
-			      "oldestQueuedMs", (json_int_t)oldest, "written", (json_int_t)st.written);
-	size_t n = st.nlatency < LATENCY_WINDOW ? st.nlatency : LATENCY_WINDOW;
-	if (n > 0) {
-		/* delay from a transition to its commit, over the last n */
-		uint32_t *sorted = xmalloc(n * sizeof(*sorted));
-		memcpy(sorted, st.latency_ms, n * sizeof(*sorted));
-		qsort(sorted, n, sizeof(*sorted), cmp_u32);
-		json_object_set_new(o, "commitLatencyMs",
-				    json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)n, "p50",
-					      (json_int_t)sorted[(n - 1) / 2], "p99",
-					      (json_int_t)sorted[(n * 99 + 99) / 100 - 1], "max",
-					      (json_int_t)sorted[n - 1]));
-		free(sorted);
-	}
+	json_t *o = json_pack("{s:b, s:b}", "enabled", st.state != ST_OFF, "connected",
+			      st.state == ST_READY);
+	outbox_status(o);
+	if (st.problem[0])
+		json_object_set_new(o, "problem", json_string(st.problem));
 	return o;
 }
 
 size_t store_unwritten(void)
 {
-	return st.state == ST_OFF ? 0 : st.queued;
+	return st.state == ST_OFF ? 0 : outbox_len();
 }
 
-static void store_setup(struct ev_loop *loop, const char *url, const char *runner_id)
+static void store_setup(struct ev_loop *loop, const char *url, const char *runner_id,
+			size_t queue_max)
 {
 	memset(&st, 0, sizeof(st));
 	st.loop = loop;
 	st.url = xstrdup(url);
 	st.runner_id = xstrdup(runner_id ? runner_id : "");
 	st.backoff = BACKOFF_MIN_S;
+	outbox_init(queue_max);
 	ev_init(&st.io, store_io_cb);
 	ev_init(&st.timer, store_timer_cb);
 }
 
-void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
-		store_rows_cb on_leftover_rows)
+void store_init(struct ev_loop *loop, const store_config_t *cfg)
 {
-	if (!url) {
+	if (!cfg->url) {
 		memset(&st, 0, sizeof(st));
 		st.state = ST_OFF;
 		return;
 	}
-	store_setup(loop, url, runner_id);
-	st.on_rows = on_leftover_rows;
+	store_setup(loop, cfg->url, cfg->runner_id, cfg->queue_max);
+	st.on_rows = cfg->on_leftover_rows;
+	st.on_seq_floor = cfg->on_seq_floor;
 	store_connect();
 }
 
 void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok))
 {
-	store_setup(loop, url, NULL);
+	store_setup(loop, url, NULL, 0);
 	st.migrate_only = true;
 	st.migrated = done;
 	store_connect();
@@ -682,8 +739,9 @@ void store_free(void)
 	if (st.conn)
 		PQfinish(st.conn);
 	st.conn = NULL;
-	while (st.head)
-		rec_free(store_pop());
+	conn_resolve_free();
+	conn_params_free(&st.params);
+	outbox_free();
 	json_decref(st.result_rows);
 	free(st.applied);
 	free(st.url);

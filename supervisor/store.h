@@ -30,16 +30,26 @@ typedef struct {
 /* A row of this runner that a previous devsup left live: for recovery. */
 typedef void (*store_rows_cb)(json_t *rows); /* [{projectId, status, seq}], borrowed */
 
-/* Starts the writer (connecting in the background). url NULL: persistence disabled. */
-void store_init(struct ev_loop *loop, const char *url, const char *runner_id,
-		store_rows_cb on_leftover_rows);
+typedef struct {
+	const char *url;       /* NULL: persistence disabled */
+	const char *runner_id;
+	size_t queue_max;      /* outbox bound (--db-queue-max); 0 for the default */
+	store_rows_cb on_leftover_rows;
+	/* At each connection: the highest seq in the database. Every seq handed out afterwards
+	 * must be above it (a wall clock stepped back must not make rows go back). */
+	void (*on_seq_floor)(uint64_t floor);
+} store_config_t;
+
+/* Starts the writer (connecting in the background; host names are resolved off the loop). */
+void store_init(struct ev_loop *loop, const store_config_t *cfg);
 /* Only migrations: connect, apply, then done(ok). For devsup --migrate. */
 void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok));
 /* Queues one transition (copied). */
 void store_transition(const store_transition_t *t);
 /* The tunnel URL of the row at seq changed (reopened, closed): url NULL for none. */
 void store_tunnel_url(const char *project_id, uint64_t seq, const char *url);
-/* {enabled, connected, queued, oldestQueuedMs} as a new object. */
+/* {enabled, connected, queued, oldestQueuedMs, written, queueMax, shed, refused,
+ * commitLatencyMs, problem} as a new object. */
 json_t *store_status_json(void);
 /* Transitions queued and not yet committed (0 when persistence is off). The master's exit
  * check waits, bounded, for this to reach 0; there is no "flushed" callback. */

@@ -3,9 +3,9 @@
 # dpkg first, so a machine that has them never touches apt. Used by make deps and .ci/run.
 set -e
 # libedit-dev: the terminal front end's line editing; tmux and bsdutils (script): its tests
-# drive it through a pseudo-terminal.
+# drive it through a pseudo-terminal. pgbouncer: the persistence test behind a transaction pool.
 pkgs="build-essential pkg-config libev-dev libjansson-dev libpq-dev libedit-dev check procps clang
-      libclang-rt-14-dev tmux bsdutils valgrind postgresql-15 postgresql-client-15"
+      libclang-rt-14-dev tmux bsdutils valgrind postgresql-15 postgresql-client-15 pgbouncer"
 missing=""
 for p in $pkgs; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

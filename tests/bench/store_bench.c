@@ -83,7 +83,7 @@ static void wait_connected_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void connect_store(const char *url)
 {
 	static ev_timer t;
-	store_init(loop, url, "bench", NULL);
+	store_init(loop, &(store_config_t){.url = url, .runner_id = "bench"});
 	ev_timer_init(&t, wait_connected_cb, 0.01, 0.01);
 	ev_timer_start(loop, &t);
 	ev_run(loop, 0);

@@ -5,12 +5,12 @@
 // Each test runs its own throwaway Postgres 15 (lib/pg.mjs). Without the binaries the suite fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   spawnDevsup, withDevsup, projectId, runnerId, serverCmd, runnerPids, procStat, procEnviron, isAlive, pollUntil,
-  describePids, sleep, DEVSUP_BIN, REPO,
+  describePids, sleep, freePort, DEVSUP_BIN, REPO, VALGRIND,
 } from './lib/harness.mjs';
 import { start, startOk, stopOk, expectType, expectError, assertStateChain } from './lib/dev.mjs';
 import { preparePostgres, withPostgres } from './lib/pg.mjs';
@@ -597,3 +597,240 @@ test('a transition the database refuses for good is dropped, and never blocks th
     const pong = await d.request({ type: 'ping' });
     assert.equal(pong.type, 'pong');
   })));
+
+// ---------------------------------------------------------------------------------------------
+// roles, URLs, resolvers, poolers (issue 12, #6-#9)
+
+/** pg.url as another role (trust authentication: no password). */
+const urlAs = (pg, role) => pg.url.replace('user=postgres', `user=${role}`);
+
+/** A login role that may read and write devsup's tables; `create`: also CREATE on public. */
+async function writerRole(pg, role, { create = false, exists = false } = {}) {
+  await pg.query(`${exists ? '' : `CREATE ROLE ${role} LOGIN; `}GRANT USAGE ON SCHEMA public TO ${role}; ` +
+    `GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ${role}; ` +
+    `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}` +
+    (create ? `; GRANT CREATE ON SCHEMA public TO ${role}` : ''));
+}
+
+async function cycle(d, ids) {
+  await Promise.all(ids.map((id) => startOk(d, { projectId: id, command: serverCmd() })));
+  await Promise.all(ids.map((id) => stopOk(d, id)));
+}
+
+test('a privilege revoked for a moment delays transitions, never loses them (SQLSTATE 42501 is retried)', T, () =>
+  withPostgres(async (pg) => {
+    const mig = await runDevsup(['--db', pg.url, '--migrate']);
+    assert.equal(mig.code, 0, mig.stderr);
+    // CREATE too, so that nothing but the revoked INSERT stands in the way.
+    await writerRole(pg, 'e2e_w', { create: true });
+    await withDevsup({ args: ['--db', urlAs(pg, 'e2e_w')] }, async (d) => {
+      await eventually('devsup connects as e2e_w', async () => assert.equal((await persistence(d)).connected, true));
+      const before = [projectId('rv0')];
+      await cycle(d, before);
+      await eventually('written before the revoke', () => assertDbMatches(pg, d, before));
+
+      await pg.query('REVOKE INSERT ON devsup_transitions FROM e2e_w');
+      const ids = [projectId('rv1'), projectId('rv2'), projectId('rv3')];
+      await cycle(d, ids);
+      await eventually('the refused writes wait in the outbox', async () => {
+        const p = await persistence(d);
+        assert.ok(p.queued >= 12, `12 transitions made while INSERT is revoked, queued: ${JSON.stringify(p)}`);
+      });
+      await sleep(1000); // a few refused attempts
+      assert.equal((await pg.query(`SELECT count(*) FROM devsup_transitions WHERE project_id IN (${sqlList(ids)})`))[0][0], '0');
+      await pg.query('GRANT INSERT ON devsup_transitions TO e2e_w');
+      await eventually('every transition lands exactly once after the GRANT', () => assertDbMatches(pg, d, [...before, ...ids]), 20000);
+      await assertDrained(d);
+      assert.doesNotMatch(d.stderr, /dropping transition/);
+    });
+  }));
+
+test('a role with table privileges but no CREATE writes without DDL; behind, it says to run --migrate', T, () =>
+  withPostgres(async (pg) => {
+    // Behind: no schema, and the role may not create it. Clear words in status and the log.
+    await pg.query('CREATE ROLE e2e_nocreate LOGIN');
+    await withDevsup({ args: ['--db', urlAs(pg, 'e2e_nocreate')] }, async (d) => {
+      const id = projectId('behind');
+      await cycle(d, [id]);
+      const p = await eventually('status.persistence says why nothing is written', async () => {
+        const q = await persistence(d);
+        assert.equal(q.connected, false);
+        assert.match(q.problem || '', /behind.*0 of \d+ migrations.*e2e_nocreate.*permission denied.*devsup --migrate/s, JSON.stringify(q));
+        return q;
+      });
+      assert.equal(p.queued, 4, JSON.stringify(p));
+      assert.match(d.stderr, /devsup --migrate/);
+
+      // An owner migrates; the writer then catches up on its own (no restart), without DDL.
+      const mig = await runDevsup(['--db', pg.url, '--migrate']);
+      assert.equal(mig.code, 0, mig.stderr);
+      await writerRole(pg, 'e2e_nocreate', { exists: true });
+      await eventually('the queued transitions land once the schema is current', () => assertDbMatches(pg, d, [id]), 20000);
+      await assertDrained(d);
+      const q = await persistence(d);
+      assert.equal(q.problem, undefined, `problem still reported once writing: ${JSON.stringify(q)}`);
+    });
+    // A fresh devsup of the same role connects and writes straight away.
+    await withDevsup({ args: ['--db', urlAs(pg, 'e2e_nocreate')] }, async (d) => {
+      const id = projectId('current');
+      await cycle(d, [id]);
+      await eventually('written by a role without CREATE', () => assertDbMatches(pg, d, [id]));
+    });
+  }));
+
+test('--db-queue-max bounds the outbox while Postgres is away: the oldest are shed, counted and logged', T, () =>
+  withPostgres(async (pg) => {
+    await withDevsup({ args: ['--db', pg.url, '--db-queue-max', '5'] }, async (d) => {
+      const ids = [projectId('qa'), projectId('qb')];
+      for (const id of ids) await cycle(d, [id]);
+      const p = await persistence(d);
+      assert.equal(p.connected, false);
+      assert.equal(p.queued, 5, JSON.stringify(p));
+      assert.equal(p.shed, 3, JSON.stringify(p));
+      assert.equal(p.queueMax, 5, JSON.stringify(p));
+      assert.match(d.stderr, /outbox is full \(5, --db-queue-max\): shedding transition/);
+      const m = expectType(await d.request({ type: 'metrics' }), 'metrics');
+      assert.equal(m.persistence.shed, 3, JSON.stringify(m.persistence));
+
+      await pg.start();
+      // What is written: the last five transitions, and each project's row is its latest state.
+      const all = eventTransitions(d, ids);
+      const order = d.events.filter((e) => e.type === 'dev-server-state' && ids.includes(e.projectId))
+        .map((e) => `${e.projectId}#${e.seq}`);
+      const kept = new Set(order.slice(-5));
+      await eventually('the five kept transitions land', async () => {
+        await assertTransitionsInDb(pg, all.filter((t) => kept.has(key(t))), ids);
+        await assertRowsLatest(pg, all, ids);
+      });
+      await assertDrained(d);
+    });
+  }, { started: false }));
+
+test('settings in the URL win over devsup\'s: options=-c search_path puts the tables in that schema', T, () =>
+  withPostgres(async (pg) => {
+    await pg.query('CREATE SCHEMA devsup_schema');
+    const url = `${pg.url}&options=${encodeURIComponent('-c search_path=devsup_schema')}&application_name=devsup`;
+    await withDevsup({ args: ['--db', url] }, async (d) => {
+      const id = projectId('sp');
+      await cycle(d, [id]);
+      await eventually('the transitions are in devsup_schema', async () => {
+        const n = await pg.query(`SELECT count(*) FROM devsup_schema.devsup_transitions WHERE project_id = '${id}'`);
+        assert.equal(n[0][0], '4');
+      });
+      const pub = await pg.query("SELECT to_regclass('public.devsup_transitions') IS NULL, " +
+        "to_regclass('devsup_schema.devsup_schema_migrations') IS NOT NULL");
+      assert.deepEqual(pub, [['t', 't']], 'tables created outside the schema of the URL');
+      await assertDrained(d);
+    });
+  }));
+
+/** The LD_PRELOAD slow DNS built beside devsup (tests/fixtures/slow_resolver.c). */
+function slowResolver() {
+  for (const dir of [path.dirname(DEVSUP_BIN), path.join(REPO, 'build')]) {
+    const f = path.join(dir, 'slow-resolver.so');
+    if (existsSync(f)) return f;
+  }
+  throw new Error('build/slow-resolver.so is missing: run make all');
+}
+
+test('a slow host-name look-up never delays ready or pongs (resolved off the loop, passed as hostaddr)',
+  { ...T, skip: VALGRIND && 'LD_PRELOAD would apply to valgrind itself' }, async () => {
+    const port = await freePort(); // nothing listens: each attempt resolves, then is refused
+    const slowMs = 3000;
+    const env = {
+      LD_PRELOAD: slowResolver(),
+      DEVSUP_SLOW_RESOLVER_MS: String(slowMs),
+      // ASan wants to be first in the library list; the shim is not instrumented
+      ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:verify_asan_link_order=0`,
+    };
+    const t0 = performance.now();
+    await withDevsup({ args: ['--db', `postgresql://postgres@db.devsup-slow.test:${port}/postgres`], env }, async (d) => {
+      const readyMs = performance.now() - t0;
+      assert.ok(readyMs < slowMs - 500, `ready took ${Math.round(readyMs)} ms with a ${slowMs} ms resolver`);
+      const pongs = [];
+      const end = performance.now() + 2.5 * slowMs;
+      while (performance.now() < end) {
+        const t = performance.now();
+        expectType(await d.request({ type: 'ping' }, 10000), 'pong');
+        pongs.push(performance.now() - t);
+        await sleep(100);
+      }
+      const slow = pongs.filter((ms) => ms > 1000);
+      assert.deepEqual(slow.map(Math.round), [], `pongs slower than 1 s of ${pongs.length}`);
+      // libpq was given the address (hostaddr): had it resolved the name itself, its message
+      // would read "db.devsup-slow.test" (127.0.0.1).
+      await eventually('a connection attempt to the resolved address', () =>
+        assert.match(d.stderr, new RegExp(`server at "127\\.0\\.0\\.1", port ${port} failed`)), 10000);
+    });
+  });
+
+/** PgBouncer in transaction pooling in front of pg, on a unix socket in pg.dir; {url, stop}. */
+async function startPgBouncer(pg) {
+  const bin = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((f) => existsSync(f));
+  if (!bin) return null;
+  const port = 6432;
+  const ini = path.join(pg.dir, 'pgbouncer.ini');
+  const users = path.join(pg.dir, 'userlist.txt');
+  writeFileSync(users, '"postgres" ""\n');
+  writeFileSync(ini, [
+    '[databases]', `postgres = host=${pg.dir} dbname=postgres user=postgres`,
+    '[pgbouncer]', 'listen_addr =', `listen_port = ${port}`, `unix_socket_dir = ${pg.dir}`,
+    'auth_type = trust', `auth_file = ${users}`, 'pool_mode = transaction',
+    // every transaction then sees a session with no prepared statements, as on a busy pool
+    'server_reset_query = DISCARD ALL', 'server_reset_query_always = 1',
+    // a pooler cannot pass per-client settings; devsup's are then the server's business
+    'ignore_startup_parameters = options,extra_float_digits',
+    `logfile = ${path.join(pg.dir, 'pgbouncer.log')}`, `pidfile = ${path.join(pg.dir, 'pgbouncer.pid')}`,
+  ].join('\n') + '\n');
+  const asPg = process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', bin, '-d', ini]] : [bin, ['-d', ini]];
+  if (process.getuid() === 0) execFileSync('chown', ['postgres:', ini, users]);
+  execFileSync(asPg[0], asPg[1]);
+  return {
+    url: `postgresql:///postgres?host=${pg.dir}&port=${port}&user=postgres`,
+    stop() {
+      try {
+        const pid = Number(readFileSync(path.join(pg.dir, 'pgbouncer.pid'), 'utf8'));
+        process.kill(pid, 'SIGTERM');
+      } catch { /* gone */ }
+    },
+  };
+}
+
+test('through PgBouncer in transaction pooling: every transition lands exactly once', T, async (t) => {
+  await withPostgres(async (pg) => {
+    const bouncer = await startPgBouncer(pg);
+    if (!bouncer) {
+      t.skip('pgbouncer is not installed (tests/deps.sh installs it)');
+      return;
+    }
+    try {
+      await withDevsup({ args: ['--db', bouncer.url] }, async (d) => {
+        const ids = [projectId('pb1'), projectId('pb2')];
+        for (let i = 0; i < 3; i++) await cycle(d, ids);
+        await eventually('every transition through the pooler, once', () => assertDbMatches(pg, d, ids), 20000);
+        await assertDrained(d);
+        assert.doesNotMatch(d.stderr, /reconnecting/, 'the writer lost its connection behind the pooler');
+      });
+    } finally {
+      bouncer.stop();
+    }
+  });
+});
+
+test('a wall clock stepped back since the last run: seq continues above the database\'s rows', T, () =>
+  withPostgres(async (pg) => {
+    const mig = await runDevsup(['--db', pg.url, '--migrate']);
+    assert.equal(mig.code, 0, mig.stderr);
+    // A previous run, on a clock one day ahead of this one, left p stopped.
+    const id = projectId('clk');
+    const ahead = BigInt(Date.now()) + 86400000n;
+    await pg.query('INSERT INTO devsup_dev_servers (project_id, runner_id, status, seq, updated_at) ' +
+      `VALUES ('${id}', 'e2e-old', 'stopped', ${ahead}, now())`);
+    await withDevsup({ args: ['--db', pg.url] }, async (d) => {
+      await eventually('devsup connects', async () => assert.equal((await persistence(d)).connected, true));
+      await cycle(d, [id]);
+      const seqs = d.states(id).map((e) => e.seq);
+      assert.ok(seqs.every((s) => BigInt(s) > ahead), `seq ${seqs} not above the database's ${ahead}`);
+      await eventually('the row follows the new run', () => assertDbMatches(pg, d, [id]));
+    });
+  }));

@@ -23,5 +23,6 @@ Suite *spawn_suite(void);
 Suite *listen_trap_suite(void);
 Suite *utf8_suite(void);
 Suite *chan_suite(void);
+Suite *store_conn_suite(void);
 
 #endif

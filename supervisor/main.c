@@ -76,8 +76,10 @@ static void exit_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	projects_apply_leftover_rows();
 	if (!m.shutting_down || !projects_quiescent() || recover_active())
 		return;
-	if (m.stage == EXIT_RUNNING)
+	if (m.stage == EXIT_RUNNING) {
 		enter_stage(EXIT_FLUSHING, FLUSH_MS);
+		store_closing();
+	}
 	if (m.stage == EXIT_FLUSHING) {
 		size_t unwritten = store_unwritten();
 		bool late = clock_ms() >= m.stage_deadline_ms;
@@ -342,6 +344,8 @@ int main(int argc, char **argv)
 	}
 	store_init(m.loop, &(store_config_t){.url = m.opts.db_url,
 					     .runner_id = m.opts.runner_id,
+					     .port_lo = m.opts.port_lo,
+					     .port_hi = m.opts.port_hi,
 					     .queue_max = m.opts.db_queue_max,
 					     .on_leftover_rows = projects_leftover_rows,
 					     .on_seq_floor = projects_seq_floor});

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -20,11 +21,16 @@
 #define MIGRATION_LOCK "7435123901" /* pg_advisory_xact_lock key: "devsup" */
 
 /* One statement per transition: the history row (a re-send is a no-op thanks to
- * UNIQUE (project_id, seq)) and the current row ("latest wins": never back to an older seq). */
+ * UNIQUE (project_id, seq)), its NOTIFY (from RETURNING, so only a row really inserted is
+ * announced, at commit, in commit order) and the current row ("latest wins": never back to an
+ * older seq). */
 static const char upsert_sql[] =
 	"WITH t AS ("
 	" INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING) "
+	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING"
+	" RETURNING pg_notify('devsup_transitions', json_build_object('projectId', project_id,"
+	" 'runnerId', runner_id, 'seq', seq, 'from', from_state, 'to', to_state, 'reason', reason,"
+	" 'at', at)::text)) "
 	"INSERT INTO devsup_dev_servers AS c (project_id, runner_id, status, port, pid, pgid,"
 	" tunnel_url, framework, failure_reason, failure_message, seq, updated_at)"
 	" VALUES ($1, $2, $5, $8, $9, $10, $14, $11, $12, $13, $3, $7)"
@@ -46,6 +52,19 @@ static const char list_sql[] = "SELECT version FROM devsup_schema_migrations";
  * wall clock did since the rows were written (docs/architecture.md, "seq"). */
 static const char floor_sql[] = "SELECT coalesce(max(seq), 0) FROM devsup_dev_servers";
 
+/* This runner's row (SPEC §10), and its liveness lock for as long as this session lasts. Not
+ * pg_advisory_lock: a second devsup with the same id elsewhere must not hang the writer. */
+static const char runner_sql[] =
+	"WITH u AS (INSERT INTO devsup_runners AS r (runner_id, host, pid, version, started_at,"
+	" stopped_at, port_lo, port_hi) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)"
+	" ON CONFLICT (runner_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,"
+	" version = EXCLUDED.version, started_at = EXCLUDED.started_at, stopped_at = NULL,"
+	" port_lo = EXCLUDED.port_lo, port_hi = EXCLUDED.port_hi RETURNING runner_id)"
+	" SELECT pg_try_advisory_lock(devsup_runner_lock_key(runner_id)) FROM u";
+
+static const char runner_stopped_sql[] =
+	"UPDATE devsup_runners SET stopped_at = now() WHERE runner_id = $1";
+
 static const char leftover_sql[] =
 	"SELECT project_id, status, seq FROM devsup_dev_servers"
 	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
@@ -65,6 +84,7 @@ typedef enum {
 	ST_APPLY,       /* applying migrations[next] */
 	ST_FLOOR,       /* reading the highest seq in the database */
 	ST_LEFTOVERS,   /* reading rows a previous devsup left live */
+	ST_RUNNER,      /* upserting devsup_runners, taking the liveness lock */
 	ST_READY,       /* writing batches */
 } store_state_t;
 
@@ -72,6 +92,7 @@ static struct {
 	struct ev_loop *loop;
 	char *url;
 	char *runner_id;
+	char *runner_params[7]; /* runner_sql's parameters */
 	conn_params_t params; /* of the attempt in progress */
 	char problem[512];    /* why the writer cannot write, for status; "" when none */
 	PGconn *conn;
@@ -260,11 +281,17 @@ static void store_pipeline(void)
 	store_send_batch();
 }
 
+static void store_register_runner(void)
+{
+	st.state = ST_RUNNER;
+	store_send_params(runner_sql, 7, (const char *const *)st.runner_params);
+}
+
 static void store_read_leftovers(void)
 {
 	if (st.leftovers_done || !st.on_rows) {
 		st.leftovers_done = true;
-		store_pipeline();
+		store_register_runner();
 		return;
 	}
 	st.state = ST_LEFTOVERS;
@@ -465,8 +492,18 @@ static void store_step_done(void)
 	}
 	case ST_LEFTOVERS:
 		leftovers_done(rows);
+		store_register_runner();
+		break;
+	case ST_RUNNER: {
+		const char *v = json_string_value(json_array_get(json_array_get(rows, 0), 0));
+		if (!v || strcmp(v, "t") != 0)
+			log_error("postgres: runner id %s is held by another connected devsup: "
+				  "devsup_runner_status shows one of them alive; give each devsup its own "
+				  "--runner-id",
+				  st.runner_id);
 		store_pipeline();
 		break;
+	}
 	default:
 		break;
 	}
@@ -604,8 +641,15 @@ static void store_send_batch(void)
 		return;
 	size_t n = 0;
 	for (rec_t *r = outbox_head(); r && n < BATCH_MAX; r = r->next, n++) {
-		const char *sql = r->tunnel ? tunnel_sql : upsert_sql;
-		if (!PQsendQueryParams(st.conn, sql, r->tunnel ? 3 : UPSERT_PARAMS, NULL,
+		static const struct {
+			const char *sql;
+			int n;
+		} stmt[] = {
+			[OUTBOX_TRANSITION] = {upsert_sql, UPSERT_PARAMS},
+			[OUTBOX_TUNNEL] = {tunnel_sql, 3},
+			[OUTBOX_RUNNER_STOPPED] = {runner_stopped_sql, 1},
+		};
+		if (!PQsendQueryParams(st.conn, stmt[r->kind].sql, stmt[r->kind].n, NULL,
 				       (const char *const *)r->v, NULL, NULL, 0)) {
 			store_fail("send");
 			return;
@@ -673,7 +717,7 @@ void store_tunnel_url(const char *project_id, uint64_t seq, const char *url)
 		return;
 	rec_t *r = xcalloc(1, sizeof(*r));
 	char buf[32];
-	r->tunnel = true;
+	r->kind = OUTBOX_TUNNEL;
 	r->v[0] = xstrdup(project_id);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)seq);
 	r->v[1] = xstrdup(buf);
@@ -696,6 +740,18 @@ size_t store_unwritten(void)
 	return st.state == ST_OFF ? 0 : outbox_len();
 }
 
+void store_closing(void)
+{
+	if (st.state == ST_READY && !st.migrate_only) {
+		/* a clean exit: the runner's stop time, last (only when connected: a database that
+		 * is away must not make the exit wait; alive is false then anyway) */
+		rec_t *r = xcalloc(1, sizeof(*r));
+		r->kind = OUTBOX_RUNNER_STOPPED;
+		r->v[0] = xstrdup(st.runner_id);
+		store_enqueue(r);
+	}
+}
+
 static void store_setup(struct ev_loop *loop, const char *url, const char *runner_id,
 			size_t queue_max)
 {
@@ -709,6 +765,25 @@ static void store_setup(struct ev_loop *loop, const char *url, const char *runne
 	ev_init(&st.timer, store_timer_cb);
 }
 
+static void store_runner_params(const store_config_t *cfg)
+{
+	char buf[256];
+	st.runner_params[0] = xstrdup(st.runner_id);
+	if (gethostname(buf, sizeof(buf) - 1) < 0)
+		snprintf(buf, sizeof(buf), "unknown");
+	buf[sizeof(buf) - 1] = '\0';
+	st.runner_params[1] = xstrdup(buf);
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	st.runner_params[2] = xstrdup(buf);
+	st.runner_params[3] = xstrdup(DEVSUP_VERSION);
+	time_iso8601(wall_ms(), buf, sizeof(buf));
+	st.runner_params[4] = xstrdup(buf);
+	snprintf(buf, sizeof(buf), "%d", cfg->port_lo);
+	st.runner_params[5] = xstrdup(buf);
+	snprintf(buf, sizeof(buf), "%d", cfg->port_hi);
+	st.runner_params[6] = xstrdup(buf);
+}
+
 void store_init(struct ev_loop *loop, const store_config_t *cfg)
 {
 	if (!cfg->url) {
@@ -717,6 +792,7 @@ void store_init(struct ev_loop *loop, const store_config_t *cfg)
 		return;
 	}
 	store_setup(loop, cfg->url, cfg->runner_id, cfg->queue_max);
+	store_runner_params(cfg);
 	st.on_rows = cfg->on_leftover_rows;
 	st.on_seq_floor = cfg->on_seq_floor;
 	store_connect();
@@ -746,5 +822,7 @@ void store_free(void)
 	free(st.applied);
 	free(st.url);
 	free(st.runner_id);
+	for (size_t i = 0; i < ARRAY_LEN(st.runner_params); i++)
+		free(st.runner_params[i]);
 	memset(&st, 0, sizeof(st));
 }

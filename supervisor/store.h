@@ -33,6 +33,7 @@ typedef void (*store_rows_cb)(json_t *rows); /* [{projectId, status, seq}], borr
 typedef struct {
 	const char *url;       /* NULL: persistence disabled */
 	const char *runner_id;
+	int port_lo, port_hi;  /* for devsup_runners */
 	size_t queue_max;      /* outbox bound (--db-queue-max); 0 for the default */
 	store_rows_cb on_leftover_rows;
 	/* At each connection: the highest seq in the database. Every seq handed out afterwards
@@ -54,6 +55,9 @@ json_t *store_status_json(void);
 /* Transitions queued and not yet committed (0 when persistence is off). The master's exit
  * check waits, bounded, for this to reach 0; there is no "flushed" callback. */
 size_t store_unwritten(void);
+/* A clean exit's last step begins: the runner's stop time (devsup_runners.stopped_at) is
+ * queued when connected, so store_unwritten() covers it too. */
+void store_closing(void);
 void store_free(void);
 
 #endif

@@ -53,8 +53,10 @@ static outbox_rec_t *unlink_at(size_t index)
 
 static void describe(const outbox_rec_t *r, char *buf, size_t n)
 {
-	if (r->tunnel)
+	if (r->kind == OUTBOX_TUNNEL)
 		snprintf(buf, n, "the tunnel URL update of %s", r->v[0]);
+	else if (r->kind == OUTBOX_RUNNER_STOPPED)
+		snprintf(buf, n, "the stop time of runner %s", r->v[0]);
 	else
 		snprintf(buf, n, "transition %s seq %s (%s -> %s)", r->v[0], r->v[2], r->v[3], r->v[4]);
 }

@@ -16,9 +16,15 @@
 #define OUTBOX_PARAMS 14
 #define OUTBOX_DEFAULT_MAX 100000
 
+typedef enum {
+	OUTBOX_TRANSITION,     /* history row + current row + NOTIFY (14 parameters) */
+	OUTBOX_TUNNEL,         /* a tunnel URL update (3 parameters) */
+	OUTBOX_RUNNER_STOPPED, /* devsup_runners.stopped_at on a clean exit (1 parameter) */
+} outbox_kind_t;
+
 typedef struct outbox_rec {
 	struct outbox_rec *next;
-	bool tunnel;               /* a tunnel URL update (3 parameters), not a transition */
+	outbox_kind_t kind;
 	char *v[OUTBOX_PARAMS];    /* the statement's parameters as text (NULL for SQL NULL) */
 	uint64_t queued_ms;
 } outbox_rec_t;

@@ -11,3 +11,7 @@ runuser -u postgres -- $bin/initdb -D "$d/data" -U postgres -A trust -E UTF8 --n
 runuser -u postgres -- $bin/pg_ctl -D "$d/data" -l "$d/pg.log" -w \
 	-o "-c listen_addresses='' -c unix_socket_directories=$d" start >/dev/null
 "$bench" "postgresql:///postgres?host=$d&user=postgres" "${BENCH_PG_N:-100000}" 2>/dev/null
+# the fleet: several devsups on this one database (needs DEVSUP_BIN)
+if [ -n "${DEVSUP_BIN:-}" ]; then
+	node "$(dirname "$0")/fleet-bench.mjs" "postgresql:///postgres?host=$d&user=postgres"
+fi

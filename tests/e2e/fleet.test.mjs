@@ -1,0 +1,214 @@
+// A fleet on one Postgres (SPEC §10): runners that can see each other (devsup_runners, liveness
+// from a session advisory lock, no heartbeat) and a feed of every committed transition
+// (NOTIFY devsup_transitions). Several devsups with different runner ids on one throwaway
+// Postgres 15 (lib/pg.mjs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { spawnDevsup, projectId, serverCmd, sleep } from './lib/harness.mjs';
+import { startOk, stopOk, expectType } from './lib/dev.mjs';
+import { withPostgres } from './lib/pg.mjs';
+
+const T = { timeout: 90000 };
+
+async function eventually(what, fn, timeoutMs = 15000, intervalMs = 100) {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (performance.now() >= end) {
+        try { err.message = `${what}: still not true after ${timeoutMs} ms:\n${err.message}`; } catch { /* read-only */ }
+        throw err;
+      }
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Several devsups on pg, each with its own runner id; always disposed. */
+async function withRunners(pg, n, fn) {
+  const ds = [];
+  try {
+    for (let i = 0; i < n; i++) ds.push(await spawnDevsup({ args: ['--db', pg.url] }));
+    await fn(ds);
+    for (const d of ds) d.assertProtocolClean();
+  } catch (err) {
+    try { err.message += ds.map((d) => d.context()).join(''); } catch { /* read-only */ }
+    throw err;
+  } finally {
+    for (const d of ds) await d.dispose();
+  }
+}
+
+async function runnerStatus(pg) {
+  const rows = await pg.query('SELECT runner_id, host, pid, version, started_at IS NOT NULL, stopped_at IS NOT NULL, ' +
+    'port_lo, port_hi, alive FROM devsup_runner_status ORDER BY runner_id');
+  return new Map(rows.map(([id, host, pid, version, started, stopped, lo, hi, alive]) =>
+    [id, { host, pid: Number(pid), version, started: started === 't', stopped: stopped === 't', lo: Number(lo), hi: Number(hi), alive: alive === 't' }]));
+}
+
+async function aliveOf(pg, d) {
+  const s = (await runnerStatus(pg)).get(d.runnerId);
+  assert.ok(s, `no devsup_runners row for ${d.runnerId}`);
+  return s.alive;
+}
+
+const connected = (d) => eventually(`${d.runnerId} connected`, async () => {
+  const st = expectType(await d.request({ type: 'status' }), 'status');
+  assert.equal(st.persistence.connected, true, JSON.stringify(st.persistence));
+});
+
+test('three runners are alive; a SIGKILLed one is not within seconds; a clean exit records stopped_at', T, () =>
+  withPostgres((pg) => withRunners(pg, 3, async ([a, b, c]) => {
+    await Promise.all([a, b, c].map(connected));
+    const st = await eventually('3 alive runners', async () => {
+      const s = await runnerStatus(pg);
+      for (const d of [a, b, c]) {
+        const r = s.get(d.runnerId);
+        assert.ok(r && r.alive, `${d.runnerId}: ${JSON.stringify(r)}`);
+      }
+      return s;
+    });
+    for (const d of [a, b, c]) {
+      const r = st.get(d.runnerId);
+      assert.equal(r.pid, d.proc.pid);
+      assert.deepEqual([r.lo, r.hi], d.portRange);
+      assert.equal(r.version, d.ready.version);
+      assert.ok(r.host.length > 0 && r.started && !r.stopped, JSON.stringify(r));
+    }
+    const view = await pg.query('SELECT count(*) FROM devsup_projects');
+    assert.equal(view[0][0], '0');
+
+    // A killed process's socket closes at once: its session and lock end with it.
+    const t0 = performance.now();
+    a.kill('SIGKILL');
+    await eventually('the SIGKILLed runner is not alive', async () => assert.equal(await aliveOf(pg, a), false), 5000);
+    const ms = performance.now() - t0;
+    assert.equal((await runnerStatus(pg)).get(a.runnerId).stopped, false, 'a SIGKILLed runner cannot record stopped_at');
+    assert.equal(await aliveOf(pg, b), true);
+
+    // A clean exit: stopped_at set, then not alive.
+    await b.close();
+    const rb = (await runnerStatus(pg)).get(b.runnerId);
+    assert.equal(rb.stopped, true, JSON.stringify(rb));
+    assert.equal(rb.alive, false, JSON.stringify(rb));
+    assert.equal(await aliveOf(pg, c), true);
+    process.stderr.write(`[fleet] alive went false ${Math.round(ms)} ms after SIGKILL\n`);
+  })));
+
+test('a runner whose connection is cut (pg_terminate_backend) takes its lock again on reconnect', T, () =>
+  withPostgres((pg) => withRunners(pg, 2, async ([a, b]) => {
+    await Promise.all([a, b].map(connected));
+    await eventually('both alive', async () => assert.ok((await aliveOf(pg, a)) && (await aliveOf(pg, b))));
+    const pid = Number((await pg.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'devsup' ` +
+      `AND pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted ` +
+      `AND classid = ((devsup_runner_lock_key('${a.runnerId}') >> 32) & 4294967295)::oid ` +
+      `AND objid = (devsup_runner_lock_key('${a.runnerId}') & 4294967295)::oid)`))[0][0]);
+    assert.ok(pid > 0);
+    await pg.query(`SELECT pg_terminate_backend(${pid})`);
+    // Back within the first backoff steps, on a new session, with the lock.
+    await eventually('the cut runner is alive again, on a new session', async () => {
+      assert.equal(await aliveOf(pg, a), true);
+      const now = await pg.query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'devsup' " +
+        `AND pid = ${pid}`);
+      assert.equal(now[0][0], '0');
+    }, 10000);
+    assert.match(a.stderr, /reconnecting/);
+    // It keeps writing.
+    const id = projectId('cut');
+    await startOk(a, { projectId: id, command: serverCmd() });
+    await stopOk(a, id);
+    await eventually('written after the reconnect', async () => {
+      const n = await pg.query(`SELECT count(*) FROM devsup_transitions WHERE project_id = '${id}'`);
+      assert.equal(n[0][0], '4');
+    });
+    const rows = await pg.query(`SELECT runner_alive, runner_id FROM devsup_projects WHERE project_id = '${id}'`);
+    assert.deepEqual(rows, [['t', a.runnerId]]);
+  })));
+
+/**
+ * A LISTEN session through psql (no client library in the tests): psql prints notifications
+ * when it next talks to the server, so it is poked with an empty query every 50 ms.
+ */
+function listen(pg, channel) {
+  const proc = spawn('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', pg.url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const got = [];
+  let buf = '';
+  let errText = '';
+  const re = new RegExp(`^Asynchronous notification "${channel}" with payload "(.*)" received from server process with PID \\d+\\.$`);
+  proc.stdout.setEncoding('utf8');
+  proc.stdout.on('data', (chunk) => {
+    buf += chunk;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const m = re.exec(line);
+      if (m) got.push(JSON.parse(m[1]));
+    }
+  });
+  proc.stderr.on('data', (c) => { errText += c; });
+  proc.stdin.write(`LISTEN ${channel};\nSELECT 'listening';\n`);
+  const poke = setInterval(() => proc.stdin.write('SELECT 1;\n'), 50);
+  return {
+    got,
+    ready: () => eventually('psql listening', async () => assert.ok(!errText, errText), 2000),
+    close() {
+      clearInterval(poke);
+      try { proc.stdin.end('\\q\n'); } catch { /* gone */ }
+      setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, 2000).unref();
+    },
+  };
+}
+
+test('LISTEN devsup_transitions receives every transition of two runners, in commit order, matching its row', T, () =>
+  withPostgres(async (pg) => {
+    // The schema must exist before the LISTEN session's first query: one runner connects first.
+    await withRunners(pg, 2, async ([a, b]) => {
+      await Promise.all([a, b].map(connected));
+      const l = listen(pg, 'devsup_transitions');
+      try {
+        await l.ready();
+        await sleep(200);
+        const ids = { [a.runnerId]: [projectId('la'), projectId('lb')], [b.runnerId]: [projectId('lc')] };
+        await Promise.all([a, b].map(async (d) => {
+          for (const id of ids[d.runnerId]) {
+            await startOk(d, { projectId: id, command: serverCmd() });
+            await stopOk(d, id);
+          }
+        }));
+        const all = [...ids[a.runnerId], ...ids[b.runnerId]];
+        const rows = await eventually('every transition notified', async () => {
+          const r = await pg.query('SELECT id, project_id, runner_id, seq, from_state, to_state, reason, ' +
+            `to_json(at)#>>'{}' FROM devsup_transitions WHERE project_id IN (${all.map((x) => `'${x}'`).join(', ')}) ORDER BY id`);
+          assert.equal(r.length, 12);
+          assert.equal(l.got.filter((n) => all.includes(n.projectId)).length, 12, JSON.stringify(l.got));
+          return r;
+        });
+        const notes = l.got.filter((n) => all.includes(n.projectId));
+        // Each payload is its row, field for field.
+        const byKey = new Map(rows.map(([, p, r, seq, from, to, reason, at]) =>
+          [`${p}#${seq}`, { projectId: p, runnerId: r, seq: Number(seq), from, to, reason, at }]));
+        for (const n of notes) {
+          const row = byKey.get(`${n.projectId}#${n.seq}`);
+          assert.ok(row, `a notification without its row: ${JSON.stringify(n)}`);
+          assert.deepEqual({ ...n, at: new Date(n.at).getTime() }, { ...row, at: new Date(row.at).getTime() });
+        }
+        assert.equal(new Set(notes.map((n) => `${n.projectId}#${n.seq}`)).size, 12, 'a transition notified twice');
+        // Commit order: one runner's batches commit one after another, so its notifications
+        // come in the order of its rows (the id sequence); each project's seq increases.
+        for (const d of [a, b]) {
+          const mine = notes.filter((n) => n.runnerId === d.runnerId).map((n) => `${n.projectId}#${n.seq}`);
+          const rowOrder = rows.filter((r) => r[2] === d.runnerId).map((r) => `${r[1]}#${r[3]}`);
+          assert.deepEqual(mine, rowOrder);
+          // and each matches what that runner said on stdout, in order
+          const said = d.events.filter((e) => e.type === 'dev-server-state' && all.includes(e.projectId))
+            .map((e) => `${e.projectId}#${e.seq}`);
+          assert.deepEqual(mine, said);
+        }
+      } finally {
+        l.close();
+      }
+    });
+  }));

@@ -85,6 +85,7 @@ typedef enum {
 	ST_FLOOR,       /* reading the highest seq in the database */
 	ST_LEFTOVERS,   /* reading rows a previous devsup left live */
 	ST_RUNNER,      /* upserting devsup_runners, taking the liveness lock */
+	ST_PREPARE,     /* pipeline entered, statements being prepared */
 	ST_READY,       /* writing batches */
 } store_state_t;
 
@@ -103,6 +104,7 @@ static struct {
 	size_t inflight; /* records at the head sent in the batch awaiting its sync */
 	size_t answered; /* results of the batch seen so far */
 	bool batch_error;
+	bool unnamed;    /* prepared statements do not survive here: PQsendQueryParams */
 	long poison;     /* index in the batch of a record the database refuses, or -1 */
 	bool *applied; /* per migration */
 	size_t next_migration;
@@ -265,20 +267,52 @@ static void store_after_schema(void)
 	store_send_query(floor_sql);
 }
 
+/* The statements of the outbox's records, by kind. */
+static const struct {
+	const char *name, *sql;
+	int n;
+} stmts[] = {
+	[OUTBOX_TRANSITION] = {"upsert", upsert_sql, UPSERT_PARAMS},
+	[OUTBOX_TUNNEL] = {"tunnel", tunnel_sql, 3},
+	[OUTBOX_RUNNER_STOPPED] = {"runner_stopped", runner_stopped_sql, 1},
+};
+
+static void store_ready(void)
+{
+	st.state = ST_READY;
+	st.backoff = BACKOFF_MIN_S;
+	st.problem[0] = '\0';
+	log_info("postgres: ready (%zu transitions queued)", outbox_len());
+	store_send_batch();
+}
+
+/* Pipeline mode, and the statements prepared once per session (parsing the upsert for every
+ * transition cost about half the writer's throughput). Behind a pooler that does not keep a
+ * session (PgBouncer in transaction mode) a prepared statement vanishes: SQLSTATE 26000 turns
+ * on unnamed statements for good (store_pipeline_results). */
 static void store_pipeline(void)
 {
 	if (!PQenterPipelineMode(st.conn)) {
 		store_fail("pipeline mode");
 		return;
 	}
-	/* Unnamed statements (PQsendQueryParams): a named prepared statement lives on one server
-	 * session, which a pooler in transaction mode (PgBouncer) does not keep for us. */
-	st.state = ST_READY;
-	st.backoff = BACKOFF_MIN_S;
-	st.problem[0] = '\0';
-	log_info("postgres: ready (%zu transitions queued)", outbox_len());
-	store_watch(EV_READ);
-	store_send_batch();
+	if (st.unnamed) {
+		store_watch(EV_READ);
+		store_ready();
+		return;
+	}
+	st.state = ST_PREPARE;
+	for (size_t k = 0; k < ARRAY_LEN(stmts); k++) {
+		if (!PQsendPrepare(st.conn, stmts[k].name, stmts[k].sql, stmts[k].n, NULL)) {
+			store_fail("prepare");
+			return;
+		}
+	}
+	if (!PQpipelineSync(st.conn)) {
+		store_fail("prepare");
+		return;
+	}
+	store_flush_out();
 }
 
 static void store_register_runner(void)
@@ -535,6 +569,10 @@ static void store_batch_synced(void)
 		store_fail("batch");
 		return;
 	}
+	if (st.state == ST_PREPARE) {
+		store_ready();
+		return;
+	}
 	/* the batch is durable: only now does it leave the outbox */
 	outbox_commit(st.inflight);
 	st.inflight = 0;
@@ -548,7 +586,7 @@ static void store_pipeline_results(void)
 		PGresult *res = PQgetResult(st.conn);
 		if (!res) {
 			/* between two statements' results; stop when nothing more is expected */
-			if (st.inflight == 0)
+			if (st.state == ST_READY && st.inflight == 0)
 				return;
 			continue;
 		}
@@ -561,7 +599,13 @@ static void store_pipeline_results(void)
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_PIPELINE_ABORTED &&
 		    !st.batch_error) {
 			st.batch_error = true;
-			st.poison = is_data_error(res) ? (long)st.answered : -1;
+			st.poison = is_data_error(res) && st.state == ST_READY ? (long)st.answered : -1;
+			if (strcmp(sqlstate(res), "26000") == 0 && !st.unnamed) {
+				log_warn("postgres: a prepared statement vanished from the session (a "
+					 "pooler in transaction mode?): sending unnamed statements from "
+					 "now on");
+				st.unnamed = true;
+			}
 			log_error("postgres: %s(SQLSTATE %s)%s", PQresultErrorMessage(res),
 				  *sqlstate(res) ? sqlstate(res) : "none",
 				  st.poison < 0 ? "; retrying with backoff" : "");
@@ -577,7 +621,7 @@ static void store_read(void)
 		store_fail("read");
 		return;
 	}
-	if (st.state == ST_READY) {
+	if (st.state == ST_PREPARE || st.state == ST_READY) {
 		store_pipeline_results();
 		return;
 	}
@@ -641,16 +685,11 @@ static void store_send_batch(void)
 		return;
 	size_t n = 0;
 	for (rec_t *r = outbox_head(); r && n < BATCH_MAX; r = r->next, n++) {
-		static const struct {
-			const char *sql;
-			int n;
-		} stmt[] = {
-			[OUTBOX_TRANSITION] = {upsert_sql, UPSERT_PARAMS},
-			[OUTBOX_TUNNEL] = {tunnel_sql, 3},
-			[OUTBOX_RUNNER_STOPPED] = {runner_stopped_sql, 1},
-		};
-		if (!PQsendQueryParams(st.conn, stmt[r->kind].sql, stmt[r->kind].n, NULL,
-				       (const char *const *)r->v, NULL, NULL, 0)) {
+		int ok = st.unnamed ? PQsendQueryParams(st.conn, stmts[r->kind].sql, stmts[r->kind].n,
+							NULL, (const char *const *)r->v, NULL, NULL, 0)
+				    : PQsendQueryPrepared(st.conn, stmts[r->kind].name, stmts[r->kind].n,
+							  (const char *const *)r->v, NULL, NULL, 0);
+		if (!ok) {
 			store_fail("send");
 			return;
 		}

@@ -132,7 +132,7 @@ test: deps
 	$(MAKE) e2e-san
 
 STORE_BENCH := $(BUILD)/store-bench
-$(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(call obj,supervisor/store.c supervisor/store_conn.c supervisor/store_outbox.c) $(GEN_OBJ) $(COMMON_OBJ)
+$(STORE_BENCH): $(call obj,tests/bench/store_bench.c) $(call obj,supervisor/store.c supervisor/store_conn.c supervisor/store_outbox.c supervisor/store_sql.c supervisor/store_claim.c) $(GEN_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 bench: all $(STORE_BENCH)

@@ -64,6 +64,12 @@ static const struct {
 	[REASON_SHUTTING_DOWN] = {"shutting_down",
 				  "devsup is stopping every project and exiting; start the project "
 				  "again once devsup has restarted."},
+	[REASON_OWNED_BY_OTHER_RUNNER] = {"owned_by_other_runner",
+					  "Stop it on that runner first, or send the start there "
+					  "(devsup_projects shows where each project runs)."},
+	[REASON_RUNNER_LOST] = {"runner_lost",
+				"The runner that ran it is gone (its database session ended); "
+				"start the project again."},
 };
 
 const char *reason_name(reason_t r)

@@ -315,28 +315,111 @@ void project_take_start_id(project_t *p, json_t **id)
 	p->start_waiting = false;
 }
 
-void project_cmd_start(json_t *request, json_t *spec, json_t *id)
+/* What this runner alone can tell: not live here, accepting, below --max-projects. */
+static bool start_allowed(const char *pid_s, json_t *id)
 {
-	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
 	project_t *p = project_find(pid_s);
-	char err[256], desc[128];
+	char desc[128];
 	if (p && (state_is_live(p->state) || project_has_reaper(p))) {
 		reply_error(pid_s, id, REASON_ALREADY_RUNNING, NULL, "project %s %s", pid_s,
 			    live_description(p, desc, sizeof(desc)));
-		return;
+		return false;
 	}
 	if (!reg.accepting) {
 		reply_error(pid_s, id, REASON_SHUTTING_DOWN, NULL,
 			    "devsup is shutting down and accepts no new start (project %s)", pid_s);
-		return;
+		return false;
 	}
 	if (projects_live_count() >= reg.opts->max_projects) {
 		reply_error(pid_s, id, REASON_CAPACITY, NULL,
 			    "devsup already supervises %u live projects (--max-projects %u); "
 			    "project %s was not started",
 			    projects_live_count(), reg.opts->max_projects, pid_s);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The fleet's word on the project (SPEC §10, docs/architecture.md "One live run"): refused
+ * when it is live on another runner that is alive; if that runner is gone, its run is closed
+ * (failed, runner_lost) first. *floor: a seq the new run's must exceed. */
+static bool start_owner_ok(const char *pid_s, json_t *id, const store_claim_t *v, uint64_t *floor)
+{
+	*floor = 0;
+	if (!v->known || !v->found)
+		return true; /* no database, or a project it has never seen */
+	*floor = v->seq;
+	int s = state_parse(v->status);
+	if (s < 0 || !state_is_live((state_t)s) || strcmp(v->runner_id, reg.opts->runner_id) == 0)
+		return true;
+	if (v->alive) {
+		reply_error(pid_s, id, REASON_OWNED_BY_OTHER_RUNNER, NULL,
+			    "project %s is %s on runner %s (host %s); it was not started here",
+			    pid_s, v->status, v->runner_id, v->host[0] ? v->host : "unknown");
+		return false;
+	}
+	char msg[1024];
+	snprintf(msg, sizeof(msg),
+		 "runner %s (host %s) is gone: its database session ended while project %s was %s; "
+		 "runner %s starts it again",
+		 v->runner_id, v->host[0] ? v->host : "unknown", pid_s, v->status,
+		 reg.opts->runner_id);
+	log_warn("%s", msg);
+	store_transition(&(store_transition_t){
+		.project_id = pid_s,
+		.runner_id = v->runner_id,
+		.seq = v->seq + 1,
+		.from = v->status,
+		.to = "failed",
+		.reason = "runner_lost",
+		.at_ms = wall_ms(),
+		.failure_reason = "runner_lost",
+		.failure_message = msg,
+	});
+	*floor = v->seq + 1;
+	return true;
+}
+
+typedef struct {
+	json_t *request, *spec, *id;
+} pending_start_t;
+
+static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_floor);
+
+/* The database answered (or could not be asked): the local checks again, since the world may
+ * have moved during the round trip, then the start. */
+static void start_checked(void *ctx, const store_claim_t *v)
+{
+	pending_start_t *ps = ctx;
+	const char *pid_s = json_string_value(json_object_get(ps->spec, "projectId"));
+	uint64_t floor;
+	if (start_allowed(pid_s, ps->id) && start_owner_ok(pid_s, ps->id, v, &floor))
+		start_now(ps->request, ps->spec, ps->id, floor);
+	json_decref(ps->request);
+	json_decref(ps->spec);
+	json_decref(ps->id);
+	free(ps);
+}
+
+void project_cmd_start(json_t *request, json_t *spec, json_t *id)
+{
+	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
+	if (!start_allowed(pid_s, id))
+		return;
+	pending_start_t *ps = xcalloc(1, sizeof(*ps));
+	ps->request = json_incref(request);
+	ps->spec = json_incref(spec);
+	ps->id = id ? json_incref(id) : NULL;
+	/* connected: one round trip to the database first; nothing is spawned meanwhile */
+	if (!store_claim(pid_s, start_checked, ps))
+		start_checked(ps, &(store_claim_t){.known = false});
+}
+
+static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_floor)
+{
+	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
+	project_t *p = project_find(pid_s);
+	char err[256];
 	json_t *jport = json_object_get(spec, "port");
 	int wanted = json_is_integer(jport) ? (int)json_integer_value(jport) : 0;
 	bool strict = json_is_true(json_object_get(spec, "strictPort"));
@@ -354,6 +437,8 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	json_object_set_new(spec, "port", json_integer(port));
 	if (!p)
 		p = project_create(pid_s);
+	if (p->seq < seq_floor)
+		p->seq = seq_floor; /* above the row another runner left: seq never goes back */
 	if (!reaper_link_spawn(p, err, sizeof(err))) {
 		ports_release(port);
 		reply_error(pid_s, id, REASON_UNKNOWN, "Check devsup's installation (--reaper).",

@@ -11,64 +11,15 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/migrations.h"
+#include "supervisor/store_claim.h"
 #include "supervisor/store_conn.h"
 #include "supervisor/store_outbox.h"
+#include "supervisor/store_sql.h"
 
 #define BACKOFF_MIN_S 0.1
 #define BACKOFF_MAX_S 5.0
 #define CONNECT_TIMEOUT_S 10.0 /* resolving and connecting, together */
 #define BATCH_MAX 256
-#define MIGRATION_LOCK "7435123901" /* pg_advisory_xact_lock key: "devsup" */
-
-/* One statement per transition: the history row (a re-send is a no-op thanks to
- * UNIQUE (project_id, seq)), its NOTIFY (from RETURNING, so only a row really inserted is
- * announced, at commit, in commit order) and the current row ("latest wins": never back to an
- * older seq). */
-static const char upsert_sql[] =
-	"WITH t AS ("
-	" INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING"
-	" RETURNING pg_notify('devsup_transitions', json_build_object('projectId', project_id,"
-	" 'runnerId', runner_id, 'seq', seq, 'from', from_state, 'to', to_state, 'reason', reason,"
-	" 'at', at)::text)) "
-	"INSERT INTO devsup_dev_servers AS c (project_id, runner_id, status, port, pid, pgid,"
-	" tunnel_url, framework, failure_reason, failure_message, seq, updated_at)"
-	" VALUES ($1, $2, $5, $8, $9, $10, $14, $11, $12, $13, $3, $7)"
-	" ON CONFLICT (project_id) DO UPDATE SET runner_id = EXCLUDED.runner_id,"
-	" status = EXCLUDED.status, port = EXCLUDED.port, pid = EXCLUDED.pid, pgid = EXCLUDED.pgid,"
-	" tunnel_url = EXCLUDED.tunnel_url, framework = EXCLUDED.framework,"
-	" failure_reason = EXCLUDED.failure_reason, failure_message = EXCLUDED.failure_message,"
-	" seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at"
-	" WHERE c.seq < EXCLUDED.seq";
-
-/* A tunnel reopened with a new URL (or closed) while the row's state stays the same. */
-static const char tunnel_sql[] =
-	"UPDATE devsup_dev_servers SET tunnel_url = $3 WHERE project_id = $1 AND seq = $2";
-
-/* Read-only: a role that may write the tables but not create any still gets this far. */
-static const char list_sql[] = "SELECT version FROM devsup_schema_migrations";
-
-/* Every seq this devsup hands out from now on is above what the database holds, whatever the
- * wall clock did since the rows were written (docs/architecture.md, "seq"). */
-static const char floor_sql[] = "SELECT coalesce(max(seq), 0) FROM devsup_dev_servers";
-
-/* This runner's row (SPEC §10), and its liveness lock for as long as this session lasts. Not
- * pg_advisory_lock: a second devsup with the same id elsewhere must not hang the writer. */
-static const char runner_sql[] =
-	"WITH u AS (INSERT INTO devsup_runners AS r (runner_id, host, pid, version, started_at,"
-	" stopped_at, port_lo, port_hi) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7)"
-	" ON CONFLICT (runner_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,"
-	" version = EXCLUDED.version, started_at = EXCLUDED.started_at, stopped_at = NULL,"
-	" port_lo = EXCLUDED.port_lo, port_hi = EXCLUDED.port_hi RETURNING runner_id)"
-	" SELECT pg_try_advisory_lock(devsup_runner_lock_key(runner_id)) FROM u";
-
-static const char runner_stopped_sql[] =
-	"UPDATE devsup_runners SET stopped_at = now() WHERE runner_id = $1";
-
-static const char leftover_sql[] =
-	"SELECT project_id, status, seq FROM devsup_dev_servers"
-	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
-	" ORDER BY project_id";
 
 #define UPSERT_PARAMS OUTBOX_PARAMS
 
@@ -93,7 +44,7 @@ static struct {
 	struct ev_loop *loop;
 	char *url;
 	char *runner_id;
-	char *runner_params[7]; /* runner_sql's parameters */
+	char *runner_params[7]; /* store_sql_runner's parameters */
 	conn_params_t params; /* of the attempt in progress */
 	char problem[512];    /* why the writer cannot write, for status; "" when none */
 	PGconn *conn;
@@ -120,6 +71,7 @@ static void store_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void store_connect(void);
 static void store_send_batch(void);
+static void store_pump(void);
 
 static void notice_cb(void *arg, const PGresult *res)
 {
@@ -157,6 +109,7 @@ static void store_fail_because(const char *what, const char *detail)
 	st.batch_error = false;
 	json_decref(st.result_rows);
 	st.result_rows = NULL;
+	claim_fail_all(); /* unreachable: those starts go ahead as without a database */
 	if (st.migrate_only) {
 		st.state = ST_OFF;
 		st.migrated(false);
@@ -217,11 +170,7 @@ static size_t applied_count(void)
 static void store_lock_and_list(void)
 {
 	st.state = ST_LOCK_LIST;
-	store_send_query("SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");"
-			 " CREATE TABLE IF NOT EXISTS devsup_schema_migrations ("
-			 "  version integer PRIMARY KEY, name text NOT NULL,"
-			 "  applied_at timestamptz NOT NULL DEFAULT now());"
-			 " SELECT version FROM devsup_schema_migrations ORDER BY version");
+	store_send_query(store_sql_lock_list);
 }
 
 static void store_after_schema(void);
@@ -249,7 +198,7 @@ static void store_apply_next(void)
 	size_t n = strlen(m->sql) + strlen(m->name) + 256;
 	char *q = xmalloc(n);
 	snprintf(q, n,
-		 "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ");\n%s;\n"
+		 "SELECT pg_advisory_xact_lock(" STORE_SQL_MIGRATION_LOCK ");\n%s;\n"
 		 "INSERT INTO devsup_schema_migrations (version, name) VALUES (%d, '%s')"
 		 " ON CONFLICT (version) DO NOTHING",
 		 m->sql, m->version, m->name);
@@ -264,7 +213,7 @@ static void store_apply_next(void)
 static void store_after_schema(void)
 {
 	st.state = ST_FLOOR;
-	store_send_query(floor_sql);
+	store_send_query(store_sql_floor);
 }
 
 /* The statements of the outbox's records, by kind. */
@@ -272,9 +221,9 @@ static const struct {
 	const char *name, *sql;
 	int n;
 } stmts[] = {
-	[OUTBOX_TRANSITION] = {"upsert", upsert_sql, UPSERT_PARAMS},
-	[OUTBOX_TUNNEL] = {"tunnel", tunnel_sql, 3},
-	[OUTBOX_RUNNER_STOPPED] = {"runner_stopped", runner_stopped_sql, 1},
+	[OUTBOX_TRANSITION] = {"upsert", store_sql_upsert, UPSERT_PARAMS},
+	[OUTBOX_TUNNEL] = {"tunnel", store_sql_tunnel, 3},
+	[OUTBOX_RUNNER_STOPPED] = {"runner_stopped", store_sql_runner_stopped, 1},
 };
 
 static void store_ready(void)
@@ -283,7 +232,7 @@ static void store_ready(void)
 	st.backoff = BACKOFF_MIN_S;
 	st.problem[0] = '\0';
 	log_info("postgres: ready (%zu transitions queued)", outbox_len());
-	store_send_batch();
+	store_pump();
 }
 
 /* Pipeline mode, and the statements prepared once per session (parsing the upsert for every
@@ -308,6 +257,10 @@ static void store_pipeline(void)
 			return;
 		}
 	}
+	if (!PQsendPrepare(st.conn, "claim", store_sql_claim, 1, NULL)) {
+		store_fail("prepare");
+		return;
+	}
 	if (!PQpipelineSync(st.conn)) {
 		store_fail("prepare");
 		return;
@@ -318,7 +271,7 @@ static void store_pipeline(void)
 static void store_register_runner(void)
 {
 	st.state = ST_RUNNER;
-	store_send_params(runner_sql, 7, (const char *const *)st.runner_params);
+	store_send_params(store_sql_runner, 7, (const char *const *)st.runner_params);
 }
 
 static void store_read_leftovers(void)
@@ -330,7 +283,7 @@ static void store_read_leftovers(void)
 	}
 	st.state = ST_LEFTOVERS;
 	const char *params[1] = {st.runner_id};
-	store_send_params(leftover_sql, 1, params);
+	store_send_params(store_sql_leftover, 1, params);
 }
 
 static void store_connected(void)
@@ -345,7 +298,7 @@ static void store_connected(void)
 	st.applied = xcalloc(migrations_count ? migrations_count : 1, sizeof(bool));
 	st.next_migration = 0;
 	st.state = ST_LIST;
-	store_send_query(list_sql);
+	store_send_query(store_sql_list);
 }
 
 /* PQconnectStartParams with the parameters of this attempt: no name left to resolve. */
@@ -576,7 +529,7 @@ static void store_batch_synced(void)
 	/* the batch is durable: only now does it leave the outbox */
 	outbox_commit(st.inflight);
 	st.inflight = 0;
-	store_send_batch();
+	store_pump();
 }
 
 /* Pipeline results: each statement's result, then PGRES_PIPELINE_SYNC for the batch. */
@@ -586,11 +539,22 @@ static void store_pipeline_results(void)
 		PGresult *res = PQgetResult(st.conn);
 		if (!res) {
 			/* between two statements' results; stop when nothing more is expected */
-			if (st.state == ST_READY && st.inflight == 0)
+			if (st.state == ST_READY && st.inflight == 0 && !claim_in_flight())
 				return;
 			continue;
 		}
 		ExecStatusType s = PQresultStatus(res);
+		if (st.state == ST_READY && claim_in_flight()) {
+			/* an ownership check's answer (never mixed with a batch) */
+			if (s == PGRES_PIPELINE_SYNC)
+				claim_synced();
+			else
+				claim_result(res);
+			PQclear(res);
+			if (s == PGRES_PIPELINE_SYNC)
+				store_pump();
+			continue;
+		}
 		if (s == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
 			store_batch_synced();
@@ -679,9 +643,35 @@ static void store_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		store_connect();
 }
 
+/* What the pipeline carries next: the ownership checks first (a start waits on each), then a
+ * batch once they are answered. */
+static void store_pump(void)
+{
+	if (st.state != ST_READY || st.inflight > 0)
+		return;
+	if (!claim_send(st.conn, st.unnamed)) {
+		store_fail("send");
+		return;
+	}
+	if (claim_in_flight()) {
+		store_flush_out();
+		return;
+	}
+	store_send_batch();
+}
+
+bool store_claim(const char *project_id, store_claim_cb cb, void *ctx)
+{
+	if (st.state != ST_READY)
+		return false;
+	claim_add(project_id, cb, ctx);
+	store_pump();
+	return true;
+}
+
 static void store_send_batch(void)
 {
-	if (st.state != ST_READY || st.inflight > 0 || outbox_len() == 0)
+	if (st.state != ST_READY || st.inflight > 0 || claim_in_flight() || outbox_len() == 0)
 		return;
 	size_t n = 0;
 	for (rec_t *r = outbox_head(); r && n < BATCH_MAX; r = r->next, n++) {
@@ -722,7 +712,7 @@ static char *opt_str(const char *s)
 static void store_enqueue(rec_t *r)
 {
 	outbox_push(r, st.inflight);
-	store_send_batch();
+	store_pump();
 }
 
 void store_transition(const store_transition_t *t)
@@ -732,7 +722,7 @@ void store_transition(const store_transition_t *t)
 	rec_t *r = xcalloc(1, sizeof(*r));
 	char buf[32];
 	r->v[0] = xstrdup(t->project_id);
-	r->v[1] = xstrdup(st.runner_id);
+	r->v[1] = xstrdup(t->runner_id ? t->runner_id : st.runner_id);
 	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)t->seq);
 	r->v[2] = xstrdup(buf);
 	r->v[3] = xstrdup(t->from);
@@ -854,6 +844,7 @@ void store_free(void)
 	if (st.conn)
 		PQfinish(st.conn);
 	st.conn = NULL;
+	claim_fail_all();
 	conn_resolve_free();
 	conn_params_free(&st.params);
 	outbox_free();

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "supervisor/store_claim.h"
+
 /*
  * Persistence of SPEC §7: every transition goes into an in-memory outbox, in order, and is
  * written to Postgres from the loop without ever blocking it (non-blocking libpq, pipeline
@@ -15,6 +17,7 @@
 
 typedef struct {
 	const char *project_id;
+	const char *runner_id;       /* NULL: this runner (another: closing a lost runner's run) */
 	uint64_t seq;
 	const char *from;
 	const char *to;
@@ -47,6 +50,9 @@ void store_init(struct ev_loop *loop, const store_config_t *cfg);
 void store_migrate_only(struct ev_loop *loop, const char *url, void (*done)(bool ok));
 /* Queues one transition (copied). */
 void store_transition(const store_transition_t *t);
+/* Asks the database who runs project_id (SPEC §10, one round trip); cb gets the verdict from
+ * the loop later. False when not connected: then there is nobody to ask, go ahead. */
+bool store_claim(const char *project_id, store_claim_cb cb, void *ctx);
 /* The tunnel URL of the row at seq changed (reopened, closed): url NULL for none. */
 void store_tunnel_url(const char *project_id, uint64_t seq, const char *url);
 /* {enabled, connected, queued, oldestQueuedMs, written, queueMax, shed, refused,

@@ -5,8 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { spawnDevsup, projectId, serverCmd, sleep } from './lib/harness.mjs';
-import { startOk, stopOk, expectType } from './lib/dev.mjs';
+import os from 'node:os';
+import { spawnDevsup, projectId, serverCmd, sleep, isAlive, reaperPids } from './lib/harness.mjs';
+import { start, startOk, stopOk, expectType, expectError } from './lib/dev.mjs';
 import { withPostgres } from './lib/pg.mjs';
 
 const T = { timeout: 90000 };
@@ -136,6 +137,7 @@ function listen(pg, channel) {
   const got = [];
   let buf = '';
   let errText = '';
+  let listening = false; // the LISTEN is in effect (the query after it answered)
   const re = new RegExp(`^Asynchronous notification "${channel}" with payload "(.*)" received from server process with PID \\d+\\.$`);
   proc.stdout.setEncoding('utf8');
   proc.stdout.on('data', (chunk) => {
@@ -146,6 +148,7 @@ function listen(pg, channel) {
       buf = buf.slice(nl + 1);
       const m = re.exec(line);
       if (m) got.push(JSON.parse(m[1]));
+      if (line === 'listening') listening = true;
     }
   });
   proc.stderr.on('data', (c) => { errText += c; });
@@ -153,7 +156,7 @@ function listen(pg, channel) {
   const poke = setInterval(() => proc.stdin.write('SELECT 1;\n'), 50);
   return {
     got,
-    ready: () => eventually('psql listening', async () => assert.ok(!errText, errText), 2000),
+    ready: () => eventually('psql listening', async () => assert.ok(listening && !errText, errText), 10000),
     close() {
       clearInterval(poke);
       try { proc.stdin.end('\\q\n'); } catch { /* gone */ }
@@ -170,7 +173,6 @@ test('LISTEN devsup_transitions receives every transition of two runners, in com
       const l = listen(pg, 'devsup_transitions');
       try {
         await l.ready();
-        await sleep(200);
         const ids = { [a.runnerId]: [projectId('la'), projectId('lb')], [b.runnerId]: [projectId('lc')] };
         await Promise.all([a, b].map(async (d) => {
           for (const id of ids[d.runnerId]) {
@@ -212,3 +214,50 @@ test('LISTEN devsup_transitions receives every transition of two runners, in com
       }
     });
   }));
+
+test('one live run per project: another alive runner refuses (owned_by_other_runner); a lost one is taken over (runner_lost)', T, () =>
+  withPostgres((pg) => withRunners(pg, 2, async ([a, b]) => {
+    await Promise.all([a, b].map(connected));
+    const id = projectId('own');
+    const sa = await startOk(a, { projectId: id, command: serverCmd() });
+    await eventually('A\'s run is in the database', async () => {
+      const r = await pg.query(`SELECT runner_id, status FROM devsup_dev_servers WHERE project_id = '${id}'`);
+      assert.deepEqual(r, [[a.runnerId, 'running']]);
+    });
+
+    // B may not start it: refused before anything is spawned, naming A and its host.
+    const err = expectError(await start(b, { projectId: id, command: serverCmd() }), 'owned_by_other_runner');
+    assert.ok(err.error.includes(a.runnerId) && err.error.includes(os.hostname()), JSON.stringify(err));
+    assert.ok(err.suggestion, JSON.stringify(err));
+    assert.deepEqual(b.states(id), [], 'B made a transition for a refused start');
+    assert.deepEqual(reaperPids(b.proc.pid), [], 'B spawned a reaper for a refused start');
+
+    // A dies; its reapers tear its server down; its lock goes with its session.
+    a.kill('SIGKILL');
+    await eventually('A not alive and its server gone', async () => {
+      assert.equal(isAlive(sa.pid), false);
+      const r = await pg.query(`SELECT runner_alive FROM devsup_projects WHERE project_id = '${id}'`);
+      assert.deepEqual(r, [['f']]);
+    }, 10000);
+
+    // B takes over: A's run is closed (failed, runner_lost), then B's run is recorded above it.
+    await startOk(b, { projectId: id, command: serverCmd() });
+    const rows = await eventually('the takeover in devsup_transitions', async () => {
+      const r = await pg.query('SELECT runner_id, seq, from_state, to_state, reason FROM devsup_transitions ' +
+        `WHERE project_id = '${id}' ORDER BY seq`);
+      assert.equal(r.length, 5, JSON.stringify(r));
+      return r;
+    });
+    assert.deepEqual(rows.map(([r, , f, t, why]) => [r, f, t, why]), [
+      [a.runnerId, 'idle', 'starting', null],
+      [a.runnerId, 'starting', 'running', null],
+      [a.runnerId, 'running', 'failed', 'runner_lost'],
+      [b.runnerId, 'idle', 'starting', null],
+      [b.runnerId, 'starting', 'running', null],
+    ]);
+    const seqs = rows.map((r) => BigInt(r[1]));
+    assert.ok(seqs.every((x, i) => i === 0 || x > seqs[i - 1]), `seq not increasing: ${seqs}`);
+    const row = await pg.query(`SELECT runner_id, status, runner_alive FROM devsup_projects WHERE project_id = '${id}'`);
+    assert.deepEqual(row, [[b.runnerId, 'running', 't']]);
+    await stopOk(b, id);
+  })));

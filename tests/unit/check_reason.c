@@ -30,8 +30,10 @@ START_TEST(test_names_are_the_spec)
 		[REASON_CAPACITY] = "capacity",
 		[REASON_RUNNER_ID_IN_USE] = "runner_id_in_use",
 		[REASON_SHUTTING_DOWN] = "shutting_down",
+		[REASON_OWNED_BY_OTHER_RUNNER] = "owned_by_other_runner",
+		[REASON_RUNNER_LOST] = "runner_lost",
 	};
-	ck_assert_int_eq(REASON_COUNT, 24); /* REASON_NONE + the 22 names of the SPEC + shutting_down */
+	ck_assert_int_eq(REASON_COUNT, 26); /* REASON_NONE + the 24 names of the SPEC + shutting_down */
 	for (int r = 1; r < REASON_COUNT; r++) {
 		ck_assert_ptr_nonnull(spec[r]);
 		ck_assert_str_eq(reason_name((reason_t)r), spec[r]);

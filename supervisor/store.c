@@ -771,6 +771,9 @@ size_t store_unwritten(void)
 
 void store_closing(void)
 {
+	/* a shutdown: starts still waiting for the database are answered now, while the output
+	 * is still being written (they are refused: devsup accepts no start any more) */
+	claim_fail_all();
 	if (st.state == ST_READY && !st.migrate_only) {
 		/* a clean exit: the runner's stop time, last (only when connected: a database that
 		 * is away must not make the exit wait; alive is false then anyway) */

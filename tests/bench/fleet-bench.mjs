@@ -1,6 +1,8 @@
 // make bench, fleet part (SPEC §10): 3 runners on one Postgres, 100 projects each (the tiny C
 // fixture) started and stopped together: transitions committed per second end to end, and the
-// commit delay (a transition's queueing to its commit) p50/p99/max of each runner.
+// commit delay (a transition's queueing to its commit) p50/p99/max of each runner, and what the
+// ownership check adds to a start (command sent -> its `starting` transition: one round trip
+// through the writer's pipeline, behind the other checks of the burst).
 // Usage: DEVSUP_BIN=build/devsup node tests/bench/fleet-bench.mjs POSTGRES_URL
 import { spawn, execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -18,21 +20,27 @@ function runner(i) {
     '--port-range', `${lo}-${lo + 199}`, '--max-projects', String(N + 10), '--log-level', 'warn'],
   { stdio: ['pipe', 'pipe', 'inherit'] });
   const waiting = new Map();
+  const sentAt = new Map();
+  const checkMs = [];
   let n = 0;
   let ready;
   const readyP = new Promise((r) => { ready = r; });
   readline.createInterface({ input: p.stdout }).on('line', (line) => {
     const e = JSON.parse(line);
     if (e.type === 'ready') ready();
+    if (e.type === 'dev-server-state' && e.to === 'starting' && sentAt.has(e.commandId)) {
+      checkMs.push(performance.now() - sentAt.get(e.commandId));
+    }
     const w = waiting.get(e.commandId);
     if (w && e.type !== 'dev-server-state') { waiting.delete(e.commandId); w(e); }
   });
   const req = (cmd) => new Promise((res) => {
     const id = `c${++n}`;
     waiting.set(id, res);
+    if (cmd.type === 'start-dev-server') sentAt.set(id, performance.now());
     p.stdin.write(JSON.stringify({ ...cmd, id }) + '\n');
   });
-  return { p, i, readyP, req };
+  return { p, i, readyP, req, checkMs };
 }
 
 async function persistence(r) {
@@ -67,6 +75,10 @@ const lat = await Promise.all(rs.map(async (r) => (await persistence(r)).commitL
 console.log(`fleet: ${RUNNERS} runners x ${N} projects start+stop: ${total} transitions (${rows} rows) committed in ` +
   `${(ms / 1000).toFixed(2)} s = ${(total / (ms / 1000)).toFixed(0)} transitions/s end to end; commit delay ` +
   lat.map((l, i) => `runner ${i} p50 ${l.p50} ms p99 ${l.p99} ms max ${l.max} ms`).join(', '));
+const checks = rs.flatMap((r) => r.checkMs).sort((a, b) => a - b);
+const pct = (q) => checks[Math.min(checks.length - 1, Math.floor(q * checks.length))].toFixed(1);
+console.log(`fleet: start -> starting (the ownership check, ${checks.length} starts in bursts of ${N}): ` +
+  `p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms`);
 if (rows !== total) throw new Error(`expected ${total} transition rows, found ${rows}`);
 for (const r of rs) r.p.stdin.end();
 await Promise.all(rs.map((r) => new Promise((res) => r.p.on('exit', res))));

@@ -24,5 +24,6 @@ Suite *listen_trap_suite(void);
 Suite *utf8_suite(void);
 Suite *chan_suite(void);
 Suite *store_conn_suite(void);
+Suite *store_outbox_suite(void);
 
 #endif

@@ -190,14 +190,19 @@ static char *lookup(const char *name, char *err, size_t errlen)
 		return NULL;
 	}
 	char out[ADDRS_PER_NAME * (INET6_ADDRSTRLEN + 1) + 1] = "";
+	char seen[ADDRS_PER_NAME][INET6_ADDRSTRLEN];
 	int kept = 0;
 	for (struct addrinfo *a = res; a && kept < ADDRS_PER_NAME; a = a->ai_next) {
 		char host[INET6_ADDRSTRLEN];
 		if (getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof(host), NULL, 0,
 				NI_NUMERICHOST) != 0)
 			continue;
-		if (strstr(out, host)) /* the same address for another socket type */
+		bool dup = false; /* the same address for another socket type */
+		for (int k = 0; k < kept && !dup; k++)
+			dup = strcmp(seen[k], host) == 0;
+		if (dup)
 			continue;
+		snprintf(seen[kept], sizeof(seen[kept]), "%s", host);
 		if (kept++)
 			strcat(out, ",");
 		strcat(out, host);

@@ -7,7 +7,11 @@
 //  - processes left alive 1 s after a stop, for an `sh -c` chain and for a server that leaves
 //    a setsid daemon; and 3 s after the supervisor itself is SIGKILLed while the chain runs;
 //  - 100 tiny-servers: time until all are ready, RSS and idle CPU of the supervisor's own
-//    processes.
+//    processes;
+//  - the burst (issue 13): N (BENCH_BURST, 100) Python HTTP servers started at once under each
+//    supervisor and bare in the same round: time until the supervisor reports all ready and
+//    until all listen (then each answers a GET), whether each answered when reported ready,
+//    the supervisor's own CPU against the servers' CPU, failures; as ratios to the bare servers.
 // Processes are found by a marker in their environment (BENCH_MARK) in /proc/*/environ; every
 // process carrying this run's markers is killed at the end, also on failure.
 //
@@ -15,7 +19,7 @@
 // turns them into docs/benchmarks.md and the gnuplot data.
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -36,6 +40,12 @@ const IDLE_S = Number(process.env.BENCH_IDLE_S || 10);
 const LISTEN_AFTER_MS = 300;
 const out = resolve(process.argv[2] || join(root, 'build/bench-compare/results.json'));
 const only = (process.env.BENCH_ONLY || 'devsup,supervisord,pm2').split(',');
+const parts = (process.env.BENCH_PARTS || 'latency,leftovers,many,burst').split(',');
+const BURST = Number(process.env.BENCH_BURST || 100);
+const BURST_ROUNDS = Number(process.env.BENCH_BURST_ROUNDS || 2);
+// devsup's health timeout for framework "other" (SPEC §3): a start it fails while the same
+// servers started bare all listened within it is a false failure
+const HEALTH_TIMEOUT_MS = 10000;
 
 const RUN_ID = randomUUID();
 const now = () => performance.timeOrigin + performance.now();
@@ -178,14 +188,21 @@ const fixtures = {
   tiny: () => ({ argv: [TINY], env: {} }),
 };
 const argvOf = (fx) => (fx.sh ? ['/bin/sh', '-c', fx.sh] : fx.argv);
+// the burst's server, the one tests/bench/readiness.mjs starts: python3's http.server (the
+// interpreter's own path, so no version-manager shim runs in front of it)
+const PYTHON = (() => {
+  try { return execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim(); } catch { return null; }
+})();
+const pyServer = (port) => [PYTHON, '-u', '-m', 'http.server', String(port), '--bind', '127.0.0.1'];
 
 // ---------------------------------------------------------------- devsup
 class Devsup {
   static label = 'devsup';
-  constructor(dir, portBase) { this.dir = dir; this.portBase = portBase; this.ports = new Map(); }
+  // span: how many ports from portBase devsup may hand out
+  constructor(dir, portBase, span = 500) { this.dir = dir; this.portBase = portBase; this.span = span; this.ports = new Map(); }
   async up() {
     const p = spawn(DEVSUP, ['--no-tty', '--runner-id', `cmp-${RUN_ID.slice(0, 8)}`, '--log-level', 'warn',
-      '--port-range', `${this.portBase}-${this.portBase + 499}`, '--max-projects', '512'],
+      '--port-range', `${this.portBase}-${this.portBase + this.span - 1}`, '--max-projects', '512'],
     { stdio: ['pipe', 'pipe', 'inherit'], env: supEnv() });
     this.proc = p;
     this.waiting = [];
@@ -229,6 +246,25 @@ class Devsup {
     if (bad) throw new Error(`devsup start: ${JSON.stringify(bad)}`);
     return evs.map((e) => e.port);
   }
+  // the burst: all sent at once; each server gets one GET the moment devsup says it is ready
+  async burst(list) {
+    const checks = [];
+    const evs = await Promise.all(list.map(({ name, mark }) => {
+      const id = `b-${name}-${++markSeq}`;
+      this.send({ type: 'start-dev-server', id, projectId: name, command: pyServer('{port}'), cwd: this.dir,
+        framework: 'other', env: { BENCH_MARK: mark } });
+      return this.next((e) => e.commandId === id && (e.type === 'dev-server-started' || e.type === 'error')).then((ev) => {
+        if (ev.type === 'dev-server-started') checks.push(get(ev.port, 5000));
+        return ev;
+      });
+    }));
+    const ok = evs.filter((e) => e.type === 'dev-server-started');
+    const failed = evs.filter((e) => e.type === 'error');
+    return { readyAt: ok.length ? Math.max(...ok.map((e) => e.receivedAt)) : NaN, reported: ok.length,
+      truthful: (await Promise.all(checks)).filter(Boolean).length, failed: failed.length,
+      reasons: failed.map((e) => e.reason), settled: true };
+  }
+  async failures() { return null; } // every failure was an answer to its start (burst)
   async stop(name) {
     const id = `x-${name}-${++markSeq}`;
     this.send({ type: 'stop-dev-server', id, projectId: name });
@@ -290,10 +326,26 @@ ${this.programs.join('\n')}`);
     }, 10000, 'supervisord');
   }
   ctl(...args) { return run('supervisorctl', ['-c', this.conf, ...args], { env: supEnv() }); }
+  // supervisorctl's output whatever its exit status (non-zero when a program is not running)
+  ctlOut(...args) { return this.ctl(...args).catch((e) => e.message); }
   roots() { return [this.proc.pid]; }
   killPid() { return this.proc.pid; }
   async start(name) { await this.ctl('start', name); return this.ports.get(name); }
   async startMany(list) { await this.ctl('start', 'all'); return list.map((x) => this.ports.get(x.name)); }
+  // the burst: `start all` returns when every program has stayed up for startsecs; a GET then
+  // to each program it said "started"
+  async burst(list) {
+    const out = await this.ctlOut('start', 'all');
+    const readyAt = now();
+    const started = list.filter((x) => new RegExp(`^${x.name}: started$`, 'm').test(out));
+    const truths = await Promise.all(started.map((x) => get(this.ports.get(x.name), 5000)));
+    return { readyAt, reported: started.length, truthful: truths.filter(Boolean).length };
+  }
+  // programs not RUNNING (FATAL after failed starts, BACKOFF, EXITED)
+  async failures() {
+    const out = await this.ctlOut('status');
+    return out.split('\n').filter((l) => /^b\d+\s/.test(l) && !/\sRUNNING\s/.test(l)).length;
+  }
   async stop(name) { await this.ctl('stop', name); }
   async down() {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
@@ -338,6 +390,27 @@ class Pm2 {
     writeFileSync(eco, `module.exports = ${JSON.stringify({ apps }, null, 1)};\n`);
     await this.pm2(['start', eco]);
     return list.map((x) => this.ports.get(x.name));
+  }
+  // the burst: one ecosystem file, one `pm2 start`, which returns once all are spawned; a GET
+  // then to each
+  async burst(list) {
+    const apps = list.map(({ name, mark }, i) => {
+      const port = this.portBase + i;
+      this.ports.set(name, port);
+      const [script, ...args] = pyServer(port);
+      return { name, script, args, interpreter: 'none', env: { BENCH_MARK: mark } };
+    });
+    const eco = join(this.dir, 'burst.config.cjs');
+    writeFileSync(eco, `module.exports = ${JSON.stringify({ apps }, null, 1)};\n`);
+    await this.pm2(['start', eco]);
+    const readyAt = now();
+    const truths = await Promise.all(list.map((x) => get(this.ports.get(x.name), 5000)));
+    return { readyAt, reported: list.length, truthful: truths.filter(Boolean).length };
+  }
+  // apps pm2 does not have online (errored after restarts, stopped)
+  async failures() {
+    const apps = JSON.parse(await this.pm2(['jlist']));
+    return apps.filter((a) => a.pm2_env?.status !== 'online').length;
   }
   async stop(name) { await this.pm2(['stop', name]); }
   async forget(name) { await this.pm2(['delete', name]); }
@@ -451,6 +524,175 @@ async function many(Kind, dir, portBase) {
   }
 }
 
+// ---------------------------------------------------------------- the burst
+// ports with a listening TCP socket (/proc/net/tcp{,6}): when a server can first be answered,
+// seen without a single connect to it (probes from here would load the servers under test)
+function listeningPorts() {
+  const ports = new Set();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c[3] === '0A') ports.add(parseInt(c[1].split(':')[1], 16));
+    }
+  }
+  return ports;
+}
+// n consecutive ports that nothing listens on, between the e2e tests' ranges (below 30000) and
+// the ephemeral ports (32768 on); each burst takes the next block
+let burstCursor = 30000;
+function freeBlock(n) {
+  if (n > 2700) throw new Error(`BENCH_BURST=${n}: at most 2700 servers`);
+  const busy = listeningPorts();
+  for (let tries = 0; tries < 2 * Math.ceil(2700 / n); tries++) {
+    if (burstCursor + n > 32700) burstCursor = 30000;
+    const lo = burstCursor;
+    burstCursor += n;
+    if (!Array.from({ length: n }, (_, i) => lo + i).some((p) => busy.has(p))) return lo;
+  }
+  throw new Error(`no ${n} free ports between 30000 and 32700`);
+}
+// when each port was first seen listening, ms after t0, polled every 20 ms
+function watchListen(ports, t0) {
+  const first = new Map();
+  const tick = () => {
+    const l = listeningPorts();
+    const t = now() - t0;
+    for (const p of ports) if (!first.has(p) && l.has(p)) first.set(p, t);
+  };
+  const timer = setInterval(tick, 20);
+  return { first, stop() { tick(); clearInterval(timer); return first; } };
+}
+// CPU time in ms (schedstat: the run time utime+stime are taken from, in ns instead of 10 ms
+// ticks, which over 100 short-lived processes would round away most of it)
+function cpuMs(pid) {
+  try { return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6; } catch { return null; }
+}
+// CPU spent from now on by the trees under roots: the supervisor's own processes (unmarked)
+// and the servers (BENCH_MARK=mark), sampled every 250 ms and once at stop, the last value
+// kept per pid (a process that exited meanwhile still counts, up to its last sample). A pid
+// not marked yet is looked at again: between fork and exec a server still has its parent's
+// environment.
+function cpuSampler(roots, mark) {
+  const server = new Map(), base = new Map(), last = new Map();
+  let first = true;
+  const sample = () => {
+    for (const p of roots.flatMap(tree)) {
+      if (p === process.pid) continue;
+      if (!server.get(p)) server.set(p, environ(p).includes(`BENCH_MARK=${mark}`));
+      const c = cpuMs(p);
+      if (c === null) continue;
+      if (!base.has(p)) base.set(p, first ? c : 0);
+      last.set(p, c);
+    }
+    first = false;
+  };
+  sample();
+  const timer = setInterval(sample, 250);
+  return {
+    stop() {
+      sample();
+      clearInterval(timer);
+      let own = 0, servers = 0, nOwn = 0;
+      for (const [p, c] of last) {
+        if (server.get(p)) servers += c - base.get(p);
+        else { own += c - base.get(p); nOwn++; }
+      }
+      return { ownCpuMs: own, serversCpuMs: servers, ownProcesses: nOwn };
+    },
+  };
+}
+async function until(pred, deadline) {
+  while (!pred() && now() < deadline) await sleep(20);
+}
+const loadNow = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+
+// the same N servers started bare from here: the reference
+async function bareBurst(n) {
+  const lo = freeBlock(n);
+  const ports = Array.from({ length: n }, (_, i) => lo + i);
+  const mark = newMark('burst-bare');
+  const sampler = cpuSampler([process.pid], mark);
+  const t0 = now();
+  const w = watchListen(ports, t0);
+  const procs = ports.map((p) => {
+    const [cmd, ...args] = pyServer(p);
+    return spawn(cmd, args, { stdio: 'ignore', env: { ...process.env, BENCH_MARK: mark } });
+  });
+  try {
+    await until(() => w.first.size === n, t0 + 60000);
+    const listened = w.stop();
+    const answered = (await Promise.all(ports.map((p) => get(p, 10000)))).filter(Boolean).length;
+    const cpu = sampler.stop();
+    const times = [...listened.values()];
+    return { allListenMs: times.length === n ? Math.max(...times) : NaN, listened: times.length, answered,
+      late: n - times.filter((t) => t <= HEALTH_TIMEOUT_MS).length, serversCpuMs: cpu.serversCpuMs };
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    killAll(withMark(mark));
+  }
+}
+
+// the same N servers under one supervisor
+async function supervisedBurst(Kind, dir, n, bare) {
+  const lo = freeBlock(n);
+  const ports = Array.from({ length: n }, (_, i) => lo + i);
+  const mark = newMark(`burst-${Kind.label}`);
+  const list = ports.map((port, i) => ({ name: `b${i}`, port, mark }));
+  const sup = new Kind(dir, lo, n);
+  if (sup.define) for (const x of list) sup.define(x.name, { argv: pyServer(x.port), env: {} }, mark);
+  await sup.up();
+  try {
+    const sampler = cpuSampler(sup.roots(), mark);
+    const t0 = now();
+    const w = watchListen(ports, t0);
+    // all reported, and every server listening that is not known to have failed
+    const rep = await sup.burst(list);
+    await until(() => w.first.size >= n - (rep.failed || 0), t0 + Math.max(30000, 3 * (bare.allListenMs || 20000)));
+    const listened = w.stop();
+    const cpu = sampler.stop();
+    const answered = (await Promise.all(ports.map((p) => get(p, 10000)))).filter(Boolean).length;
+    const later = await sup.failures();
+    const failed = (rep.failed || 0) + (later || 0);
+    const times = [...listened.values()];
+    return { readyMs: rep.readyAt - t0, reported: rep.reported, truthful: rep.truthful,
+      allListenMs: times.length === n ? Math.max(...times) : NaN, listened: times.length, answered,
+      failed, falseFailures: Math.max(0, failed - bare.late), reasons: rep.reasons || [], ...cpu };
+  } finally {
+    await sup.down();
+    killAll(withMark(mark));
+  }
+}
+
+// rounds of: bare, then each supervisor (their order turning each round, so none always runs
+// right after the reference)
+async function burstSection(kinds, base) {
+  const rounds = [];
+  for (let r = 0; r < BURST_ROUNDS; r++) {
+    const round = { loadavg: loadNow() };
+    log(`burst round ${r + 1}/${BURST_ROUNDS} of ${BURST} (load ${round.loadavg}): bare`);
+    round.bare = await bareBurst(BURST);
+    log('bare', JSON.stringify(round.bare));
+    const order = kinds.map((_, i) => kinds[(i + r) % kinds.length]);
+    for (const Kind of order) {
+      log(`burst round ${r + 1}: ${Kind.label}`);
+      const dir = join(base, `burst-${r}-${Kind.label}`);
+      mkdirSync(dir, { recursive: true });
+      try {
+        round[Kind.label] = await supervisedBurst(Kind, dir, BURST, round.bare);
+      } catch (e) {
+        log(`${Kind.label} burst: FAILED: ${e.stack || e}`);
+        round[Kind.label] = { error: String(e.message || e).split('\n')[0] };
+      }
+      cleanup();
+      log(Kind.label, JSON.stringify(round[Kind.label]));
+    }
+    rounds.push(round);
+  }
+  return { n: BURST, healthTimeoutMs: HEALTH_TIMEOUT_MS, rounds };
+}
+
 function versions() {
   const v = (f) => { try { return f().trim(); } catch (e) { return `unavailable (${e.message.split('\n')[0]})`; } };
   return {
@@ -458,6 +700,7 @@ function versions() {
     supervisord: v(() => execFileSync('supervisord', ['--version'], { encoding: 'utf8' })),
     pm2: v(() => JSON.parse(readFileSync(join(dirname(PM2), '../package.json'), 'utf8')).version),
     node: process.version,
+    python: v(() => execFileSync('python3', ['--version'], { encoding: 'utf8' })),
     gnuplot: v(() => execFileSync('gnuplot', ['--version'], { encoding: 'utf8' })),
   };
 }
@@ -492,12 +735,18 @@ async function main() {
       const r = {};
       const d = (x) => { const p = join(base, name, x); mkdirSync(p, { recursive: true }); return p; };
       try {
-        log(`${name}: start/stop latency, ${RUNS} runs`);
-        r.latency = await latency(Kind, d('lat'), portBase);
-        log(`${name}: leftovers`);
-        r.leftovers = await leftovers(Kind, d('left'), portBase + 100);
-        log(`${name}: ${MANY} servers`);
-        r.many = await many(Kind, d('many'), portBase + 200);
+        if (parts.includes('latency')) {
+          log(`${name}: start/stop latency, ${RUNS} runs`);
+          r.latency = await latency(Kind, d('lat'), portBase);
+        }
+        if (parts.includes('leftovers')) {
+          log(`${name}: leftovers`);
+          r.leftovers = await leftovers(Kind, d('left'), portBase + 100);
+        }
+        if (parts.includes('many')) {
+          log(`${name}: ${MANY} servers`);
+          r.many = await many(Kind, d('many'), portBase + 200);
+        }
       } catch (e) {
         log(`${name}: FAILED: ${e.stack || e}`);
         r.error = String(e.message || e).split('\n')[0];
@@ -506,6 +755,16 @@ async function main() {
       results.supervisors[name] = r;
       log(name, JSON.stringify(r));
       portBase += 1000;
+    }
+    if (parts.includes('burst')) {
+      const ready = kinds.filter((k) => available[k.label]);
+      if (!PYTHON) { results.burst = { unavailable: 'no python3' }; log('burst: no python3, skipped'); }
+      else {
+        try { results.burst = await burstSection(ready, base); } catch (e) {
+          log(`burst: FAILED: ${e.stack || e}`);
+          results.burst = { error: String(e.message || e).split('\n')[0] };
+        }
+      }
     }
   } finally {
     cleanup();

@@ -39,6 +39,62 @@ const table = [
   ...rows.map(([label, f]) => `| ${label} | ${names.map((n) => cell(n, f)).join(' | ')} |`),
 ].join('\n');
 
+// the burst: per supervisor, over the rounds, each against the bare servers of its own round
+const B = R.burst;
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const x2 = (r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
+function burstTable() {
+  const rounds = B.rounds;
+  const bareMs = median(rounds.map((r) => r.bare.allListenMs));
+  const of = (n, f) => {
+    const rs = rounds.filter((r) => r[n] && !r[n].error);
+    if (!rs.length) {
+      if (S(n).unavailable) return 'not installed';
+      return rounds.some((r) => r[n]?.error) ? 'failed' : '–';
+    }
+    return f(rs);
+  };
+  const sum = (rs, n, k) => rs.reduce((a, r) => a + r[n][k], 0);
+  const burstRows = [
+    ['supervisor says all are ready, × bare', (n, rs) => `${x2(median(rs.map((r) => r[n].readyMs / r.bare.allListenMs)))} (${ms(median(rs.map((r) => r[n].readyMs)))})`],
+    ['all listening, × bare (then each answered a GET)', (n, rs) => `${x2(median(rs.map((r) => r[n].allListenMs / r.bare.allListenMs)))} (${ms(median(rs.map((r) => r[n].allListenMs)))}; ${sum(rs, n, 'answered')}/${rs.length * B.n} answered)`],
+    ['answering when the supervisor said it was ready', (n, rs) => `${sum(rs, n, 'truthful')}/${sum(rs, n, 'reported')}`],
+    ["supervisor's own CPU, % of the servers' CPU", (n, rs) => `${median(rs.map((r) => (100 * r[n].ownCpuMs) / r[n].serversCpuMs)).toFixed(1)}% (${ms(median(rs.map((r) => r[n].ownCpuMs)))} of ${ms(median(rs.map((r) => r[n].serversCpuMs)))})`],
+    [`starts failed (false: the bare servers listened within ${B.healthTimeoutMs / 1000} s)`, (n, rs) => `${sum(rs, n, 'failed')} (${sum(rs, n, 'falseFailures')} false)`],
+  ];
+  const t = [
+    `| ${B.n} Python servers at once | ${names.join(' | ')} |`,
+    `| --- | ${names.map(() => '---').join(' | ')} |`,
+    ...burstRows.map(([label, f]) => `| ${label} | ${names.map((n) => of(n, (rs) => f(n, rs))).join(' | ')} |`),
+  ].join('\n');
+  const loads = rounds.map((r) => r.loadavg.split(' ')[0]).join(', ');
+  return { table: t, text: `
+## ${B.n} servers started at once
+
+${B.n} Python HTTP servers (\`python3 -u -m http.server PORT --bind 127.0.0.1\`, ${R.versions.python ?? 'Python 3'},
+the server of tests/bench/readiness.mjs) started at once under each supervisor, and the same
+${B.n} started bare (spawned by the benchmark, no supervisor) in the same round as the
+reference: ${rounds.length} round${rounds.length === 1 ? '' : 's'}, the supervisors' order turning each round, with
+the one-minute load average at ${loads} when the round${rounds.length === 1 ? '' : 's'} began.
+
+${t}
+
+How to read it: each time is a ratio to the time the last of the bare servers took to listen
+in the same round (the median over the rounds; in brackets the absolute median, for the bare
+servers ${ms(bareMs)}: absolute times drift with the load of this shared machine, ratios
+less). A supervisor whose "says all are ready" comes before its "all listening" reported
+servers ready that could not answer yet: the third row counts the servers that answered a GET
+sent the moment each was reported ready. The CPU row is what the supervisor spent starting
+and watching the servers, against what the servers themselves spent meanwhile.
+` };
+}
+const burst = B && B.rounds ? burstTable() : null;
+const burstMissing = B && !B.rounds ? `\n## Servers started at once\n\nNot measured in this run: ${B.unavailable || `the run failed: \`${B.error}\``}.\n` : '';
+
 const m = R.machine, v = R.versions;
 const errors = names.filter((n) => S(n).error).map((n) => `- ${n}: the run failed: \`${S(n).error}\``);
 const missing = names.filter((n) => S(n).unavailable).map((n) => `- ${n} could not be installed: its column is empty.`);
@@ -53,7 +109,7 @@ ${table}
 ![start and stop latency](benchmarks-latency.svg)
 
 Latencies: median and p90 of ${runs} runs each. ${errors.concat(missing).length ? '\n\n' + errors.concat(missing).join('\n') + '\n' : ''}
-
+${burst ? burst.text : burstMissing}
 ## Machine and versions
 
 - ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB of memory, ${m.kernel}, ${m.os}; load average
@@ -64,12 +120,14 @@ Latencies: median and p90 of ${runs} runs each. ${errors.concat(missing).length 
 ## Reproduce
 
 \`\`\`sh
-make bench-compare    # installs supervisor, gnuplot-nox (apt) and pm2 (npm) if missing; ~4 minutes
+make bench-compare    # installs supervisor, gnuplot-nox (apt) and pm2 (npm) if missing; ~8 minutes
 \`\`\`
 
 It writes this file and docs/benchmarks-latency.svg; the raw numbers are in
 build/bench-compare/results.json. \`BENCH_RUNS\`, \`BENCH_MANY\` and \`BENCH_IDLE_S\` change the
-number of runs, of servers and the idle window.
+number of runs, of servers and the idle window; \`BENCH_BURST\` (100) and \`BENCH_BURST_ROUNDS\`
+(2) the servers started at once and the rounds; \`BENCH_PARTS\` (\`latency,leftovers,many,burst\`)
+and \`BENCH_ONLY\` (\`devsup,supervisord,pm2\`) run a part of it.
 
 ## What the numbers mean
 
@@ -117,6 +175,22 @@ number of runs, of servers and the idle window.
   (\`/proc/PID/smaps_rollup\`) splits each shared page between the processes mapping it, so the
   PSS sum is the memory the tool really occupies. Idle CPU is utime+stime of the same
   processes over the next 10 s, with nothing happening (\`/proc/PID/stat\`, 10 ms ticks).
+- **Servers started at once**: each server gets its own port (a free block between 30000 and
+  32700; devsup gets exactly that block as \`--port-range\` and starts each with \`{port}\`,
+  \`framework: "other"\`, its health timeout of ${B?.healthTimeoutMs ? B.healthTimeoutMs / 1000 : 10} s). "Listening" is when the port first shows
+  a listening socket in \`/proc/net/tcp\`, polled every 20 ms, the same way for the bare servers
+  and under each supervisor, so that no probe of the benchmark's own loads the servers; once
+  all listen, each gets one GET. "Says all are ready": devsup's last \`dev-server-started\`;
+  supervisord's \`supervisorctl start all\` returning, which it does when every program has
+  stayed up for \`startsecs\` (1 s); pm2's \`pm2 start\` of one ecosystem file returning (spawned).
+  CPU is the run time in \`/proc/PID/schedstat\` (what utime+stime are made from, in ns instead
+  of 10 ms ticks) from just before the start until all listened, sampled every 250 ms so a
+  process that exits meanwhile still counts: devsup's master and its reapers; supervisord's
+  process; pm2's daemon. The CLIs (\`supervisorctl\`, the \`pm2\` command) are not counted.
+  The servers' CPU is that of the marked server processes of the same tree. A failed start is
+  devsup's \`error\`, a supervisord program not RUNNING, a pm2 app not online; it is false when
+  the bare servers of that round all listened within devsup's health timeout (the count of
+  failures minus the bare servers late).
 `;
 
 writeFileSync(mdPath, md);
@@ -130,3 +204,4 @@ for (const n of names) {
 }
 writeFileSync(datPath, dat.join('\n') + '\n');
 console.log(table);
+if (burst) console.log(`\n${burst.table}`);

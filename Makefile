@@ -142,7 +142,8 @@ bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
 # devsup against supervisord (Debian's package) and pm2 (npm, into build/bench-peers), on the
-# same fixtures: writes docs/benchmarks.md and docs/benchmarks-latency.svg (tests/bench/compare/).
+# same fixtures, and BENCH_BURST (100) Python servers started at once under each and bare:
+# writes docs/benchmarks.md and docs/benchmarks-latency.svg (tests/bench/compare/).
 bench-compare: all
 	@sh tests/bench/compare/peers.sh
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/compare/compare.mjs $(BUILD)/bench-compare/results.json

@@ -27,10 +27,24 @@
 #define KEEP_ENDED 1024
 #define ARCHIVE_LINES 500
 
+/* How long a start waits for the database's word on who owns the project (SPEC §10). */
+#define CLAIM_DEADLINE_MS 2000
+
+/* A start waiting for that word (one round trip): listed so that a stop can cancel it and the
+ * exit check waits for it. */
+typedef struct pending_start {
+	struct pending_start *next;
+	json_t *request, *spec, *id;
+	ev_timer deadline;
+	bool settled;    /* its answer is decided: started, refused or cancelled */
+	bool store_done; /* the store has called back and holds no pointer to it any more */
+} pending_start_t;
+
 static struct {
 	struct ev_loop *loop;
 	const options_t *opts;
 	project_t *head;
+	pending_start_t *pending;
 	bool accepting;
 	/* A project's first seq in this run: the start time in ms, so seq keeps increasing
 	 * across restarts of devsup even without a database. */
@@ -210,6 +224,9 @@ bool projects_quiescent(void)
 {
 	if (reaper_link_retiring())
 		return false;
+	for (pending_start_t *ps = reg.pending; ps; ps = ps->next)
+		if (!ps->settled)
+			return false; /* bounded by CLAIM_DEADLINE_MS */
 	for (project_t *p = reg.head; p; p = p->next)
 		if (project_has_reaper(p))
 			return false;
@@ -380,25 +397,91 @@ static bool start_owner_ok(const char *pid_s, json_t *id, const store_claim_t *v
 	return true;
 }
 
-typedef struct {
-	json_t *request, *spec, *id;
-} pending_start_t;
-
 static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_floor);
 
-/* The database answered (or could not be asked): the local checks again, since the world may
- * have moved during the round trip, then the start. */
-static void start_checked(void *ctx, const store_claim_t *v)
+static const char *pending_project(const pending_start_t *ps)
 {
-	pending_start_t *ps = ctx;
-	const char *pid_s = json_string_value(json_object_get(ps->spec, "projectId"));
+	return json_string_value(json_object_get(ps->spec, "projectId"));
+}
+
+/* The start's one answer-to-be is decided: the local checks again (the world may have moved
+ * during the round trip), then the start. Once only, whoever comes first: the database, the
+ * deadline, or a stop (pending_cancel). */
+static void pending_settle(pending_start_t *ps, const store_claim_t *v)
+{
+	if (ps->settled)
+		return;
+	ps->settled = true;
+	ev_timer_stop(reg.loop, &ps->deadline);
+	const char *pid_s = pending_project(ps);
 	uint64_t floor;
 	if (start_allowed(pid_s, ps->id) && start_owner_ok(pid_s, ps->id, v, &floor))
 		start_now(ps->request, ps->spec, ps->id, floor);
+}
+
+/* Freed once settled and once the store no longer holds it (it calls back exactly once). */
+static void pending_release(pending_start_t *ps)
+{
+	if (!ps->settled || !ps->store_done)
+		return;
+	for (pending_start_t **pp = &reg.pending; *pp; pp = &(*pp)->next)
+		if (*pp == ps) {
+			*pp = ps->next;
+			break;
+		}
 	json_decref(ps->request);
 	json_decref(ps->spec);
 	json_decref(ps->id);
 	free(ps);
+}
+
+/* The database answered, or the connection went (known = false). */
+static void start_checked(void *ctx, const store_claim_t *v)
+{
+	pending_start_t *ps = ctx;
+	ps->store_done = true;
+	pending_settle(ps, v);
+	pending_release(ps);
+}
+
+/* A slow database never holds a start back for long (SPEC §7: starts never wait for it). */
+static void pending_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pending_start_t *ps = w->data;
+	log_warn("project %s: the database did not say within %d ms whether another runner has "
+		 "it; starting it as without a database",
+		 pending_project(ps), CLAIM_DEADLINE_MS);
+	pending_settle(ps, &(store_claim_t){.known = false});
+	pending_release(ps);
+}
+
+static pending_start_t *pending_find(const char *project_id)
+{
+	for (pending_start_t *ps = reg.pending; ps; ps = ps->next)
+		if (!ps->settled && strcmp(pending_project(ps), project_id) == 0)
+			return ps;
+	return NULL;
+}
+
+/* A stop of a project whose start still waits for the database: the start is cancelled (as a
+ * stop while starting does, SPEC §4.6) and the stop answered at once; nothing was spawned. */
+static void pending_cancel(pending_start_t *ps, const char *reason, json_t *stop_id)
+{
+	ps->settled = true;
+	ev_timer_stop(reg.loop, &ps->deadline);
+	const char *pid_s = pending_project(ps);
+	reply_error(pid_s, ps->id, REASON_CANCELLED, "Start it again if you still want it running.",
+		    "the start of project %s was cancelled by a stop before anything was spawned",
+		    pid_s);
+	json_t *ev = event_new("dev-server-stopped", pid_s, stop_id);
+	json_object_set_new(ev, "forced", json_false());
+	json_object_set_new(ev, "durationMs", json_integer(0));
+	json_object_set_new(ev, "reason", json_string(reason ? reason : "requested"));
+	json_object_set_new(ev, "escaped", json_integer(0));
+	output_event(ev);
+	pending_release(ps);
 }
 
 void project_cmd_start(json_t *request, json_t *spec, json_t *id)
@@ -410,9 +493,16 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	ps->request = json_incref(request);
 	ps->spec = json_incref(spec);
 	ps->id = id ? json_incref(id) : NULL;
+	ps->next = reg.pending;
+	reg.pending = ps;
+	ev_timer_init(&ps->deadline, pending_deadline_cb, CLAIM_DEADLINE_MS / 1000.0, 0);
+	ps->deadline.data = ps;
 	/* connected: one round trip to the database first; nothing is spawned meanwhile */
-	if (!store_claim(pid_s, start_checked, ps))
-		start_checked(ps, &(store_claim_t){.known = false});
+	if (store_claim(pid_s, start_checked, ps)) {
+		ev_timer_start(reg.loop, &ps->deadline);
+		return;
+	}
+	start_checked(ps, &(store_claim_t){.known = false});
 }
 
 static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_floor)
@@ -535,6 +625,11 @@ void project_cancel_restart(project_t *p, const char *why)
 void project_cmd_stop(const char *project_id, json_t *timeout, const char *reason, json_t *id)
 {
 	project_t *p = project_find(project_id);
+	pending_start_t *ps = pending_find(project_id);
+	if (ps && !(p && state_is_live(p->state))) {
+		pending_cancel(ps, reason, id);
+		return;
+	}
 	if (!p || !(state_is_live(p->state))) {
 		reply_error(project_id, id, REASON_NOT_RUNNING, NULL,
 			    "project %s is not running (state: %s)", project_id,

@@ -261,3 +261,39 @@ test('one live run per project: another alive runner refuses (owned_by_other_run
     assert.deepEqual(row, [[b.runnerId, 'running', 't']]);
     await stopOk(b, id);
   })));
+
+// The ownership check is one round trip before anything is spawned (project.c, pending
+// starts): a stop in that window cancels the start instead of answering not_running and
+// letting it go ahead, and a database that does not answer holds a start back 2 s at most.
+test('a stop during the ownership round trip cancels the start; a stuck database delays a start by its deadline only', T, () =>
+  withPostgres((pg) => withRunners(pg, 1, async ([d]) => {
+    await connected(d);
+    // Hold the rows the check reads: its SELECT waits behind this lock.
+    const locker = spawn('psql', ['-X', '-q', pg.url, '-c',
+      'BEGIN; LOCK TABLE devsup_dev_servers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);'],
+      { stdio: 'ignore' });
+    try {
+      await eventually('the lock is held', async () => {
+        const n = await pg.query("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' " +
+          "AND relation = 'devsup_dev_servers'::regclass AND granted");
+        assert.equal(n[0][0], '1');
+      });
+      const a = projectId('window');
+      const startP = start(d, { projectId: a, command: serverCmd() });
+      const stopEv = await d.request({ type: 'stop-dev-server', projectId: a });
+      assert.equal(stopEv.type, 'dev-server-stopped', JSON.stringify(stopEv));
+      expectError(await startP, 'cancelled');
+      assert.deepEqual(reaperPids(d.proc.pid), [], 'nothing was spawned');
+
+      const b = projectId('stuck');
+      const t0 = performance.now();
+      const ev = await startOk(d, { projectId: b, command: serverCmd() });
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 1500, `the start waited ${Math.round(ms)} ms for the database's word`);
+      assert.match(d.stderr, /did not say within 2000 ms/);
+      assert.ok(ev.port > 0);
+      await stopOk(d, b);
+    } finally {
+      locker.kill('SIGKILL');
+    }
+  })));

@@ -173,7 +173,10 @@ test('a client that stops reading loses only log events, and is told how many', 
       `exec node ${SERVER} --port {port}`;
     // The client stops reading stdout, as a stuck Node API would, while the server floods.
     d.proc.stdout.pause();
-    d.send({ type: 'start-dev-server', id: 'flood', projectId: id, logs: true, command: flood, cwd: path.dirname(SERVER) });
+    // generous health timeout: this is about a stalled reader, not start speed (100,000 lines
+    // take node seconds to write on a loaded machine, under ASan longer)
+    d.send({ type: 'start-dev-server', id: 'flood', projectId: id, logs: true, command: flood, cwd: path.dirname(SERVER),
+      healthCheck: { timeoutMs: 60000 } });
     // the stall being simulated: issue 7 asks for 30 s; devsup must neither block nor grow
     await new Promise((res) => setTimeout(res, 30000));
     const rss = Number(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)[1]);

@@ -15,6 +15,7 @@
 #include "common/utf8.h"
 #include "common/util.h"
 #include "reaper/framework.h"
+#include "reaper/handover.h"
 #include "reaper/spawn.h"
 #include "reaper/tls.h"
 
@@ -67,8 +68,10 @@ static void add_exit_status(json_t *msg, const reaper_t *r)
  * built or encoded, or is over the channel's size limit) would leave the master waiting for
  * something that never comes: the channel is aborted instead, which the master reports as
  * reaper_lost (naming why) and which tears this project down like a lost master. */
-static void reaper_send(reaper_t *r, json_t *msg)
+void reaper_send(reaper_t *r, json_t *msg)
 {
+	if (handover_queue(r, msg))
+		return; /* detached: for the adopter */
 	if (!chan_send(&r->chan, msg) && chan_is_open(&r->chan))
 		chan_abort(&r->chan);
 }
@@ -121,6 +124,8 @@ static json_t *log_tail(const reaper_t *r)
  * one with the same outcome and what went wrong is sent instead, before giving up the channel. */
 static void reaper_send_final(reaper_t *r, json_t *msg)
 {
+	if (handover_queue(r, msg))
+		return; /* detached: for the adopter */
 	json_t *type = json_incref(json_object_get(msg, "type"));
 	if (chan_send(&r->chan, msg) || !chan_is_open(&r->chan)) {
 		json_decref(type);
@@ -147,6 +152,9 @@ static void reaper_send_final(reaper_t *r, json_t *msg)
 static void reaper_teardown_done(reaper_t *r)
 {
 	json_t *msg = NULL;
+	/* ended while the master is still connected: it hears of it now, nothing to hand over */
+	if (!r->ho.detached)
+		handover_disarm(r);
 	switch (r->end) {
 	case END_STOPPED:
 		msg = json_pack("{s:s, s:b, s:i, s:I}", "type", "stopped", "forced",
@@ -659,6 +667,7 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
  * deadline wins, counted from when the teardown began. */
 static void reaper_on_stop(reaper_t *r, uint64_t timeout_ms)
 {
+	handover_disarm(r); /* a stop after detach (devsup changed its mind): no hand-over */
 	if (r->phase != PHASE_TEARDOWN) {
 		r->stop_timeout_ms = timeout_ms;
 		reaper_begin_teardown(r, END_STOPPED);
@@ -688,6 +697,10 @@ static void reaper_on_msg(chan_t *c, json_t *msg, void *ctx)
 		/* a client started or stopped following the output (follow-logs): lines from now
 		 * on, in order after any `logs` answer sent before this message */
 		r->stream_logs = json_is_true(json_object_get(msg, "on"));
+	} else if (strcmp(type, "detach") == 0) {
+		handover_detach(r, msg);
+	} else if (strcmp(type, "adopt") == 0) {
+		handover_adopted(r);
 	} else {
 		log_error("unknown control message '%s'", type);
 	}
@@ -697,11 +710,18 @@ static void reaper_on_eof(chan_t *c, void *ctx)
 {
 	reaper_t *r = ctx;
 	chan_close(c);
+	if (handover_master_gone(r))
+		return; /* detached: the project waits for its adopter (or the adopt timeout) */
 	if (r->phase == PHASE_WAIT_START || r->phase == PHASE_DONE) {
 		ev_break(r->loop, EVBREAK_ALL);
 		return;
 	}
 	log_warn("master gone: tearing %s down", r->project_id);
+	reaper_begin_teardown(r, END_MASTER_LOST);
+}
+
+void reaper_master_lost(reaper_t *r)
+{
 	reaper_begin_teardown(r, END_MASTER_LOST);
 }
 
@@ -771,6 +791,8 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 	r->out.fd = r->err.fd = -1;
 	r->scheme = "http";
 	listen_trap_init(&r->trap);
+	r->ho.listen_fd = r->ho.dir_fd = -1;
+	ev_timer_init(&r->ho.timer, NULL, 0., 0.);
 	r->stop_timeout_ms = 10000;
 	ring_init(&r->ring, 500);
 	chan_init(&r->chan, loop, control_fd, reaper_on_msg, reaper_on_eof, r);
@@ -786,6 +808,7 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 
 void reaper_free(reaper_t *r)
 {
+	handover_free(r);
 	chan_close(&r->chan);
 	capture_close(&r->out, r->loop);
 	capture_close(&r->err, r->loop);

@@ -86,10 +86,27 @@ typedef struct {
 	end_t end;
 	failure_t failure;
 	uint64_t logs_dropped;
+
+	/* hand-over to a new master (handover.c) */
+	struct {
+		bool armed;    /* `detach` received: the master's EOF is not a loss */
+		bool detached; /* no master connected: messages wait in pending */
+		int listen_fd;
+		int dir_fd; /* the runner's adopt directory */
+		ev_io listen_watcher;
+		ev_timer timer;      /* --adopt-timeout */
+		json_t *pending;     /* messages for the adopter, in order */
+		json_t *master_state; /* the master's record of the project, handed back */
+	} ho;
 } reaper_t;
 
 /* Sets up the watchers on loop; control_fd is the channel to the master. */
 void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int control_fd);
 void reaper_free(reaper_t *r);
+/* Sends msg (stolen) to the master, or queues it for the adopter while detached; a message
+ * that cannot be sent gives the channel up (its EOF reports it). */
+void reaper_send(reaper_t *r, json_t *msg);
+/* Nobody will adopt the project: torn down as when the master dies. */
+void reaper_master_lost(reaper_t *r);
 
 #endif

@@ -26,7 +26,7 @@
 static struct {
 	const options_t *opts;
 	uint64_t started_ms;
-	void (*on_shutdown)(json_t *id, json_t *timeout_ms);
+	void (*on_shutdown)(json_t *id, json_t *timeout_ms, bool detach);
 } cmd;
 
 void command_init(const options_t *opts)
@@ -36,7 +36,7 @@ void command_init(const options_t *opts)
 	tunnel_config_init(opts);
 }
 
-void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms))
+void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms, bool detach))
 {
 	cmd.on_shutdown = cb;
 }
@@ -498,11 +498,13 @@ static void handle_metrics(json_t *c, json_t *id)
 static void handle_shutdown(json_t *c, json_t *id)
 {
 	char err[256];
-	if (!check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err))) {
+	if (!check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err)) ||
+	    !check_bool(c, "detach", err, sizeof(err))) {
 		invalid(c, id, err);
 		return;
 	}
-	cmd.on_shutdown(id, json_object_get(c, "timeoutMs"));
+	cmd.on_shutdown(id, json_object_get(c, "timeoutMs"),
+			json_is_true(json_object_get(c, "detach")));
 }
 
 static const struct {

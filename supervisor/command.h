@@ -19,6 +19,6 @@ void command_init(const options_t *opts);
  * the start message for the reaper (new reference), or NULL with err naming the field. */
 json_t *command_validate_start(const json_t *req, char *err, size_t errlen);
 /* Called for `shutdown`: set by main. */
-void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms));
+void command_on_shutdown(void (*cb)(json_t *id, json_t *timeout_ms, bool detach));
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/adopt.h"
 #include "supervisor/command.h"
 #include "supervisor/input.h"
 #include "supervisor/options.h"
@@ -22,6 +23,7 @@
 #include "supervisor/ports.h"
 #include "supervisor/project.h"
 #include "supervisor/reaper_link.h"
+#include "supervisor/reply.h"
 #include "supervisor/recover.h"
 #include "supervisor/reply.h"
 #include "supervisor/runner_lock.h"
@@ -32,6 +34,8 @@ static struct {
 	struct ev_loop *loop;
 	options_t opts;
 	bool shutting_down;
+	bool detaching; /* a shutdown with detach: the projects stay with their reapers (§11) */
+	bool ready_sent; /* after adoption: see exit_check_cb */
 	json_t *shutdown_id;   /* the shutdown command waiting for shutdown-complete */
 	bool shutdown_waiting;
 	ev_signal sigterm, sigint, sighup;
@@ -68,13 +72,27 @@ static void enter_stage(int stage, uint64_t ms)
  * devsup is gone; then the database gets its last transitions (bounded), shutdown-complete
  * is written, and stdout drains (bounded).
  */
+static void emit_ready(void);
+static void on_stdin_eof(void);
+
 static void exit_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
 	log_flush();
+	/* ready waits for the detached reapers' hellos (bounded), so it counts them */
+	if (!m.ready_sent && !adopt_pending()) {
+		m.ready_sent = true;
+		emit_ready();
+		adopt_confirm();
+		if (!m.tty)
+			input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
+	}
+	if (!m.ready_sent)
+		return;
 	projects_apply_leftover_rows();
-	if (!m.shutting_down || !projects_quiescent() || recover_active())
+	bool settled = m.detaching ? projects_handed_over() : projects_quiescent();
+	if (!m.shutting_down || !settled || recover_active())
 		return;
 	if (m.stage == EXIT_RUNNING) {
 		enter_stage(EXIT_FLUSHING, FLUSH_MS);
@@ -114,6 +132,8 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * request while stopping skips the grace periods. */
 static void begin_shutdown(const char *why, json_t *timeout_ms)
 {
+	/* a detach under way gives way to a stop: the stop disarms each reaper's hand-over */
+	m.detaching = false;
 	bool again = m.shutting_down;
 	m.shutting_down = true;
 	projects_set_accepting(false);
@@ -121,12 +141,37 @@ static void begin_shutdown(const char *why, json_t *timeout_ms)
 	projects_stop_all("shutdown", timeout_ms, again);
 }
 
-static void on_shutdown_command(json_t *id, json_t *timeout_ms)
+/* Detach (§11): every live project stays with its reaper for the next devsup of this
+ * runner; we exit once each reaper has said it holds its project. */
+static void begin_detach(json_t *id)
+{
+	char err[1200];
+	if (!adopt_detach_all(&m.opts, err, sizeof(err))) {
+		reply_error(NULL, id, REASON_UNKNOWN,
+			    "Fix the directory's owner and mode, or point XDG_RUNTIME_DIR elsewhere; "
+			    "a shutdown without detach stops every project.",
+			    "cannot detach: %s; nothing was changed", err);
+		return;
+	}
+	m.detaching = true;
+	m.shutting_down = true;
+	m.shutdown_waiting = true;
+	m.shutdown_id = id ? json_incref(id) : NULL;
+	projects_set_accepting(false);
+	log_info("detach: projects stay up for %llu s, waiting for a devsup with runner id %s",
+		 (unsigned long long)(m.opts.adopt_timeout_ms / 1000), m.opts.runner_id);
+}
+
+static void on_shutdown_command(json_t *id, json_t *timeout_ms, bool detach)
 {
 	if (m.shutdown_waiting || m.stage == EXIT_DRAINING) {
 		/* one shutdown-complete answers the first; later ones (or one that comes when
 		 * everything is done already) get theirs now */
 		output_event(event_new("shutdown-complete", NULL, id));
+		return;
+	}
+	if (detach && !m.shutting_down) {
+		begin_detach(id);
 		return;
 	}
 	m.shutdown_waiting = true;
@@ -136,6 +181,9 @@ static void on_shutdown_command(json_t *id, json_t *timeout_ms)
 
 static void on_stdin_eof(void)
 {
+	if (m.detaching) {
+		return; /* the client that asked for the detach may well close stdin now */
+	}
 	begin_shutdown("stdin closed", NULL);
 }
 
@@ -179,6 +227,7 @@ static void emit_ready(void)
 	json_object_set_new(ev, "runnerId", json_string(m.opts.runner_id));
 	json_object_set_new(ev, "persistence", json_string(m.opts.db_url ? "postgres" : "disabled"));
 	json_object_set_new(ev, "recovered", json_integer(m.recovered));
+	json_object_set_new(ev, "adopted", json_integer(adopt_count()));
 	json_object_set_new(ev, "portRange",
 			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
 	if (m.taken_id[0]) {
@@ -337,7 +386,12 @@ int main(int argc, char **argv)
 	/* Whatever a previous devsup of this runner left is stopped first (found through /proc,
 	 * so this needs no database), then the database catches up in the background: ready
 	 * never waits for it. */
-	m.recovered = recover_start(m.loop, m.opts.runner_id);
+	/* Reapers a previous devsup detached are taken over first (their hellos come in the
+	 * loop, before ready); recovery leaves their trees alone. */
+	adopt_begin(m.loop, &m.opts);
+	const pid_t *adopting;
+	size_t nadopting = adopt_reaper_pids(&adopting);
+	m.recovered = recover_start(m.loop, m.opts.runner_id, adopting, nadopting);
 	if (m.tty) {
 		tty_init(m.loop, on_tty_quit, on_tty_eof);
 		reaper_link_set_log_fd(tty_log_fd());
@@ -349,9 +403,7 @@ int main(int argc, char **argv)
 					     .queue_max = m.opts.db_queue_max,
 					     .on_leftover_rows = projects_leftover_rows,
 					     .on_seq_floor = projects_seq_floor});
-	emit_ready();
-	if (!m.tty)
-		input_init(m.loop, STDIN_FILENO, m.opts.max_line, on_stdin_eof);
+	/* ready and the input: from exit_check_cb, once the adoption is settled */
 
 	ev_run(m.loop, 0);
 
@@ -360,6 +412,7 @@ int main(int argc, char **argv)
 	output_drain(0); /* drained in the loop already, as far as the reader let us */
 	store_free();
 	recover_free();
+	adopt_free();
 	projects_free();
 	json_decref(m.shutdown_id);
 	ev_loop_destroy(m.loop);

@@ -40,6 +40,8 @@ static const char usage[] =
 	"  --env-allow NAME,...     what dev servers inherit of devsup's environment when a start\n"
 	"                           gives no inheritEnv (default: everything; a trailing * is a\n"
 	"                           prefix); DATABASE_URL, PG* and DEVSUP_* are never passed on\n"
+	"  --adopt-timeout SECONDS  after a detach, how long the projects wait for a new devsup\n"
+	"                           with the same runner id (default: 300)\n"
 	"  --migrate                apply the database migrations and exit\n"
 	"  --no-listen-trap         find when a server listens by polling, not through a seccomp\n"
 	"                           listen() notification (which sets no_new_privs on its tree)\n"
@@ -109,7 +111,7 @@ static bool __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
 options_result_t options_parse(int argc, char **argv, options_t *o)
 {
 	enum { O_DB = 256, O_DBQ, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF,
-	       O_TTY, O_NOTTY, O_LOG, O_MIGRATE, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW,
+	       O_TTY, O_NOTTY, O_LOG, O_MIGRATE, O_ADOPT, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW,
 	       O_NO_TRAP };
 	static const struct option longopts[] = {
 		{"db", required_argument, 0, O_DB},
@@ -128,6 +130,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		{"state-dir", required_argument, 0, O_STATE_DIR},
 		{"env-allow", required_argument, 0, O_ENV_ALLOW},
 		{"no-listen-trap", no_argument, 0, O_NO_TRAP},
+		{"adopt-timeout", required_argument, 0, O_ADOPT},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
@@ -146,6 +149,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 	o->tunnel_default = "cloudflared";
 	o->tty = -1;
 	o->log_level = LOG_LEVEL_INFO;
+	o->adopt_timeout_ms = 300000;
 	default_reaper_path(o->reaper_path, sizeof(o->reaper_path));
 
 	opterr = 0;
@@ -244,6 +248,12 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		}
 		case O_NO_TRAP:
 			o->no_listen_trap = true;
+			break;
+		case O_ADOPT:
+			if (!parse_uint(optarg, 86400, &v))
+				ok = bad("--adopt-timeout '%s': expected seconds from 0 to 86400", optarg);
+			else
+				o->adopt_timeout_ms = v * 1000;
 			break;
 		case O_VERSION:
 			printf("devsup %s\n", DEVSUP_VERSION);

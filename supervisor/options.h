@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/log.h"
 
@@ -32,6 +33,7 @@ typedef struct {
 	const char *state_dir; /* --state-dir, else NULL: runner_lock.c picks the default */
 	json_t *env_allow; /* --env-allow: the default inheritEnv (an array of names), else NULL */
 	bool no_listen_trap; /* --no-listen-trap: readiness by polling only (SPEC §4.4) */
+	uint64_t adopt_timeout_ms; /* --adopt-timeout: how long detached reapers wait (§11) */
 } options_t;
 
 typedef enum {

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/adopt.h"
 #include "supervisor/command.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
@@ -156,6 +157,7 @@ static project_t *project_create(const char *id)
 	p->state = STATE_IDLE;
 	p->seq = reg.forgotten_seq;
 	p->chan.fd = -1;
+	p->reaper_pidfd = -1;
 	p->stop_ids = json_array();
 	p->log_requests = json_object();
 	ev_init(&p->reaper_deadline, NULL);
@@ -168,6 +170,7 @@ static project_t *project_create(const char *id)
 static void project_free(project_t *p)
 {
 	reaper_link_release(p);
+	reaper_link_forget_pidfd(p);
 	chan_close(&p->chan);
 	json_decref(p->request);
 	json_decref(p->spec);
@@ -231,6 +234,62 @@ bool projects_quiescent(void)
 		if (project_has_reaper(p))
 			return false;
 	return true;
+}
+
+bool projects_handed_over(void)
+{
+	if (reaper_link_retiring())
+		return false;
+	for (project_t *p = reg.head; p; p = p->next)
+		if (project_has_reaper(p) && !p->handed_over)
+			return false;
+	return true;
+}
+
+json_t *project_handover_state(const project_t *p)
+{
+	json_t *s = json_pack("{s:s, s:I, s:i, s:i, s:i, s:i, s:I}", "state",
+			      state_name(p->state), "seq", (json_int_t)p->seq, "port", p->port,
+			      "pid", (int)p->pid, "pgid", (int)p->pgid, "lastPort", p->last_port,
+			      "startedAt", (json_int_t)p->started_at_ms);
+	if (p->framework)
+		json_object_set_new(s, "framework", json_string(p->framework));
+	if (p->tunnel_url)
+		json_object_set_new(s, "tunnelUrl", json_string(p->tunnel_url));
+	if (p->stop_reason)
+		json_object_set_new(s, "stopReason", json_string(p->stop_reason));
+	if (p->spec)
+		json_object_set(s, "spec", p->spec);
+	if (p->request)
+		json_object_set(s, "request", p->request);
+	return s;
+}
+
+project_t *project_adopt(const json_t *hello)
+{
+	const json_t *s = json_object_get(hello, "state");
+	project_t *p = project_create(json_string_value(json_object_get(hello, "projectId")));
+	int st = state_parse(json_string_value(json_object_get(s, "state")) ?: "");
+	const char *fw = json_string_value(json_object_get(s, "framework"));
+	const char *turl = json_string_value(json_object_get(hello, "tunnelUrl"))
+				   ?: json_string_value(json_object_get(s, "tunnelUrl"));
+	const char *why = json_string_value(json_object_get(s, "stopReason"));
+	int port = (int)json_integer_value(json_object_get(hello, "port"));
+	p->state = st >= 0 && state_is_live((state_t)st) ? (state_t)st : STATE_RUNNING;
+	p->seq = (uint64_t)json_integer_value(json_object_get(s, "seq"));
+	p->port = port > 0 ? port : (int)json_integer_value(json_object_get(s, "port"));
+	p->last_port = (int)json_integer_value(json_object_get(s, "lastPort"));
+	p->pid = (pid_t)json_integer_value(json_object_get(hello, "pid"));
+	p->pgid = (pid_t)json_integer_value(json_object_get(hello, "pgid"));
+	p->started_at_ms = (uint64_t)json_integer_value(json_object_get(s, "startedAt"));
+	p->framework = fw ? xstrdup(fw) : NULL;
+	p->tunnel_url = turl ? xstrdup(turl) : NULL;
+	p->stop_reason = why ? xstrdup(why) : NULL;
+	p->spec = json_incref(json_object_get(s, "spec"));
+	p->request = json_incref(json_object_get(s, "request"));
+	p->start_mono_ms = p->stop_mono_ms = clock_ms();
+	p->adopt_unconfirmed = true;
+	return p;
 }
 
 bool project_transition(project_t *p, state_t to, const char *reason, json_t *cmd_id)
@@ -301,7 +360,8 @@ static void apply_leftover_rows(json_t *rows)
 void projects_apply_leftover_rows(void)
 {
 	json_t *rows = reg.leftover_rows;
-	if (!rows || recover_active())
+	/* adopted projects are not leftovers: their rows wait until adoption has settled */
+	if (!rows || recover_active() || adopt_pending())
 		return;
 	reg.leftover_rows = NULL;
 	apply_leftover_rows(rows);

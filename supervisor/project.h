@@ -65,6 +65,14 @@ typedef struct project {
 	ring_t archive; /* the output, kept once the reaper is gone (bounded: project.c) */
 	uint64_t ended; /* order in which it last became stopped/failed (0: never) */
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
+
+	/* hand-over (adopt.c) */
+	bool detach_sent; /* `detach` sent, its `detached` not yet in */
+	bool handed_over; /* the reaper keeps the project for the next master */
+	bool adopt_unconfirmed; /* adopted before ready: told to go on once ready is out */
+	bool adopted_reaper; /* the reaper was adopted: not our child, its tree not below us */
+	int reaper_pidfd; /* an adopted reaper (not our child): readable when it exits; or -1 */
+	ev_io reaper_exit;
 } project_t;
 
 /* Sets up the registry; opts must outlive it. */
@@ -116,6 +124,13 @@ void project_resume_restart(project_t *p);
 /* Sends the start message (p->spec) to p's reaper. */
 void project_send_start(project_t *p);
 bool project_has_reaper(const project_t *p);
+/* What a detached reaper keeps of p for the next master (the `state` of `detach`). */
+json_t *project_handover_state(const project_t *p);
+/* A project taken over from a detached reaper's `hello`: state, seq, port, pid, url, tunnel
+ * and framework as the previous master left them (no transition, nothing written). */
+project_t *project_adopt(const json_t *hello);
+/* Detach: every live project's reaper holds it for the next master (or is gone). */
+bool projects_handed_over(void);
 /* The registry, newest first; walk it with ->next (status, completion of project ids). */
 project_t *project_first(void);
 

@@ -1,6 +1,7 @@
 /* The master's side of each reaper: spawn, control messages, and reaper_lost cleanup. */
 #include "supervisor/reaper_link.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -100,6 +101,8 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 		return false;
 	}
 	p->reaper_pid = pid;
+	p->adopted_reaper = false;
+	p->handed_over = false;
 	p->cleaning = false;
 	p->reaper_killed = false;
 	chan_init(&p->chan, rl.loop, sv[0], on_msg, on_eof, p);
@@ -111,6 +114,20 @@ void reaper_link_send(project_t *p, json_t *msg)
 {
 	if (!chan_send(&p->chan, msg) && chan_is_open(&p->chan))
 		chan_abort(&p->chan); /* on_eof follows, then report_lost says why */
+}
+
+/* Signals p's reaper: through its pidfd when adopted (not our child: its pid could be re-used
+ * once it has exited), else by pid (our child, not yet reaped: the pid is still its own). */
+static void reaper_signal(project_t *p, int sig)
+{
+	if (p->reaper_pidfd >= 0) {
+		if (proc_pidfd_signal(p->reaper_pidfd, sig) < 0 && errno != ESRCH)
+			log_warn("project %s: signal to reaper %d: %s", p->id, (int)p->reaper_pid,
+				 strerror(errno));
+		return;
+	}
+	if (p->reaper_pid > 0)
+		kill(p->reaper_pid, sig);
 }
 
 static void copy_exit_fields(json_t *ev, const json_t *msg)
@@ -128,6 +145,11 @@ static void detach_reaper(project_t *p)
 {
 	reaper_link_release(p);
 	chan_close(&p->chan);
+	if (p->reaper_pidfd >= 0) {
+		/* adopted, not our child: its exit is init's (or a subreaper's) to reap */
+		reaper_link_forget_pidfd(p);
+		p->reaper_pid = 0;
+	}
 	if (p->reaper_pid > 0) {
 		if (rl.nretiring == rl.capretiring) {
 			rl.capretiring = rl.capretiring ? rl.capretiring * 2 : 8;
@@ -394,6 +416,21 @@ static void on_tunnel(project_t *p, const json_t *msg)
 	store_tunnel_url(p->id, p->seq, p->tunnel_url);
 }
 
+/* The reaper's answer to `detach`: it holds the project for the next master, or could not
+ * (then the project is stopped: only a project that can be adopted is left behind). */
+static void on_detached(project_t *p, const json_t *msg)
+{
+	const char *error = json_string_value(json_object_get(msg, "error"));
+	p->detach_sent = false;
+	if (!error) {
+		p->handed_over = true;
+		return;
+	}
+	log_error("project %s cannot be handed over (%s): stopping it", p->id, error);
+	if (state_is_live(p->state) && p->state != STATE_STOPPING)
+		project_cmd_stop(p->id, NULL, "shutdown", NULL);
+}
+
 static void on_msg(chan_t *c, json_t *msg, void *ctx)
 {
 	project_t *p = ctx;
@@ -418,8 +455,7 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 			 * cleans up and reports. */
 			log_error("project %s: reaper sent '%s' in state %s", p->id, type,
 				  state_name(p->state));
-			if (p->reaper_pid > 0)
-				kill(p->reaper_pid, SIGKILL);
+			reaper_signal(p, SIGKILL);
 			return;
 		}
 		/* the reaper's last message: release the project now, not when it has exited */
@@ -433,6 +469,8 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 		on_log(p, msg);
 	} else if (strcmp(type, "tunnel") == 0) {
 		on_tunnel(p, msg);
+	} else if (strcmp(type, "detached") == 0) {
+		on_detached(p, msg);
 	} else {
 		log_error("project %s: unknown reaper message '%s'", p->id, type);
 	}
@@ -514,6 +552,38 @@ static bool kill_orphans(void)
 	return left;
 }
 
+/*
+ * What a lost adopted reaper left: its tree was never below us (the reaper was re-parented to
+ * init or a subreaper above when its first master exited), so structure cannot find it; the
+ * markers its spawn put in every process of the project do (DEVSUP_RUNNER_ID and
+ * DEVSUP_PROJECT_ID, both). True while any is alive.
+ */
+static bool kill_marked(const project_t *p)
+{
+	char runner[160], project[160];
+	snprintf(runner, sizeof(runner), "DEVSUP_RUNNER_ID=%s", rl.opts->runner_id);
+	snprintf(project, sizeof(project), "DEVSUP_PROJECT_ID=%s", p->id);
+	DIR *d = opendir("/proc");
+	bool left = false;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		proc_info_t info;
+		if (*end || pid <= 0 || !proc_environ_has((pid_t)pid, project) ||
+		    !proc_environ_has((pid_t)pid, runner) || proc_read((pid_t)pid, &info) < 0 ||
+		    info.state == 'Z')
+			continue;
+		left = true;
+		if (proc_signal(&info, SIGKILL) < 0 && errno != ESRCH)
+			log_warn("SIGKILL to %d (%s) of project %s: %s", (int)pid, info.comm, p->id,
+				 strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	return left;
+}
+
 /* The reaper is gone without its final message: report reaper_lost, per the state. */
 static void report_lost(project_t *p)
 {
@@ -575,7 +645,10 @@ static void reaper_gone(project_t *p)
 		p->cleaning = true;
 	}
 	if (p->cleaning) {
-		if (kill_orphans()) {
+		bool left = kill_orphans();
+		if (p->adopted_reaper)
+			left = kill_marked(p) || left;
+		if (left) {
 			if (!ev_is_active(&rl.cleanup_timer))
 				ev_timer_start(rl.loop, &rl.cleanup_timer);
 			return;
@@ -602,8 +675,8 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	p->reaper_killed = true;
 	/* our child, not yet reaped: the pid is still its own. SIGCONT for a stopped one, though
 	 * SIGKILL ends it stopped or not. */
-	kill(p->reaper_pid, SIGKILL);
-	kill(p->reaper_pid, SIGCONT);
+	reaper_signal(p, SIGKILL);
+	reaper_signal(p, SIGCONT);
 	chan_close(&p->chan); /* its last messages no longer count; its reap ends it */
 }
 
@@ -636,7 +709,10 @@ static void on_eof(chan_t *c, void *ctx)
 	/* A reaper that closed its channel without finishing is of no more use: make sure it
 	 * is dead (it is our child and not yet reaped, so the pid is still its own). */
 	if (state_is_live(p->state) && p->reaper_pid > 0)
-		kill(p->reaper_pid, SIGKILL);
+		reaper_signal(p, SIGKILL);
+	/* an adopted reaper without a pidfd (no pidfds here): its EOF is all we learn */
+	if (p->reaper_pidfd < 0 && p->adopted_reaper)
+		p->reaper_pid = 0;
 	reaper_gone(p);
 }
 
@@ -674,4 +750,38 @@ void reaper_link_child_reaped(pid_t pid, int status)
 	for (project_t *p = project_first(); p; p = p->next)
 		if (p->cleaning)
 			reaper_gone(p);
+}
+
+static void adopted_exit_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	project_t *p = w->data;
+	(void)loop;
+	(void)revents;
+	reaper_link_forget_pidfd(p);
+	p->reaper_pid = 0;
+	reaper_gone(p);
+}
+
+void reaper_link_adopt(project_t *p, int fd, pid_t pid, int pidfd)
+{
+	p->reaper_pid = pid;
+	p->adopted_reaper = true;
+	p->cleaning = false;
+	p->reaper_killed = false;
+	p->reaper_pidfd = pidfd;
+	if (pidfd >= 0) {
+		ev_io_init(&p->reaper_exit, adopted_exit_cb, pidfd, EV_READ);
+		p->reaper_exit.data = p;
+		ev_io_start(rl.loop, &p->reaper_exit);
+	}
+	chan_init(&p->chan, rl.loop, fd, on_msg, on_eof, p);
+}
+
+void reaper_link_forget_pidfd(project_t *p)
+{
+	if (p->reaper_pidfd < 0)
+		return;
+	ev_io_stop(rl.loop, &p->reaper_exit);
+	close(p->reaper_pidfd);
+	p->reaper_pidfd = -1;
 }

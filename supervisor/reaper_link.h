@@ -22,6 +22,11 @@ bool reaper_link_spawn(struct project *p, char *err, size_t errlen);
  * large, refused) is never dropped quietly: the channel is given up, and the project is
  * reported as reaper_lost with the reason (its processes killed like a lost reaper's). */
 void reaper_link_send(struct project *p, json_t *msg);
+/* Takes over a detached reaper (adopt.c): fd is its channel, pidfd (-1: none) tells when it
+ * exits, since it is not our child. */
+void reaper_link_adopt(struct project *p, int fd, pid_t pid, int pidfd);
+/* Stops watching an adopted reaper's pidfd and closes it. */
+void reaper_link_forget_pidfd(struct project *p);
 /* A child of the master was reaped: a reaper, or an orphan re-parented to us. */
 void reaper_link_child_reaped(pid_t pid, int status);
 

@@ -100,7 +100,28 @@ static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
-unsigned recover_start(struct ev_loop *loop, const char *runner_id)
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t pa = *(const pid_t *)a, pb = *(const pid_t *)b;
+	return pa < pb ? -1 : pa > pb;
+}
+
+/* Whether pid descends from one of keep, by the parent links (identity by structure: an
+ * adopted reaper's tree is its own, whatever markers its processes carry). */
+static bool below_kept(const proc_info_t *info, const pid_t *keep, size_t nkeep)
+{
+	proc_info_t at = *info;
+	for (int depth = 0; nkeep > 0 && at.ppid > 1 && depth < 64; depth++) {
+		if (bsearch(&at.ppid, keep, nkeep, sizeof(*keep), cmp_pid))
+			return true;
+		if (proc_read(at.ppid, &at) < 0)
+			return false;
+	}
+	return false;
+}
+
+unsigned recover_start(struct ev_loop *loop, const char *runner_id, const pid_t *keep,
+		       size_t nkeep)
 {
 	char marker[160], timeout[24];
 	snprintf(marker, sizeof(marker), "DEVSUP_RUNNER_ID=%s", runner_id);
@@ -119,7 +140,8 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id)
 		long pid = strtol(e->d_name, &end, 10);
 		proc_info_t info;
 		if (*end || pid <= 0 || pid == getpid() || !proc_environ_has((pid_t)pid, marker) ||
-		    proc_read((pid_t)pid, &info) < 0 || info.state == 'Z')
+		    proc_read((pid_t)pid, &info) < 0 || info.state == 'Z' ||
+		    below_kept(&info, keep, nkeep))
 			continue;
 		if (rc.n == cap) {
 			cap = cap ? cap * 2 : 16;

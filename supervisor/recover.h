@@ -11,8 +11,11 @@
  * project's stop timeout (DEVSUP_STOP_TIMEOUT_MS); its exit is seen on the pidfd.
  */
 
-/* Scans /proc and starts tearing down; returns the number of distinct projects found. */
-unsigned recover_start(struct ev_loop *loop, const char *runner_id);
+/* Scans /proc and starts tearing down; returns the number of distinct projects found.
+ * Processes below one of keep (sorted pids: reapers this devsup adopted) are theirs, not
+ * leftovers, and are left alone. */
+unsigned recover_start(struct ev_loop *loop, const char *runner_id, const pid_t *keep,
+		       size_t nkeep);
 /* True while leftovers are still alive. There is no "done" callback: the master asks this
  * after every event (main.c's exit check). */
 bool recover_active(void);

@@ -722,6 +722,9 @@ void tty_parse(const char *line, const tty_ctx_t *ctx, tty_action_t *out)
 			cmd = json_pack("{s:s}", "type", verb);
 	} else if (strcmp(verb, "help") == 0 || strcmp(verb, "?") == 0) {
 		parse_help(argc, argv, out);
+	} else if (strcmp(verb, "detach") == 0) {
+		if (no_args(argc, argv, out))
+			cmd = json_pack("{s:s, s:b}", "type", "shutdown", "detach", 1);
 	} else if (strcmp(verb, "quit") == 0 || strcmp(verb, "exit") == 0 ||
 		   strcmp(verb, "quit!") == 0 || strcmp(verb, "exit!") == 0) {
 		if (no_args(argc, argv, out)) {

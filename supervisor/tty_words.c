@@ -10,7 +10,7 @@
 
 static const char *const commands[] = {"start", "stop",  "restart", "status", "logs",
 				       "mute",  "unmute", "up",     "down",   "ping",
-				       "metrics", "json", "help",   "quit"};
+				       "metrics", "json", "help",   "quit",   "detach"};
 
 static const char help_all[] =
 	"commands:\n"
@@ -27,6 +27,8 @@ static const char help_all[] =
 	"  help [COMMAND]                     this list, or one command in detail\n"
 	"  quit                               stop every project and exit (also Ctrl-D);\n"
 	"                                     quit! does not ask first\n"
+	"  detach                             exit, leaving every project running for the next\n"
+	"                                     devsup with this runner id (--adopt-timeout)\n"
 	"Tab completes commands, options and project ids; Ctrl-R finds an earlier line that\n"
 	"starts with what is typed. Ctrl-C clears the line or ends logs -f; a second Ctrl-D\n"
 	"while stopping kills what is left.\n";
@@ -101,6 +103,9 @@ static const struct {
 	 "example:\n"
 	 "  json {\"type\":\"status\"}\n"},
 	{"help", "help [COMMAND]\n  The commands, or one in detail.\n"},
+	{"detach",
+	 "detach\n  Exits and leaves every project running: a devsup started with the same runner\n"
+	 "  id within --adopt-timeout takes them over; after it they are stopped.\n"},
 	{"quit",
 	 "quit / quit!\n  Stops every project and exits, as Ctrl-D; with projects running it asks\n"
 	 "  first (quit! does not). Ctrl-D again while stopping kills what is left.\n"},

@@ -52,6 +52,8 @@ export interface SpawnOptions {
   tunnelDefault?: TunnelProvider;
   /** `--log-level LEVEL`. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'off';
+  /** --adopt-timeout: seconds detached projects wait for the next devsup (default 300). */
+  adoptTimeout?: number;
   /** Added to process.env; a key set to undefined or null is removed. */
   env?: Record<string, string | undefined | null>;
   /**
@@ -153,6 +155,8 @@ export interface ReadyEvent extends BaseEvent {
   runnerId: string;
   persistence: 'postgres' | 'disabled';
   recovered: number;
+  /** Projects taken over from a detached devsup of the same runner (SPEC §11). */
+  adopted: number;
   portRange: [number, number];
 }
 
@@ -392,6 +396,11 @@ export class Devsup extends EventEmitter {
   metrics(): Promise<MetricsEvent>;
   /** Stops every project; resolves with shutdown-complete once devsup has exited too. */
   shutdown(options?: { timeoutMs?: number }): Promise<ShutdownCompleteEvent>;
+  /** Exits leaving every project running for the next devsup of this runner id; resolves with
+   * shutdown-complete once devsup has exited. */
+  detach(): Promise<ShutdownCompleteEvent>;
+  /** Projects adopted at start-up (ready.adopted). */
+  readonly adopted: number;
   /** End stdin (devsup stops everything and exits); resolves with the exit code. */
   close(): Promise<number | null>;
   kill(signal?: NodeJS.Signals | number): boolean;

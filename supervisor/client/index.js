@@ -59,6 +59,7 @@ function flagsFor(o) {
   if (o.logLevel != null) f.push('--log-level', String(o.logLevel));
   if (o.stateDir != null) f.push('--state-dir', String(o.stateDir));
   if (o.envAllow != null) f.push('--env-allow', Array.isArray(o.envAllow) ? o.envAllow.join(',') : String(o.envAllow));
+  if (o.adoptTimeout != null) f.push('--adopt-timeout', String(o.adoptTimeout));
   return f;
 }
 
@@ -384,6 +385,22 @@ export class Devsup extends EventEmitter {
     const ev = await this.send(cmd);
     await this.exited;
     return ev;
+  }
+
+  /**
+   * detach: devsup exits and leaves every project running, for a devsup spawned with the same
+   * runner id within --adopt-timeout (docs/operations.md, zero-downtime deploys). Resolves with
+   * shutdown-complete once devsup has exited.
+   */
+  async detach() {
+    const ev = await this.send({ type: 'shutdown', detach: true });
+    await this.exited;
+    return ev;
+  }
+
+  /** Projects taken over from a detached devsup of the same runner (`ready.adopted`). */
+  get adopted() {
+    return this.ready ? this.ready.adopted ?? 0 : 0;
   }
 
   /** End devsup's stdin: it stops every project and exits. Resolves with its exit code. */

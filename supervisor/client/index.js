@@ -163,11 +163,17 @@ export class Devsup extends EventEmitter {
         if (child.pid === undefined) settle(null, null);
       });
       child.on('close', (code, signal) => settle(code, signal));
+      let stdoutClosed = false;
       child.on('exit', (code, signal) => {
         exit = { code, signal };
-        setTimeout(() => settle(code, signal), DRAIN_GRACE_MS).unref();
+        // exited and stdout drained: settled now, though its stderr may still be held open
+        // (by the reapers a detach left running)
+        if (stdoutClosed) settle(code, signal);
+        else setTimeout(() => settle(code, signal), DRAIN_GRACE_MS).unref();
       });
       child.stdout.on('close', () => {
+        stdoutClosed = true;
+        if (exit) { settle(exit.code, exit.signal); return; }
         // stdout gone (closed by devsup, or devsup died): nothing can be answered any more
         setTimeout(() => settle(exit?.code ?? child.exitCode, exit?.signal ?? child.signalCode), DRAIN_GRACE_MS).unref();
       });

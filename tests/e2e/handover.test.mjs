@@ -1,0 +1,248 @@
+// Hand-over (SPEC §11): `shutdown` with detach leaves every project running with its reaper; a
+// devsup started with the same runner id adopts them before ready, unchanged; no adopter within
+// --adopt-timeout, or an adopter that dies, and nothing of the projects survives.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  spawnDevsup, projectId, runnerId, serverCmd, SERVER, FIXTURES, httpGet, projectPids, runnerPids,
+  isAlive, pollUntil, sleep, withTimeout, HEAVY, allPids, procCmdline,
+} from './lib/harness.mjs';
+import { start, startOk, stopOk, expectType, assertNothingAliveWithin } from './lib/dev.mjs';
+
+const T = { timeout: 90000 };
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'devsup-e2e-handover-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+/** Live devsup-reaper processes of these projects (reapers carry no marker in their env). */
+const reapersOf = (ids) => allPids().filter((pid) => {
+  const argv = procCmdline(pid);
+  return argv && argv.length === 2 && argv[0].endsWith('devsup-reaper') && ids.includes(argv[1]) && isAlive(pid);
+});
+
+let dirs = 0;
+/** Each test its own state dir (XDG_RUNTIME_DIR), shared by the devsups of its runner. */
+const stateEnv = () => {
+  const dir = path.join(tmp, `run-${++dirs}`);
+  mkdirSync(dir, { mode: 0o700 });
+  return { XDG_RUNTIME_DIR: dir };
+};
+
+const TUNNELS = path.join(FIXTURES, 'tunnels');
+const CF_URL = 'https://buffalo-marco-cardiff-motel.trycloudflare.com';
+
+/** A server that prints a line every 100 ms (a project whose logs stream). */
+const TICKER = `
+const http = require('node:http');
+let n = 0;
+setInterval(() => console.log('tick ' + (++n)), 100);
+http.createServer((q, r) => r.end('ok')).listen(Number(process.argv[1]), '127.0.0.1');
+`;
+
+/** GETs every url each 50 ms until stop() is called; resolves with the failures. */
+function probe(urls) {
+  let running = true;
+  const failures = [];
+  let count = 0;
+  const loops = urls.map(async (url) => {
+    while (running) {
+      try {
+        const r = await httpGet(url, { timeoutMs: 3000 });
+        if (r.status !== 200) failures.push(`${url}: HTTP ${r.status}`);
+      } catch (err) {
+        failures.push(`${url}: ${err.message}`);
+      }
+      count++;
+      await sleep(50);
+    }
+  });
+  return {
+    stop: async () => { running = false; await Promise.all(loops); return { failures, count }; },
+  };
+}
+
+/** Detach d; resolves once it has exited 0. */
+async function detach(d) {
+  const ev = await d.request({ type: 'shutdown', detach: true });
+  expectType(ev, 'shutdown-complete', 'detach');
+  const info = await withTimeout(d.exited, 15000, `exit after detach${d.context()}`);
+  assert.equal(info.code, 0, `devsup exit code after detach${d.context()}`);
+}
+
+const statusOf = async (d) => {
+  const ev = await d.request({ type: 'status' });
+  return new Map(ev.projects.map((p) => [p.projectId, p]));
+};
+
+test('detach keeps 5 projects answering; a new devsup adopts them unchanged; stop leaves nothing', { ...T, skip: HEAVY }, async () => {
+  const env = stateEnv();
+  const rid = runnerId();
+  const args = ['--runner-id', rid, '--tunnel-bin', `cloudflared=${path.join(TUNNELS, 'cloudflared')}`];
+  const d1 = await spawnDevsup({ args, env });
+  let d2 = null;
+  const ids = [0, 1, 2, 3, 4].map((i) => projectId(`ho${i}`));
+  try {
+    const started = [];
+    for (const [i, id] of ids.entries()) {
+      const fields = { projectId: id, command: serverCmd() };
+      if (i === 1) Object.assign(fields, { tunnel: true, env: { FAKE_TUNNEL_MODE: 'cloudflared-ok' } });
+      if (i === 2) Object.assign(fields, { command: ['node', '-e', TICKER, '{port}'], logs: true });
+      started.push(await startOk(d1, fields, 60000));
+    }
+    assert.equal(started[1].tunnelUrl, CF_URL);
+    await d1.next((e) => e.type === 'log' && e.projectId === ids[2], 10000, 'a streamed log line');
+    const before = await statusOf(d1);
+    const probes = probe(started.map((s) => s.url));
+    await sleep(300);
+    await detach(d1);
+    // the projects run on without any devsup
+    await sleep(1000);
+    for (const s of started) assert.ok(isAlive(s.pid), `server ${s.pid} alive while detached`);
+
+    d2 = await spawnDevsup({ args, env });
+    assert.equal(d2.ready.adopted, 5, `ready.adopted${d2.context()}`);
+    assert.equal(d2.ready.recovered, 0, 'nothing was a leftover to kill');
+    assert.equal(d2.client.adopted, 5, 'the client exposes adopted');
+    await sleep(500);
+    const { failures, count } = await probes.stop();
+    assert.deepEqual(failures, [], `probes failed across the hand-over (${count} probes)`);
+    assert.ok(count > 40, `too few probes: ${count}`);
+
+    const after = await statusOf(d2);
+    for (const [i, id] of ids.entries()) {
+      const a = after.get(id);
+      const b = before.get(id);
+      assert.ok(a, `${id} listed after adoption`);
+      assert.equal(a.state, 'running');
+      for (const k of ['port', 'pid', 'url', 'tunnelUrl', 'framework', 'startedAt', 'seq']) {
+        assert.deepEqual(a[k], b[k], `${id}: ${k} unchanged by the hand-over`);
+      }
+      assert.equal(a.pid, started[i].pid);
+    }
+    // the streaming project's output keeps coming, to the new devsup
+    await d2.next((e) => e.type === 'log' && e.projectId === ids[2], 10000, 'a log line after adoption');
+    // logs work on an adopted project: its ring was kept
+    const logs = await d2.request({ type: 'logs', projectId: ids[2], lines: 1000 });
+    assert.ok(logs.lines.length > 10, `logs of the adopted project: ${JSON.stringify(logs).slice(0, 300)}`);
+
+    for (const [i, id] of ids.entries()) {
+      const st = await stopOk(d2, id);
+      const chain = d2.states(id);
+      assert.deepEqual(chain.map((e) => e.to), ['stopping', 'stopped']);
+      assert.equal(chain[0].from, 'running');
+      assert.ok(chain[0].seq > before.get(id).seq, 'the seq chain goes on');
+      assert.ok(st.durationMs >= 0);
+      await assertNothingAliveWithin(id, 3000, `after stop of adopted ${id}`);
+    }
+    assert.deepEqual(runnerPids(rid), [], 'nothing of the runner left');
+  } finally {
+    if (d2) await d2.dispose();
+    await d1.dispose();
+  }
+});
+
+test('a project that crashes while detached is reported after adoption, with its log tail', T, async () => {
+  const env = stateEnv();
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  let d2 = null;
+  const id = projectId('hocrash');
+  try {
+    const s = await startOk(d1, {
+      projectId: id,
+      command: serverCmd('--listen-after', '0', '--exit-after', '2500', '--exit-code', '3', '--say', 'last words before the crash'),
+    }, 60000);
+    await detach(d1);
+    await pollUntil(() => !isAlive(s.pid), 15000);
+    assert.ok(!isAlive(s.pid), 'the server crashed while detached');
+    await sleep(200);
+    d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    assert.equal(d2.ready.adopted, 1);
+    const ex = await d2.next((e) => e.type === 'dev-server-exited' && e.projectId === id, 10000);
+    assert.equal(ex.reason, 'crashed');
+    assert.equal(ex.exitCode, 3);
+    assert.ok(ex.logTail.some((l) => l.includes('last words before the crash')), JSON.stringify(ex.logTail));
+    const st = d2.states(id);
+    assert.deepEqual(st.map((e) => [e.from, e.to]), [['running', 'failed']]);
+    // its output stays readable
+    const logs = await d2.request({ type: 'logs', projectId: id });
+    assert.ok(logs.lines.some((l) => l.line.includes('last words')), JSON.stringify(logs).slice(0, 400));
+    assert.deepEqual(projectPids(id), []);
+  } finally {
+    if (d2) await d2.dispose();
+    await d1.dispose();
+  }
+});
+
+test('no adopter within --adopt-timeout: everything is torn down', T, async () => {
+  const env = stateEnv();
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid, '--adopt-timeout', '2'], env });
+  const ids = [projectId('hoto'), projectId('hoto')];
+  try {
+    const pids = [];
+    for (const id of ids) pids.push((await startOk(d1, { projectId: id, command: serverCmd() }, 60000)).pid);
+    await detach(d1);
+    await sleep(1000);
+    for (const p of pids) assert.ok(isAlive(p), 'alive within the adopt timeout');
+    // 2 s, then the teardown (the servers end on SIGTERM at once)
+    await pollUntil(() => runnerPids(rid, { includeSupervisor: true }).length === 0, 8000);
+    for (const id of ids) assert.deepEqual(projectPids(id), [], `${id} torn down`);
+    await pollUntil(() => reapersOf(ids).length === 0, 3000);
+    assert.deepEqual(reapersOf(ids), [], 'reapers gone');
+    // and a late devsup finds nothing to adopt
+    const d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    try {
+      assert.equal(d2.ready.adopted, 0);
+    } finally {
+      await d2.dispose();
+    }
+  } finally {
+    await d1.dispose();
+  }
+});
+
+test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', T, async () => {
+  const env = stateEnv();
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  let d2 = null;
+  const id = projectId('hokill');
+  try {
+    const s = await startOk(d1, { projectId: id, command: serverCmd(), stopTimeoutMs: 2000 }, 60000);
+    await detach(d1);
+    d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    assert.equal(d2.ready.adopted, 1);
+    d2.kill('SIGKILL');
+    await d2.exited;
+    await assertNothingAliveWithin(id, 3000, 'after SIGKILL of the adopter');
+    assert.ok(!isAlive(s.pid));
+    await pollUntil(() => reapersOf([id]).length === 0, 3000);
+    assert.deepEqual(reapersOf([id]), [], 'the reaper is gone too');
+  } finally {
+    if (d2) await d2.dispose();
+    await d1.dispose();
+  }
+});
+
+test('only detach leaves projects alive: stdin EOF still stops everything', T, async () => {
+  const env = stateEnv();
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  const id = projectId('hoeof');
+  try {
+    await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
+    await d1.close();
+    assert.deepEqual(projectPids(id), []);
+    const d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    try {
+      assert.equal(d2.ready.adopted, 0);
+    } finally {
+      await d2.dispose();
+    }
+  } finally {
+    await d1.dispose();
+  }
+});

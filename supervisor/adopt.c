@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +45,12 @@ static struct {
 	ev_timer deadline;
 } ad;
 
-/* <state dir>: $XDG_RUNTIME_DIR/devsup, /run/devsup for root, else /tmp/devsup-<uid>. */
-static void state_dir(char *buf, size_t n)
+/* The runner lock's state dir (runner_lock.c made it safe): the adopt directories live there. */
+static char state_dir[PATH_MAX];
+
+void adopt_set_state_dir(const char *dir)
 {
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	if (xdg && xdg[0] == '/')
-		snprintf(buf, n, "%s/devsup", xdg);
-	else if (getuid() == 0)
-		snprintf(buf, n, "/run/devsup");
-	else
-		snprintf(buf, n, "/tmp/devsup-%u", (unsigned)getuid());
+	snprintf(state_dir, sizeof(state_dir), "%s", dir);
 }
 
 /* A directory only we can enter: made if missing, refused if someone else could plant a
@@ -71,8 +68,8 @@ static bool private_dir(const char *path, bool create, char *err, size_t errlen)
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077)) {
 		snprintf(err, errlen,
-			 "%s is not a private directory of uid %u (mode 0700); remove it or set "
-			 "XDG_RUNTIME_DIR",
+			 "%s is not a private directory of uid %u (mode 0700); remove it or pass "
+			 "another --state-dir",
 			 path, (unsigned)getuid());
 		return false;
 	}
@@ -82,17 +79,18 @@ static bool private_dir(const char *path, bool create, char *err, size_t errlen)
 static bool adopt_dir(const options_t *opts, bool create, char *buf, size_t n, char *err,
 		      size_t errlen)
 {
-	char base[512];
-	state_dir(base, sizeof(base));
-	if (!private_dir(base, create, err, errlen))
+	if (!state_dir[0]) {
+		snprintf(err, errlen, "no state directory");
+		errno = ENOENT;
 		return false;
-	snprintf(buf, n, "%s/%s.adopt", base, opts->runner_id);
+	}
+	snprintf(buf, n, "%s/%s.adopt", state_dir, opts->runner_id);
 	return private_dir(buf, create, err, errlen);
 }
 
 bool adopt_detach_all(const options_t *opts, char *err, size_t errlen)
 {
-	char dir[1024];
+	char dir[PATH_MAX + 140];
 	if (!adopt_dir(opts, true, dir, sizeof(dir), err, errlen))
 		return false;
 	for (project_t *p = project_first(); p; p = p->next) {
@@ -229,7 +227,7 @@ static bool connect_one(int dirfd, const char *name, conn_t *c)
 
 void adopt_begin(struct ev_loop *loop, const options_t *opts)
 {
-	char dir[1024], err[1200];
+	char dir[PATH_MAX + 140], err[PATH_MAX + 400];
 	memset(&ad, 0, sizeof(ad));
 	ad.loop = loop;
 	ev_timer_init(&ad.deadline, deadline_cb, HELLO_MS / 1000., 0.);

@@ -20,6 +20,8 @@
  * are refused (docs/operations.md "Upgrades"). */
 #define ADOPT_VERSION 1
 
+/* The state directory the runner lock chose (runner_lock_state_dir). */
+void adopt_set_state_dir(const char *dir);
 /* Sends `detach` to every live project's reaper. False (err says why, nothing sent) when the
  * adopt directory cannot be made safe. */
 bool adopt_detach_all(const options_t *opts, char *err, size_t errlen);

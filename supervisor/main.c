@@ -145,11 +145,11 @@ static void begin_shutdown(const char *why, json_t *timeout_ms)
  * runner; we exit once each reaper has said it holds its project. */
 static void begin_detach(json_t *id)
 {
-	char err[1200];
+	char err[PATH_MAX + 400];
 	if (!adopt_detach_all(&m.opts, err, sizeof(err))) {
 		reply_error(NULL, id, REASON_UNKNOWN,
-			    "Fix the directory's owner and mode, or point XDG_RUNTIME_DIR elsewhere; "
-			    "a shutdown without detach stops every project.",
+			    "Fix the directory's owner and mode, or pass another --state-dir; a "
+			    "shutdown without detach stops every project.",
 			    "cannot detach: %s; nothing was changed", err);
 		return;
 	}
@@ -265,6 +265,7 @@ static int take_runner_lock(void)
 		switch (runner_lock_take(dir, m.opts.runner_id, &holder, err, sizeof(err))) {
 		case RUNNER_LOCK_HELD:
 			ports_set_reservations(dir);
+			adopt_set_state_dir(dir);
 			return 0;
 		case RUNNER_LOCK_ERROR:
 			log_error("%s", err);
@@ -383,11 +384,11 @@ int main(int argc, char **argv)
 	command_init(&m.opts);
 	command_on_shutdown(on_shutdown_command);
 	projects_init(m.loop, &m.opts);
-	/* Whatever a previous devsup of this runner left is stopped first (found through /proc,
-	 * so this needs no database), then the database catches up in the background: ready
-	 * never waits for it. */
-	/* Reapers a previous devsup detached are taken over first (their hellos come in the
-	 * loop, before ready); recovery leaves their trees alone. */
+	/* Reapers a previous devsup of this runner detached are taken over first, under the
+	 * runner lock (so two new devsups never split them); their hellos come in the loop, before
+	 * ready. Whatever else a previous devsup left is stopped (found through /proc, so this
+	 * needs no database; the adopted reapers' trees are left alone), then the database catches
+	 * up in the background: ready never waits for it. */
 	adopt_begin(m.loop, &m.opts);
 	const pid_t *adopting;
 	size_t nadopting = adopt_reaper_pids(&adopting);

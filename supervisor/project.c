@@ -289,6 +289,11 @@ project_t *project_adopt(const json_t *hello)
 	p->request = json_incref(json_object_get(s, "request"));
 	p->start_mono_ms = p->stop_mono_ms = clock_ms();
 	p->adopt_unconfirmed = true;
+	/* the previous devsup's reservation ended with it: ours now, released as any other */
+	if (p->port > 0 && !ports_reserve(p->port))
+		log_warn("project %s: port %d is reserved by another devsup sharing this state "
+			 "directory; the adopted server keeps it",
+			 p->id, p->port);
 	return p;
 }
 

@@ -3,32 +3,22 @@
 // --adopt-timeout, or an adopter that dies, and nothing of the projects survives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {
   spawnDevsup, projectId, runnerId, serverCmd, SERVER, FIXTURES, httpGet, projectPids, runnerPids,
   isAlive, pollUntil, sleep, withTimeout, HEAVY, allPids, procCmdline,
 } from './lib/harness.mjs';
-import { start, startOk, stopOk, expectType, assertNothingAliveWithin } from './lib/dev.mjs';
+import { startOk, stopOk, expectType, assertNothingAliveWithin } from './lib/dev.mjs';
+import { withPostgres } from './lib/pg.mjs';
+import { DevsupError } from '../../supervisor/client/index.js';
 
 const T = { timeout: 90000 };
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'devsup-e2e-handover-'));
-process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 /** Live devsup-reaper processes of these projects (reapers carry no marker in their env). */
 const reapersOf = (ids) => allPids().filter((pid) => {
   const argv = procCmdline(pid);
   return argv && argv.length === 2 && argv[0].endsWith('devsup-reaper') && ids.includes(argv[1]) && isAlive(pid);
 });
-
-let dirs = 0;
-/** Each test its own state dir (XDG_RUNTIME_DIR), shared by the devsups of its runner. */
-const stateEnv = () => {
-  const dir = path.join(tmp, `run-${++dirs}`);
-  mkdirSync(dir, { mode: 0o700 });
-  return { XDG_RUNTIME_DIR: dir };
-};
 
 const TUNNELS = path.join(FIXTURES, 'tunnels');
 const CF_URL = 'https://buffalo-marco-cardiff-motel.trycloudflare.com';
@@ -77,10 +67,9 @@ const statusOf = async (d) => {
 };
 
 test('detach keeps 5 projects answering; a new devsup adopts them unchanged; stop leaves nothing', { ...T, skip: HEAVY }, async () => {
-  const env = stateEnv();
   const rid = runnerId();
   const args = ['--runner-id', rid, '--tunnel-bin', `cloudflared=${path.join(TUNNELS, 'cloudflared')}`];
-  const d1 = await spawnDevsup({ args, env });
+  const d1 = await spawnDevsup({ args });
   let d2 = null;
   const ids = [0, 1, 2, 3, 4].map((i) => projectId(`ho${i}`));
   try {
@@ -101,7 +90,7 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
     await sleep(1000);
     for (const s of started) assert.ok(isAlive(s.pid), `server ${s.pid} alive while detached`);
 
-    d2 = await spawnDevsup({ args, env });
+    d2 = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
     assert.equal(d2.ready.adopted, 5, `ready.adopted${d2.context()}`);
     assert.equal(d2.ready.recovered, 0, 'nothing was a leftover to kill');
     assert.equal(d2.client.adopted, 5, 'the client exposes adopted');
@@ -144,9 +133,8 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
 });
 
 test('a project that crashes while detached is reported after adoption, with its log tail', T, async () => {
-  const env = stateEnv();
   const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
   let d2 = null;
   const id = projectId('hocrash');
   try {
@@ -158,7 +146,7 @@ test('a project that crashes while detached is reported after adoption, with its
     await pollUntil(() => !isAlive(s.pid), 15000);
     assert.ok(!isAlive(s.pid), 'the server crashed while detached');
     await sleep(200);
-    d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    d2 = await spawnDevsup({ args: ['--runner-id', rid] });
     assert.equal(d2.ready.adopted, 1);
     const ex = await d2.next((e) => e.type === 'dev-server-exited' && e.projectId === id, 10000);
     assert.equal(ex.reason, 'crashed');
@@ -177,9 +165,8 @@ test('a project that crashes while detached is reported after adoption, with its
 });
 
 test('no adopter within --adopt-timeout: everything is torn down', T, async () => {
-  const env = stateEnv();
   const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid, '--adopt-timeout', '2'], env });
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid, '--adopt-timeout', '2'] });
   const ids = [projectId('hoto'), projectId('hoto')];
   try {
     const pids = [];
@@ -193,7 +180,7 @@ test('no adopter within --adopt-timeout: everything is torn down', T, async () =
     await pollUntil(() => reapersOf(ids).length === 0, 3000);
     assert.deepEqual(reapersOf(ids), [], 'reapers gone');
     // and a late devsup finds nothing to adopt
-    const d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    const d2 = await spawnDevsup({ args: ['--runner-id', rid] });
     try {
       assert.equal(d2.ready.adopted, 0);
     } finally {
@@ -205,15 +192,14 @@ test('no adopter within --adopt-timeout: everything is torn down', T, async () =
 });
 
 test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', T, async () => {
-  const env = stateEnv();
   const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
   let d2 = null;
   const id = projectId('hokill');
   try {
     const s = await startOk(d1, { projectId: id, command: serverCmd(), stopTimeoutMs: 2000 }, 60000);
     await detach(d1);
-    d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    d2 = await spawnDevsup({ args: ['--runner-id', rid] });
     assert.equal(d2.ready.adopted, 1);
     d2.kill('SIGKILL');
     await d2.exited;
@@ -228,21 +214,89 @@ test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', 
 });
 
 test('only detach leaves projects alive: stdin EOF still stops everything', T, async () => {
-  const env = stateEnv();
   const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid], env });
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
   const id = projectId('hoeof');
   try {
     await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
     await d1.close();
     assert.deepEqual(projectPids(id), []);
-    const d2 = await spawnDevsup({ args: ['--runner-id', rid], env });
+    const d2 = await spawnDevsup({ args: ['--runner-id', rid] });
     try {
       assert.equal(d2.ready.adopted, 0);
     } finally {
       await d2.dispose();
     }
   } finally {
+    await d1.dispose();
+  }
+});
+
+test('with Postgres: detach → adopt → stop is in devsup_transitions exactly once, seq increasing, row stopped', T, () =>
+  withPostgres(async (pg) => {
+    const rid = runnerId();
+    const args = ['--runner-id', rid, '--db', pg.url];
+    const d1 = await spawnDevsup({ args });
+    let d2 = null;
+    const id = projectId('hopg');
+    const q = `SELECT seq, from_state, to_state, reason FROM devsup_transitions WHERE project_id = '${id}' ORDER BY seq`;
+    const waitRows = async (n) => {
+      await pollUntil(async () => (await pg.query(q)).length >= n, 15000);
+      return pg.query(q);
+    };
+    try {
+      await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
+      await waitRows(2);
+      await detach(d1);
+      d2 = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
+      assert.equal(d2.ready.adopted, 1);
+      // the previous run's live row is the adopted project, not a leftover to close
+      await sleep(1000);
+      assert.deepEqual(d2.states(id), [], 'no transition for the adoption itself');
+      await stopOk(d2, id);
+      const rows = await waitRows(4);
+      await sleep(300);
+      const all = await pg.query(q);
+      assert.deepEqual(all.map((r) => [r[1], r[2]]),
+        [['idle', 'starting'], ['starting', 'running'], ['running', 'stopping'], ['stopping', 'stopped']],
+        `transitions: ${JSON.stringify(all)}`);
+      const seqs = all.map((r) => BigInt(r[0]));
+      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `seq increasing: ${seqs}`);
+      const events = [...d1.states(id), ...d2.states(id)].map((e) => String(e.seq));
+      assert.deepEqual(all.map((r) => r[0]), events, 'the rows are the events of both devsups');
+      assert.equal(rows.length, 4);
+      const [row] = await pg.query(`SELECT status, seq FROM devsup_dev_servers WHERE project_id = '${id}'`);
+      assert.deepEqual(row, ['stopped', all[3][0]]);
+    } finally {
+      if (d2) await d2.dispose();
+      await d1.dispose();
+    }
+  }));
+
+test('two devsups racing to adopt: exactly one adopts, the other gets runner_id_in_use', T, async () => {
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
+  const ids = [projectId('horace'), projectId('horace')];
+  const winners = [];
+  try {
+    const pids = [];
+    for (const id of ids) pids.push((await startOk(d1, { projectId: id, command: serverCmd() }, 60000)).pid);
+    await detach(d1);
+    const args = ['--runner-id', rid, '--port-range', d1.portRange.join('-')];
+    const results = await Promise.allSettled([spawnDevsup({ args }), spawnDevsup({ args })]);
+    for (const r of results) if (r.status === 'fulfilled') winners.push(r.value);
+    assert.equal(winners.length, 1, `exactly one devsup runs: ${results.map((r) => r.status).join(', ')}`);
+    const loser = results.find((r) => r.status === 'rejected').reason;
+    assert.ok(loser instanceof DevsupError && loser.reason === 'runner_id_in_use', String(loser));
+    const [w] = winners;
+    assert.equal(w.ready.adopted, 2, 'the winner adopted every project');
+    for (const [i, id] of ids.entries()) {
+      assert.ok(isAlive(pids[i]));
+      expectType(await w.request({ type: 'stop-dev-server', projectId: id }), 'dev-server-stopped');
+      await assertNothingAliveWithin(id, 3000);
+    }
+  } finally {
+    for (const w of winners) await w.dispose();
     await d1.dispose();
   }
 });

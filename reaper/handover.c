@@ -130,6 +130,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	/* one adopter: from now on its channel is ours, and its EOF is a master's death */
 	stop_listening(r);
 	r->ho.armed = false;
+	/* The old master's EOF may not be read yet (its exit freed the runner lock and closed its
+	 * end in one go, and this event came first): it detached, it is done with us. Until the
+	 * adopter's `adopt`, what we would say waits in pending. */
+	chan_close(&r->chan);
+	r->ho.detached = true;
 	chan_init(&r->chan, r->loop, fd, r->chan.on_msg, r->chan.on_eof, r);
 	hello(r);
 }

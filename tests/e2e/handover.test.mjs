@@ -249,7 +249,7 @@ test('with Postgres: detach → adopt → stop is in devsup_transitions exactly 
       await waitRows(2);
       await detach(d1);
       d2 = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
-      assert.equal(d2.ready.adopted, 1);
+      assert.equal(d2.ready.adopted, 1, `ready.adopted${d1.context()}${d2.context()}`);
       // the previous run's live row is the adopted project, not a leftover to close
       await sleep(1000);
       assert.deepEqual(d2.states(id), [], 'no transition for the adoption itself');

@@ -775,6 +775,11 @@ void reaper_link_adopt(project_t *p, int fd, pid_t pid, int pidfd)
 		ev_io_start(rl.loop, &p->reaper_exit);
 	}
 	chan_init(&p->chan, rl.loop, fd, on_msg, on_eof, p);
+	if (p->state == STATE_STOPPING) {
+		/* a stop under way at the hand-over: the same bound on its end as any stop */
+		json_t *t = p->spec ? json_object_get(p->spec, "stopTimeoutMs") : NULL;
+		reaper_link_expect_end(p, json_is_integer(t) ? (uint64_t)json_integer_value(t) : 10000);
+	}
 }
 
 void reaper_link_forget_pidfd(project_t *p)

@@ -164,6 +164,32 @@ test('a project that crashes while detached is reported after adoption, with its
   }
 });
 
+test('a stop under way at the hand-over finishes and is reported to the adopter', T, async () => {
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
+  let d2 = null;
+  const id = projectId('hostop');
+  try {
+    const s = await startOk(d1, { projectId: id, command: serverCmd('--ignore-sigterm'), stopTimeoutMs: 2500 }, 60000);
+    d1.send({ type: 'stop-dev-server', projectId: id, id: 'the-stop' });
+    await d1.next((e) => e.type === 'dev-server-state' && e.projectId === id && e.to === 'stopping', 10000);
+    await detach(d1);
+    assert.ok(isAlive(s.pid), 'still in its grace period');
+    d2 = await spawnDevsup({ args: ['--runner-id', rid, '--port-range', d1.portRange.join('-')] });
+    assert.equal(d2.ready.adopted, 1);
+    const st = await d2.request({ type: 'status', projectId: id });
+    assert.equal(st.projects[0].state, 'stopping');
+    const stopped = await d2.next((e) => e.type === 'dev-server-stopped' && e.projectId === id, 15000);
+    assert.equal(stopped.forced, true, 'SIGKILL after the grace period');
+    assert.deepEqual(d2.states(id).map((e) => [e.from, e.to]), [['stopping', 'stopped']]);
+    assert.ok(d2.states(id)[0].seq > d1.states(id).at(-1).seq);
+    assert.deepEqual(projectPids(id), []);
+  } finally {
+    if (d2) await d2.dispose();
+    await d1.dispose();
+  }
+});
+
 test('no adopter within --adopt-timeout: everything is torn down', T, async () => {
   const rid = runnerId();
   const d1 = await spawnDevsup({ args: ['--runner-id', rid, '--adopt-timeout', '2'] });

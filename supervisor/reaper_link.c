@@ -145,8 +145,8 @@ static void detach_reaper(project_t *p)
 {
 	reaper_link_release(p);
 	chan_close(&p->chan);
-	if (p->reaper_pidfd >= 0) {
-		/* adopted, not our child: its exit is init's (or a subreaper's) to reap */
+	if (p->adopted_reaper) {
+		/* not our child: its exit is init's (or a subreaper's) to reap, never ours */
 		reaper_link_forget_pidfd(p);
 		p->reaper_pid = 0;
 	}

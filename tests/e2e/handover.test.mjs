@@ -116,10 +116,16 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
     const logs = await d2.request({ type: 'logs', projectId: ids[2], lines: 1000 });
     assert.ok(logs.lines.length > 10, `logs of the adopted project: ${JSON.stringify(logs).slice(0, 300)}`);
 
+    // restart works on an adopted project: same command, a new pid
+    const re = expectType(await d2.request({ type: 'restart-dev-server', projectId: ids[3] }, 60000), 'dev-server-started');
+    assert.notEqual(re.pid, started[3].pid);
+    assert.equal((await httpGet(re.url)).status, 200);
+
     for (const [i, id] of ids.entries()) {
       const st = await stopOk(d2, id);
       const chain = d2.states(id);
-      assert.deepEqual(chain.map((e) => e.to), ['stopping', 'stopped']);
+      const tail = i === 3 ? ['stopping', 'stopped', 'starting', 'running', 'stopping', 'stopped'] : ['stopping', 'stopped'];
+      assert.deepEqual(chain.map((e) => e.to), tail);
       assert.equal(chain[0].from, 'running');
       assert.ok(chain[0].seq > before.get(id).seq, 'the seq chain goes on');
       assert.ok(st.durationMs >= 0);

@@ -416,6 +416,11 @@ static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *li
 	}
 	if (!r->stream_logs || r->phase == PHASE_DONE)
 		return;
+	if (r->ho.detached) {
+		/* no master, or one that has not sent its ready yet: kept in the ring, counted */
+		r->logs_dropped++;
+		return;
+	}
 	json_t *msg = json_pack("{s:s, s:s, s:s%, s:I}", "type", "log", "stream",
 				ring_stream_name(stream), "line", line, len, "at",
 				(json_int_t)wall_ms());

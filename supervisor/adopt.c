@@ -99,7 +99,6 @@ bool adopt_detach_all(const options_t *opts, char *err, size_t errlen)
 		json_t *msg = json_pack("{s:s, s:s, s:I, s:o}", "type", "detach", "dir", dir,
 					"adoptTimeoutMs", (json_int_t)opts->adopt_timeout_ms,
 					"state", project_handover_state(p));
-		p->detach_sent = true;
 		reaper_link_send(p, msg);
 	}
 	return true;
@@ -154,13 +153,13 @@ static void on_hello(chan_t *ch, json_t *msg, void *ctx)
 		conn_refuse(c);
 		return;
 	}
-	int fd = dup(c->chan.fd);
+	/* the connection becomes the project's channel (chan_close closes this fd) */
+	int fd = fcntl(c->chan.fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("adopt: project %s: dup: %s", id, strerror(errno));
 		conn_refuse(c);
 		return;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	chan_close(&c->chan);
 	project_t *p = project_adopt(msg);
 	reaper_link_adopt(p, fd, c->pid, c->pidfd);

@@ -23,7 +23,6 @@
 #include "supervisor/ports.h"
 #include "supervisor/project.h"
 #include "supervisor/reaper_link.h"
-#include "supervisor/reply.h"
 #include "supervisor/recover.h"
 #include "supervisor/reply.h"
 #include "supervisor/runner_lock.h"
@@ -64,17 +63,19 @@ static void enter_stage(int stage, uint64_t ms)
 	ev_timer_start(m.loop, &m.deadline);
 }
 
+static void emit_ready(void);
+static void on_stdin_eof(void);
+
 /*
  * "May we exit?", asked from state before the loop sleeps, so after every event whatever it
  * was (a reaper reaped, an orphan killed, a leftover of recovery gone, a batch committed,
  * stdout writable, a deadline): no module keeps a callback to tell us, and none can replace
- * another's. A shutdown ends once every project is stopped and every leftover of a previous
- * devsup is gone; then the database gets its last transitions (bounded), shutdown-complete
- * is written, and stdout drains (bounded).
+ * another's. A shutdown ends once every project is stopped (a detach: once every reaper holds
+ * its project for the next devsup) and every leftover of a previous devsup is gone; then the
+ * database gets its last transitions (bounded), shutdown-complete is written, and stdout
+ * drains (bounded). The same check sends `ready` once the detached reapers found at start-up
+ * have all said hello (or been let go).
  */
-static void emit_ready(void);
-static void on_stdin_eof(void);
-
 static void exit_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;

@@ -67,7 +67,6 @@ typedef struct project {
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
 
 	/* hand-over (adopt.c) */
-	bool detach_sent; /* `detach` sent, its `detached` not yet in */
 	bool handed_over; /* the reaper keeps the project for the next master */
 	bool adopt_unconfirmed; /* adopted before ready: told to go on once ready is out */
 	bool adopted_reaper; /* the reaper was adopted: not our child, its tree not below us */

@@ -421,7 +421,6 @@ static void on_tunnel(project_t *p, const json_t *msg)
 static void on_detached(project_t *p, const json_t *msg)
 {
 	const char *error = json_string_value(json_object_get(msg, "error"));
-	p->detach_sent = false;
 	if (!error) {
 		p->handed_over = true;
 		return;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import {
-  spawnDevsup, projectId, runnerId, serverCmd, SERVER, FIXTURES, httpGet, projectPids, runnerPids,
+  spawnDevsup, projectId, runnerId, serverCmd, FIXTURES, httpGet, projectPids, runnerPids,
   isAlive, pollUntil, sleep, withTimeout, HEAVY, allPids, procCmdline,
 } from './lib/harness.mjs';
 import { startOk, stopOk, expectType, assertNothingAliveWithin } from './lib/dev.mjs';
@@ -66,13 +66,32 @@ const statusOf = async (d) => {
   return new Map(ev.projects.map((p) => [p.projectId, p]));
 };
 
-test('detach keeps 5 projects answering; a new devsup adopts them unchanged; stop leaves nothing', { ...T, skip: HEAVY }, async () => {
+/**
+ * Runs fn({ d1, successor, rid }) with a devsup d1 of a fresh runner id; successor() spawns
+ * another devsup of that runner id and port range (the adopter). Every devsup is disposed of
+ * at the end (d1 last: its dispose kills whatever of the runner is left).
+ */
+async function withRunner(extraArgs, fn) {
   const rid = runnerId();
-  const args = ['--runner-id', rid, '--tunnel-bin', `cloudflared=${path.join(TUNNELS, 'cloudflared')}`];
+  const args = ['--runner-id', rid, ...extraArgs];
   const d1 = await spawnDevsup({ args });
-  let d2 = null;
-  const ids = [0, 1, 2, 3, 4].map((i) => projectId(`ho${i}`));
+  const later = [];
+  const successor = async () => {
+    const d = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
+    later.push(d);
+    return d;
+  };
   try {
+    await fn({ d1, successor, rid, args });
+  } finally {
+    for (const d of later) await d.dispose();
+    await d1.dispose();
+  }
+}
+
+test('detach keeps 5 projects answering; a new devsup adopts them unchanged; stop leaves nothing', { ...T, skip: HEAVY }, () =>
+  withRunner(['--tunnel-bin', `cloudflared=${path.join(TUNNELS, 'cloudflared')}`], async ({ d1, successor, rid }) => {
+    const ids = [0, 1, 2, 3, 4].map((i) => projectId(`ho${i}`));
     const started = [];
     for (const [i, id] of ids.entries()) {
       const fields = { projectId: id, command: serverCmd() };
@@ -90,7 +109,7 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
     await sleep(1000);
     for (const s of started) assert.ok(isAlive(s.pid), `server ${s.pid} alive while detached`);
 
-    d2 = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
+    const d2 = await successor();
     assert.equal(d2.ready.adopted, 5, `ready.adopted${d2.context()}`);
     assert.equal(d2.ready.recovered, 0, 'nothing was a leftover to kill');
     assert.equal(d2.client.adopted, 5, 'the client exposes adopted');
@@ -132,18 +151,11 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
       await assertNothingAliveWithin(id, 3000, `after stop of adopted ${id}`);
     }
     assert.deepEqual(runnerPids(rid), [], 'nothing of the runner left');
-  } finally {
-    if (d2) await d2.dispose();
-    await d1.dispose();
-  }
-});
+  }));
 
-test('a project that crashes while detached is reported after adoption, with its log tail', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
-  let d2 = null;
-  const id = projectId('hocrash');
-  try {
+test('a project that crashes while detached is reported after adoption, with its log tail', T, () =>
+  withRunner([], async ({ d1, successor }) => {
+    const id = projectId('hocrash');
     const s = await startOk(d1, {
       projectId: id,
       command: serverCmd('--listen-after', '0', '--exit-after', '2500', '--exit-code', '3', '--say', 'last words before the crash'),
@@ -152,7 +164,7 @@ test('a project that crashes while detached is reported after adoption, with its
     await pollUntil(() => !isAlive(s.pid), 15000);
     assert.ok(!isAlive(s.pid), 'the server crashed while detached');
     await sleep(200);
-    d2 = await spawnDevsup({ args: ['--runner-id', rid] });
+    const d2 = await successor();
     assert.equal(d2.ready.adopted, 1);
     const ex = await d2.next((e) => e.type === 'dev-server-exited' && e.projectId === id, 10000);
     assert.equal(ex.reason, 'crashed');
@@ -164,24 +176,17 @@ test('a project that crashes while detached is reported after adoption, with its
     const logs = await d2.request({ type: 'logs', projectId: id });
     assert.ok(logs.lines.some((l) => l.line.includes('last words')), JSON.stringify(logs).slice(0, 400));
     assert.deepEqual(projectPids(id), []);
-  } finally {
-    if (d2) await d2.dispose();
-    await d1.dispose();
-  }
-});
+  }));
 
-test('a stop under way at the hand-over finishes and is reported to the adopter', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
-  let d2 = null;
-  const id = projectId('hostop');
-  try {
+test('a stop under way at the hand-over finishes and is reported to the adopter', T, () =>
+  withRunner([], async ({ d1, successor }) => {
+    const id = projectId('hostop');
     const s = await startOk(d1, { projectId: id, command: serverCmd('--ignore-sigterm'), stopTimeoutMs: 2500 }, 60000);
     d1.send({ type: 'stop-dev-server', projectId: id, id: 'the-stop' });
     await d1.next((e) => e.type === 'dev-server-state' && e.projectId === id && e.to === 'stopping', 10000);
     await detach(d1);
     assert.ok(isAlive(s.pid), 'still in its grace period');
-    d2 = await spawnDevsup({ args: ['--runner-id', rid, '--port-range', d1.portRange.join('-')] });
+    const d2 = await successor();
     assert.equal(d2.ready.adopted, 1);
     const st = await d2.request({ type: 'status', projectId: id });
     assert.equal(st.projects[0].state, 'stopping');
@@ -190,17 +195,11 @@ test('a stop under way at the hand-over finishes and is reported to the adopter'
     assert.deepEqual(d2.states(id).map((e) => [e.from, e.to]), [['stopping', 'stopped']]);
     assert.ok(d2.states(id)[0].seq > d1.states(id).at(-1).seq);
     assert.deepEqual(projectPids(id), []);
-  } finally {
-    if (d2) await d2.dispose();
-    await d1.dispose();
-  }
-});
+  }));
 
-test('no adopter within --adopt-timeout: everything is torn down', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid, '--adopt-timeout', '2'] });
-  const ids = [projectId('hoto'), projectId('hoto')];
-  try {
+test('no adopter within --adopt-timeout: everything is torn down', T, () =>
+  withRunner(['--adopt-timeout', '2'], async ({ d1, successor, rid }) => {
+    const ids = [projectId('hoto'), projectId('hoto')];
     const pids = [];
     for (const id of ids) pids.push((await startOk(d1, { projectId: id, command: serverCmd() }, 60000)).pid);
     await detach(d1);
@@ -212,26 +211,15 @@ test('no adopter within --adopt-timeout: everything is torn down', T, async () =
     await pollUntil(() => reapersOf(ids).length === 0, 3000);
     assert.deepEqual(reapersOf(ids), [], 'reapers gone');
     // and a late devsup finds nothing to adopt
-    const d2 = await spawnDevsup({ args: ['--runner-id', rid] });
-    try {
-      assert.equal(d2.ready.adopted, 0);
-    } finally {
-      await d2.dispose();
-    }
-  } finally {
-    await d1.dispose();
-  }
-});
+    assert.equal((await successor()).ready.adopted, 0);
+  }));
 
-test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
-  let d2 = null;
-  const id = projectId('hokill');
-  try {
+test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', T, () =>
+  withRunner([], async ({ d1, successor }) => {
+    const id = projectId('hokill');
     const s = await startOk(d1, { projectId: id, command: serverCmd(), stopTimeoutMs: 2000 }, 60000);
     await detach(d1);
-    d2 = await spawnDevsup({ args: ['--runner-id', rid] });
+    const d2 = await successor();
     assert.equal(d2.ready.adopted, 1);
     d2.kill('SIGKILL');
     await d2.exited;
@@ -239,96 +227,71 @@ test('SIGKILL of the adopting devsup: nothing survives the stop timeout + 1 s', 
     assert.ok(!isAlive(s.pid));
     await pollUntil(() => reapersOf([id]).length === 0, 3000);
     assert.deepEqual(reapersOf([id]), [], 'the reaper is gone too');
-  } finally {
-    if (d2) await d2.dispose();
-    await d1.dispose();
-  }
-});
+  }));
 
-test('only detach leaves projects alive: stdin EOF still stops everything', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
-  const id = projectId('hoeof');
-  try {
+test('only detach leaves projects alive: stdin EOF still stops everything', T, () =>
+  withRunner([], async ({ d1, successor }) => {
+    const id = projectId('hoeof');
     await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
     await d1.close();
     assert.deepEqual(projectPids(id), []);
-    const d2 = await spawnDevsup({ args: ['--runner-id', rid] });
-    try {
-      assert.equal(d2.ready.adopted, 0);
-    } finally {
-      await d2.dispose();
-    }
-  } finally {
-    await d1.dispose();
-  }
-});
+    assert.equal((await successor()).ready.adopted, 0);
+  }));
 
 test('with Postgres: detach → adopt → stop is in devsup_transitions exactly once, seq increasing, row stopped', T, () =>
-  withPostgres(async (pg) => {
-    const rid = runnerId();
-    const args = ['--runner-id', rid, '--db', pg.url];
-    const d1 = await spawnDevsup({ args });
-    let d2 = null;
+  withPostgres((pg) => withRunner(['--db', pg.url], async ({ d1, successor }) => {
     const id = projectId('hopg');
     const q = `SELECT seq, from_state, to_state, reason FROM devsup_transitions WHERE project_id = '${id}' ORDER BY seq`;
     const waitRows = async (n) => {
       await pollUntil(async () => (await pg.query(q)).length >= n, 15000);
       return pg.query(q);
     };
-    try {
-      await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
-      await waitRows(2);
-      await detach(d1);
-      d2 = await spawnDevsup({ args: [...args, '--port-range', d1.portRange.join('-')] });
-      assert.equal(d2.ready.adopted, 1, `ready.adopted${d1.context()}${d2.context()}`);
-      // the previous run's live row is the adopted project, not a leftover to close
-      await sleep(1000);
-      assert.deepEqual(d2.states(id), [], 'no transition for the adoption itself');
-      await stopOk(d2, id);
-      const rows = await waitRows(4);
-      await sleep(300);
-      const all = await pg.query(q);
-      assert.deepEqual(all.map((r) => [r[1], r[2]]),
-        [['idle', 'starting'], ['starting', 'running'], ['running', 'stopping'], ['stopping', 'stopped']],
-        `transitions: ${JSON.stringify(all)}`);
-      const seqs = all.map((r) => BigInt(r[0]));
-      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `seq increasing: ${seqs}`);
-      const events = [...d1.states(id), ...d2.states(id)].map((e) => String(e.seq));
-      assert.deepEqual(all.map((r) => r[0]), events, 'the rows are the events of both devsups');
-      assert.equal(rows.length, 4);
-      const [row] = await pg.query(`SELECT status, seq FROM devsup_dev_servers WHERE project_id = '${id}'`);
-      assert.deepEqual(row, ['stopped', all[3][0]]);
-    } finally {
-      if (d2) await d2.dispose();
-      await d1.dispose();
-    }
-  }));
+    await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
+    await waitRows(2);
+    await detach(d1);
+    const d2 = await successor();
+    assert.equal(d2.ready.adopted, 1, `ready.adopted${d1.context()}${d2.context()}`);
+    // the previous run's live row is the adopted project, not a leftover to close
+    await sleep(1000);
+    assert.deepEqual(d2.states(id), [], 'no transition for the adoption itself');
+    await stopOk(d2, id);
+    await waitRows(4);
+    await sleep(300); // nothing more comes
+    const all = await pg.query(q);
+    assert.deepEqual(all.map((r) => [r[1], r[2]]),
+      [['idle', 'starting'], ['starting', 'running'], ['running', 'stopping'], ['stopping', 'stopped']],
+      `transitions: ${JSON.stringify(all)}`);
+    const seqs = all.map((r) => BigInt(r[0]));
+    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `seq increasing: ${seqs}`);
+    const events = [...d1.states(id), ...d2.states(id)].map((e) => String(e.seq));
+    assert.deepEqual(all.map((r) => r[0]), events, 'the rows are the events of both devsups');
+    const [row] = await pg.query(`SELECT status, seq FROM devsup_dev_servers WHERE project_id = '${id}'`);
+    assert.deepEqual(row, ['stopped', all[3][0]]);
+  })));
 
 test('two devsups racing to adopt: exactly one adopts, the other gets runner_id_in_use', T, async () => {
-  const rid = runnerId();
-  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
-  const ids = [projectId('horace'), projectId('horace')];
   const winners = [];
   try {
-    const pids = [];
-    for (const id of ids) pids.push((await startOk(d1, { projectId: id, command: serverCmd() }, 60000)).pid);
-    await detach(d1);
-    const args = ['--runner-id', rid, '--port-range', d1.portRange.join('-')];
-    const results = await Promise.allSettled([spawnDevsup({ args }), spawnDevsup({ args })]);
-    for (const r of results) if (r.status === 'fulfilled') winners.push(r.value);
-    assert.equal(winners.length, 1, `exactly one devsup runs: ${results.map((r) => r.status).join(', ')}`);
-    const loser = results.find((r) => r.status === 'rejected').reason;
-    assert.ok(loser instanceof DevsupError && loser.reason === 'runner_id_in_use', String(loser));
-    const [w] = winners;
-    assert.equal(w.ready.adopted, 2, 'the winner adopted every project');
-    for (const [i, id] of ids.entries()) {
-      assert.ok(isAlive(pids[i]));
-      expectType(await w.request({ type: 'stop-dev-server', projectId: id }), 'dev-server-stopped');
-      await assertNothingAliveWithin(id, 3000);
-    }
+    await withRunner([], async ({ d1, args }) => {
+      const ids = [projectId('horace'), projectId('horace')];
+      const pids = [];
+      for (const id of ids) pids.push((await startOk(d1, { projectId: id, command: serverCmd() }, 60000)).pid);
+      await detach(d1);
+      const again = [...args, '--port-range', d1.portRange.join('-')];
+      const results = await Promise.allSettled([spawnDevsup({ args: again }), spawnDevsup({ args: again })]);
+      for (const r of results) if (r.status === 'fulfilled') winners.push(r.value);
+      assert.equal(winners.length, 1, `exactly one devsup runs: ${results.map((r) => r.status).join(', ')}`);
+      const loser = results.find((r) => r.status === 'rejected').reason;
+      assert.ok(loser instanceof DevsupError && loser.reason === 'runner_id_in_use', String(loser));
+      const [w] = winners;
+      assert.equal(w.ready.adopted, 2, 'the winner adopted every project');
+      for (const [i, id] of ids.entries()) {
+        assert.ok(isAlive(pids[i]));
+        expectType(await w.request({ type: 'stop-dev-server', projectId: id }), 'dev-server-stopped');
+        await assertNothingAliveWithin(id, 3000);
+      }
+    });
   } finally {
     for (const w of winners) await w.dispose();
-    await d1.dispose();
   }
 });

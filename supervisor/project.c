@@ -252,6 +252,10 @@ json_t *project_handover_state(const project_t *p)
 			      state_name(p->state), "seq", (json_int_t)p->seq, "port", p->port,
 			      "pid", (int)p->pid, "pgid", (int)p->pgid, "lastPort", p->last_port,
 			      "startedAt", (json_int_t)p->started_at_ms);
+	if (p->url[0])
+		json_object_set_new(s, "url", json_string(p->url));
+	if (p->scheme[0])
+		json_object_set_new(s, "scheme", json_string(p->scheme));
 	if (p->framework)
 		json_object_set_new(s, "framework", json_string(p->framework));
 	if (p->tunnel_url)
@@ -284,6 +288,9 @@ project_t *project_adopt(const json_t *hello)
 	p->started_at_ms = (uint64_t)json_integer_value(json_object_get(s, "startedAt"));
 	p->framework = fw ? xstrdup(fw) : NULL;
 	p->tunnel_url = turl ? xstrdup(turl) : NULL;
+	snprintf(p->url, sizeof(p->url), "%s", json_string_value(json_object_get(s, "url")) ?: "");
+	snprintf(p->scheme, sizeof(p->scheme), "%s",
+		 json_string_value(json_object_get(s, "scheme")) ?: "http");
 	p->stop_reason = why ? xstrdup(why) : NULL;
 	p->spec = json_incref(json_object_get(s, "spec"));
 	p->request = json_incref(json_object_get(s, "request"));

@@ -124,7 +124,7 @@ test('detach keeps 5 projects answering; a new devsup adopts them unchanged; sto
       const b = before.get(id);
       assert.ok(a, `${id} listed after adoption`);
       assert.equal(a.state, 'running');
-      for (const k of ['port', 'pid', 'url', 'tunnelUrl', 'framework', 'startedAt', 'seq']) {
+      for (const k of ['port', 'pid', 'url', 'scheme', 'tunnelUrl', 'framework', 'startedAt', 'seq']) {
         assert.deepEqual(a[k], b[k], `${id}: ${k} unchanged by the hand-over`);
       }
       assert.equal(a.pid, started[i].pid);

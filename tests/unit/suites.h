@@ -25,5 +25,6 @@ Suite *utf8_suite(void);
 Suite *chan_suite(void);
 Suite *store_conn_suite(void);
 Suite *store_outbox_suite(void);
+Suite *adopt_suite(void);
 
 #endif

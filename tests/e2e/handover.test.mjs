@@ -3,12 +3,13 @@
 // --adopt-timeout, or an adopter that dies, and nothing of the projects survives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   spawnDevsup, projectId, runnerId, serverCmd, FIXTURES, httpGet, projectPids, runnerPids,
   isAlive, pollUntil, sleep, withTimeout, HEAVY, allPids, procCmdline,
 } from './lib/harness.mjs';
-import { startOk, stopOk, expectType, assertNothingAliveWithin } from './lib/dev.mjs';
+import { startOk, stopOk, expectType, expectError, assertNothingAliveWithin } from './lib/dev.mjs';
 import { withPostgres } from './lib/pg.mjs';
 import { DevsupError } from '../../supervisor/client/index.js';
 
@@ -236,6 +237,23 @@ test('only detach leaves projects alive: stdin EOF still stops everything', T, (
     await d1.close();
     assert.deepEqual(projectPids(id), []);
     assert.equal((await successor()).ready.adopted, 0);
+  }));
+
+test('a detach that cannot make its directory safe is an error and changes nothing', T, () =>
+  withRunner([], async ({ d1, rid }) => {
+    const id = projectId('hobad');
+    await startOk(d1, { projectId: id, command: serverCmd() }, 60000);
+    // someone made the runner's adopt directory readable by others: not ours to trust
+    const stateDir = d1.args[d1.args.indexOf('--state-dir') + 1];
+    const adoptDir = path.join(stateDir, `${rid}.adopt`);
+    mkdirSync(adoptDir, { recursive: true });
+    chmodSync(adoptDir, 0o755);
+    const ev = expectError(await d1.request({ type: 'shutdown', detach: true }), 'unknown', 'detach');
+    assert.ok(ev.error.includes(adoptDir), ev.error);
+    const st = await d1.request({ type: 'status', projectId: id });
+    assert.equal(st.projects[0].state, 'running', 'nothing changed');
+    assert.equal(d1.exitInfo, null, 'devsup still runs');
+    await stopOk(d1, id);
   }));
 
 test('with Postgres: detach → adopt → stop is in devsup_transitions exactly once, seq increasing, row stopped', T, () =>

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 static const char *phase_name(phase_t ph)
@@ -87,7 +88,7 @@ static void hello(reaper_t *r)
 				phase_name(r->phase), "state", r->ho.master_state, "pid", (int)r->pid,
 				"pgid", (int)r->pid, "port", r->port);
 	if (r->tunnel_live && r->tunnel.url[0])
-		json_object_set_new(msg, "tunnelUrl", json_string(r->tunnel.url));
+		json_object_set_new(msg, "tunnelUrl", utf8_json_string(r->tunnel.url));
 	json_object_set_new(msg, "pending", json_integer((json_int_t)json_array_size(r->ho.pending)));
 	/* sent now, not queued: the hello is what the adopter waits for */
 	if (!chan_send(&r->chan, msg) && chan_is_open(&r->chan))

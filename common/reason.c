@@ -52,7 +52,8 @@ static const struct {
 				    "fields."},
 	[REASON_UNKNOWN_COMMAND] = {"unknown_command",
 				    "Use one of: start-dev-server, stop-dev-server, "
-				    "restart-dev-server, status, logs, ping, metrics, shutdown."},
+				    "restart-dev-server, status, logs, follow-logs, ping, metrics, "
+				    "shutdown."},
 	[REASON_LINE_TOO_LONG] = {"line_too_long",
 				  "Send shorter lines, or raise --max-line."},
 	[REASON_CAPACITY] = {"capacity",

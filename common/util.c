@@ -140,6 +140,27 @@ void time_iso8601(uint64_t epoch_ms, char *buf, size_t n)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(epoch_ms % 1000u));
 }
 
+bool time_parse_iso8601(const char *s, uint64_t *epoch_ms)
+{
+	struct tm tm;
+	unsigned ms;
+	int used = 0;
+	if (!s)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3uZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &used) != 7 ||
+	    used != 24 || s[used] != '\0' || tm.tm_year < 1970 || ms > 999)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t secs = timegm(&tm);
+	if (secs < 0)
+		return false;
+	*epoch_ms = (uint64_t)secs * 1000u + ms;
+	return true;
+}
+
 const char *signal_name(int sig)
 {
 	static char buf[16];

@@ -35,6 +35,8 @@ uint64_t clock_ms(void);
 uint64_t wall_ms(void);
 /* ISO 8601 UTC with milliseconds ("2026-11-26T12:00:00.123Z") into buf (>= 25 bytes). */
 void time_iso8601(uint64_t epoch_ms, char *buf, size_t n);
+/* The reverse of time_iso8601 (exactly its format); false for anything else. */
+bool time_parse_iso8601(const char *s, uint64_t *epoch_ms);
 
 /* "SIGKILL" for 9; "SIG<n>" for an unnamed signal. The string is static. */
 const char *signal_name(int sig);

@@ -151,7 +151,8 @@ static void probe_handshake(health_probe_t *p)
 		probe_switch_protocol(p, RETRY_CLOSED_S);
 		return;
 	}
-	if (p->h->seen != SEEN_NOT_HTTP && p->h->seen != SEEN_FOREIGN)
+	if (p->h->seen != SEEN_NOT_HTTP && p->h->seen != SEEN_FOREIGN &&
+	    p->h->seen != SEEN_UNEXPECTED)
 		p->h->seen = SEEN_TLS;
 	probe_send(p);
 }
@@ -249,6 +250,16 @@ static void probe_read(health_probe_t *p)
 		probe_schedule(p, RETRY_FOREIGN_S);
 		return;
 	}
+	int status = http ? (p->answer[9] - '0') * 100 + (p->answer[10] - '0') * 10 +
+				    (p->answer[11] - '0')
+			  : 0;
+	if (http && !health_expect_accepts(&h->expect, status)) {
+		/* a server that answers 500 while broken: keep asking until it is fixed */
+		h->seen = SEEN_UNEXPECTED;
+		h->last_status = status;
+		probe_schedule(p, RETRY_NOT_HTTP_S);
+		return;
+	}
 	if (http) {
 		h->winner = p;
 		health_finish(h, true, REASON_NONE, NULL);
@@ -310,6 +321,13 @@ static void health_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			 "port %d answers HTTP, but not from a process of this project", h->port);
 		health_finish(h, false, REASON_PORT_IN_USE, msg);
 		return;
+	case SEEN_UNEXPECTED:
+		snprintf(msg, sizeof(msg),
+			 "port %d kept answering HTTP %d, a status healthCheck.expect does not accept, "
+			 "for %llu ms",
+			 h->port, h->last_status, (unsigned long long)h->timeout_ms);
+		health_finish(h, false, REASON_HEALTH_CHECK_FAILED, msg);
+		return;
 	case SEEN_NOT_HTTP:
 		snprintf(msg, sizeof(msg),
 			 "port %d answered with something that is not HTTP (\"%s\") for %llu ms",
@@ -356,6 +374,34 @@ static void health_build_request(health_t *h, const char *path)
 	}
 	int n = snprintf(h->request, sizeof(h->request), fmt, path, h->port);
 	h->request_len = (size_t)n;
+}
+
+void health_expect_parse(health_expect_t *e, const char *range, const int *codes, size_t n)
+{
+	memset(e, 0, sizeof(*e));
+	if (range && strcmp(range, "2xx-3xx") == 0) {
+		e->restricted = true;
+		for (int c = 200; c < 400; c++)
+			e->codes[c / 8] |= (uint8_t)(1u << (c % 8));
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (codes[i] < 100 || codes[i] > 599)
+			continue;
+		e->restricted = true;
+		e->codes[codes[i] / 8] |= (uint8_t)(1u << (codes[i] % 8));
+	}
+}
+
+bool health_expect_accepts(const health_expect_t *e, int status)
+{
+	if (!e->restricted)
+		return true;
+	return status >= 0 && status < 600 && (e->codes[status / 8] >> (status % 8)) & 1u;
+}
+
+void health_set_expect(health_t *h, const health_expect_t *e)
+{
+	h->expect = *e;
 }
 
 void health_set_verify(health_t *h, health_verify_cb verify)

@@ -38,6 +38,12 @@ typedef enum {
 typedef struct health health_t;
 typedef struct tls_conn tls_conn_t;
 
+/* Which HTTP statuses mean healthy (healthCheck.expect): all of them unless restricted. */
+typedef struct {
+	bool restricted;
+	uint8_t codes[(600 + 7) / 8]; /* bit n: status n is accepted */
+} health_expect_t;
+
 #define HEALTH_PROBES 4
 
 /* One address probed: slots 0 and 1 are 127.0.0.1 and ::1, the others addresses the tree was
@@ -65,6 +71,7 @@ typedef enum {
 	SEEN_NOT_HTTP,   /* bytes that are not an HTTP status line */
 	SEEN_FOREIGN,    /* an HTTP answer from a listener that is not ours */
 	SEEN_TLS,        /* a TLS handshake completed, and no HTTP answer over it (yet) */
+	SEEN_UNEXPECTED, /* HTTP answers, but with a status healthCheck.expect does not accept */
 } health_seen_t;
 
 /* Says whether the listener on port belongs to the project (SPEC §4.4). */
@@ -89,6 +96,8 @@ struct health {
 	health_cb cb;
 	health_verify_cb verify;
 	void *ctx;
+	health_expect_t expect;
+	int last_status; /* the last status refused by expect */
 };
 
 /* Starts probing port; calls cb exactly once (unless stopped first). */
@@ -96,6 +105,12 @@ void health_start(health_t *h, struct ev_loop *loop, int port, const char *path,
 		  uint64_t timeout_ms, health_cb cb, void *ctx);
 /* Only count HTTP answers for which verify(ctx, port) is true (ctx as given to start). */
 void health_set_verify(health_t *h, health_verify_cb verify);
+/* Only count HTTP answers whose status e accepts (copied; call after health_start). */
+void health_set_expect(health_t *h, const health_expect_t *e);
+/* Fills e from healthCheck.expect: "any", "2xx-3xx" or codes (validated by the master). */
+void health_expect_parse(health_expect_t *e, const char *range, const int *codes, size_t n);
+/* Whether status (the three digits of a status line) is accepted. */
+bool health_expect_accepts(const health_expect_t *e, int status);
 /* Probes another port from now on (the server moved to it); the deadline stays. */
 void health_retarget(health_t *h, int port);
 /* The fallback poll: a refused connect is retried after 5 ms, then 10, 20, 40, 80, 100 ms: a

@@ -283,8 +283,9 @@ static void reaper_exec_succeeded(reaper_t *r)
 {
 	if (r->phase != PHASE_SPAWNING)
 		return;
-	reaper_send(r, json_pack("{s:s, s:i, s:i}", "type", "spawned", "pid", r->pid, "pgid",
-				 r->pid));
+	/* the framework too: status shows it while the server is starting */
+	reaper_send(r, json_pack("{s:s, s:i, s:i, s:s}", "type", "spawned", "pid", r->pid, "pgid",
+				 r->pid, "framework", r->framework));
 	if (r->exited) { /* it already exited: that is the start's result */
 		failure_t f;
 		classify_early_exit(r, &f);
@@ -552,6 +553,7 @@ static void reaper_begin_health(reaper_t *r)
 	health_start(&r->health, r->loop, r->port, r->health_path, r->health_timeout_ms,
 		     reaper_health_cb, r);
 	health_set_verify(&r->health, verify_listener);
+	health_set_expect(&r->health, &r->health_expect);
 	if (trapped)
 		health_set_poll(&r->health, r->poll_min_s > POLL_MIN_TRAPPED_S ? r->poll_min_s
 									 : POLL_MIN_TRAPPED_S,
@@ -643,6 +645,20 @@ static uint64_t msg_uint(const json_t *msg, const char *key, uint64_t dflt)
 								: dflt;
 }
 
+/* healthCheck.expect, as the master validated it: "2xx-3xx" or an array of codes. */
+static void reaper_parse_expect(reaper_t *r, const json_t *v)
+{
+	int codes[600];
+	size_t n = 0, i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		if (n < ARRAY_LEN(codes) && json_is_integer(e))
+			codes[n++] = (int)json_integer_value(e);
+	}
+	health_expect_parse(&r->health_expect, json_string_value(v), codes, n);
+}
+
 static void reaper_on_start(reaper_t *r, const json_t *msg)
 {
 	if (r->phase != PHASE_WAIT_START) {
@@ -658,6 +674,7 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 					  json_object_get(msg, "command"), cwd);
 	r->framework = xstrdup(framework_name(fw));
 	r->health_timeout_ms = msg_uint(msg, "healthTimeoutMs", framework_health_timeout_ms(fw));
+	reaper_parse_expect(r, json_object_get(msg, "healthExpect"));
 	r->stop_timeout_ms = msg_uint(msg, "stopTimeoutMs", 10000);
 	r->stream_logs = json_is_true(json_object_get(msg, "logs"));
 	r->trap_wanted = !json_is_false(json_object_get(msg, "listenTrap"));

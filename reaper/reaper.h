@@ -47,6 +47,7 @@ typedef struct {
 	int port;
 	char *health_path;
 	uint64_t health_timeout_ms;
+	health_expect_t health_expect; /* healthCheck.expect */
 	uint64_t stop_timeout_ms;
 	bool stream_logs;
 	char *framework;

@@ -1,6 +1,7 @@
 /* One input line -> one validated command -> one answer. */
 #include "supervisor/command.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "common/envfilter.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "supervisor/line_id.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
 #include "supervisor/project.h"
@@ -55,6 +57,87 @@ static const char *json_kind(const json_t *v)
 	case JSON_FALSE: return "a boolean";
 	default: return "null";
 	}
+}
+
+/* The fields each command knows. A field not listed is refused, naming the closest known
+ * one: a typo (`stricPort`) never passes silently. */
+#define COMMON_FIELDS "type", "id"
+#define START_FIELDS                                                                            \
+	COMMON_FIELDS, "projectId", "command", "cwd", "port", "strictPort", "env", "framework",  \
+		"healthCheck", "tunnel", "stopTimeoutMs", "logs", "inheritEnv", "listenTrap"
+static const char *const start_fields[] = {START_FIELDS, NULL};
+static const char *const stop_fields[] = {COMMON_FIELDS, "projectId", "timeoutMs", "reason",
+					  NULL};
+static const char *const status_fields[] = {COMMON_FIELDS, "projectId", NULL};
+static const char *const logs_fields[] = {COMMON_FIELDS, "projectId", "lines", NULL};
+static const char *const follow_fields[] = {COMMON_FIELDS, "projectId", "follow", NULL};
+static const char *const bare_fields[] = {COMMON_FIELDS, NULL};
+static const char *const shutdown_fields[] = {COMMON_FIELDS, "timeoutMs", "detach", NULL};
+static const char *const health_fields[] = {"path", "timeoutMs", "expect", NULL};
+static const char *const tunnel_fields[] = {"provider", "command", "urlPattern", "timeoutMs",
+					    "retries", NULL};
+
+/* Edit distance, letters compared without case: `strictport` is one step from `strictPort`. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return (size_t)-1;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t sub = diag + (tolower((unsigned char)a[i - 1]) !=
+					     tolower((unsigned char)b[j - 1]));
+			size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+			row[j] = sub < best ? sub : best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *command_closest_field(const char *name, const char *const *known)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	for (size_t i = 0; known[i]; i++) {
+		size_t d = edit_distance(name, known[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = known[i];
+		}
+	}
+	return best;
+}
+
+/* False, with err naming the first field of obj not in known and the closest known one;
+ * prefix names the enclosing field ("healthCheck.") or is "". */
+static bool check_fields(const json_t *obj, const char *const *known, const char *prefix,
+			 char *err, size_t n)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		bool ok = false;
+		for (size_t i = 0; known[i] && !ok; i++)
+			ok = strcmp(key, known[i]) == 0;
+		if (ok)
+			continue;
+		char shown[64];
+		snprintf(shown, sizeof(shown), "%s", key);
+		const char *near = command_closest_field(key, known);
+		snprintf(err, n, "unknown field '%s%s'%s%s%s%s", prefix, shown,
+			 near ? "; did you mean '" : "", near ? prefix : "", near ? near : "",
+			 near ? "'?" : "");
+		return false;
+	}
+	return true;
 }
 
 static bool check_project_id(const json_t *v, char *err, size_t n)
@@ -218,6 +301,34 @@ static bool check_inherit_env(const json_t *v, char *err, size_t n)
 	return true;
 }
 
+/* healthCheck.expect: "any" (the default: any HTTP status means healthy), "2xx-3xx", or a
+ * non-empty array of status codes. */
+static bool check_expect(const json_t *v, char *err, size_t n)
+{
+	static const char usage[] = "field 'healthCheck.expect' must be \"any\", \"2xx-3xx\" or a "
+				    "non-empty array of HTTP status codes (100-599)";
+	if (!v || json_is_null(v))
+		return true;
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		if (strcmp(s, "any") == 0 || strcmp(s, "2xx-3xx") == 0)
+			return true;
+		snprintf(err, n, "%s, not '%.40s'", usage, s);
+		return false;
+	}
+	bool ok = json_is_array(v) && json_array_size(v) > 0 && json_array_size(v) <= 500;
+	size_t i;
+	json_t *e;
+	json_array_foreach(v, i, e)
+	{
+		ok = ok && json_is_integer(e) && json_integer_value(e) >= 100 &&
+		     json_integer_value(e) <= 599;
+	}
+	if (!ok)
+		snprintf(err, n, "%s", usage);
+	return ok;
+}
+
 static bool check_health(const json_t *v, char *err, size_t n)
 {
 	if (!v || json_is_null(v))
@@ -242,7 +353,9 @@ static bool check_health(const json_t *v, char *err, size_t n)
 			return false;
 		}
 	}
-	return check_int_as(v, "timeoutMs", "healthCheck.timeoutMs", 1, TIMEOUT_MAX_MS, err, n);
+	return check_fields(v, health_fields, "healthCheck.", err, n) &&
+	       check_expect(json_object_get(v, "expect"), err, n) &&
+	       check_int_as(v, "timeoutMs", "healthCheck.timeoutMs", 1, TIMEOUT_MAX_MS, err, n);
 }
 
 /* The size contract of docs/control-channel.md: the `start` message the reaper receives is the
@@ -288,7 +401,9 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 	json_t *cwd = json_object_get(req, "cwd");
 	json_t *fw = json_object_get(req, "framework");
 	json_t *tunnel = json_object_get(req, "tunnel");
-	if (!check_project_id(json_object_get(req, "projectId"), err, n) ||
+	if (!check_fields(req, start_fields, "", err, n) ||
+	    (json_is_object(tunnel) && !check_fields(tunnel, tunnel_fields, "tunnel.", err, n)) ||
+	    !check_project_id(json_object_get(req, "projectId"), err, n) ||
 	    !check_command(json_object_get(req, "command"), err, n))
 		return NULL;
 	if (!cwd) {
@@ -347,6 +462,9 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		json_object_set(spec, "healthPath", v);
 	if ((v = json_object_get(hc, "timeoutMs")) && json_is_integer(v))
 		json_object_set(spec, "healthTimeoutMs", v);
+	if ((v = json_object_get(hc, "expect")) && !json_is_null(v) &&
+	    !(json_is_string(v) && strcmp(json_string_value(v), "any") == 0))
+		json_object_set(spec, "healthExpect", v);
 	if (!check_fits_channel(spec, err, n)) {
 		json_decref(spec);
 		return NULL;
@@ -412,6 +530,10 @@ static void handle_start(json_t *c, json_t *id)
 static void handle_stop(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, stop_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	json_t *reason = json_object_get(c, "reason");
 	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
 	    !check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err))) {
@@ -429,6 +551,10 @@ static void handle_stop(json_t *c, json_t *id)
 static void handle_restart(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, start_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err))) {
 		invalid(c, id, err);
 		return;
@@ -439,6 +565,10 @@ static void handle_restart(json_t *c, json_t *id)
 static void handle_status(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, status_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	json_t *pid = json_object_get(c, "projectId");
 	if (pid && !json_is_null(pid) && !check_project_id(pid, err, sizeof(err))) {
 		invalid(c, id, err);
@@ -450,6 +580,10 @@ static void handle_status(json_t *c, json_t *id)
 static void handle_logs(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, logs_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
 	    !check_int(c, "lines", 1, 100000, err, sizeof(err))) {
 		invalid(c, id, err);
@@ -463,6 +597,10 @@ static void handle_logs(json_t *c, json_t *id)
 static void handle_follow_logs(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, follow_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	if (!check_project_id(json_object_get(c, "projectId"), err, sizeof(err)) ||
 	    !check_bool(c, "follow", err, sizeof(err))) {
 		invalid(c, id, err);
@@ -473,9 +611,20 @@ static void handle_follow_logs(json_t *c, json_t *id)
 				!json_is_false(follow), id);
 }
 
+/* ping and metrics take no field of their own. */
+static bool bare_ok(json_t *c, json_t *id)
+{
+	char err[256];
+	if (check_fields(c, bare_fields, "", err, sizeof(err)))
+		return true;
+	invalid(c, id, err);
+	return false;
+}
+
 static void handle_ping(json_t *c, json_t *id)
 {
-	(void)c;
+	if (!bare_ok(c, id))
+		return;
 	json_t *ev = event_new("pong", NULL, id);
 	json_object_set_new(ev, "version", json_string(DEVSUP_VERSION));
 	json_object_set_new(ev, "uptimeMs", json_integer((json_int_t)(clock_ms() - cmd.started_ms)));
@@ -484,7 +633,8 @@ static void handle_ping(json_t *c, json_t *id)
 
 static void handle_metrics(json_t *c, json_t *id)
 {
-	(void)c;
+	if (!bare_ok(c, id))
+		return;
 	json_t *ev = event_new("metrics", NULL, id);
 	json_t *m = metrics_json();
 	json_object_set_new(m, "liveProjects", json_integer(projects_live_count()));
@@ -498,6 +648,10 @@ static void handle_metrics(json_t *c, json_t *id)
 static void handle_shutdown(json_t *c, json_t *id)
 {
 	char err[256];
+	if (!check_fields(c, shutdown_fields, "", err, sizeof(err))) {
+		invalid(c, id, err);
+		return;
+	}
 	if (!check_int(c, "timeoutMs", 0, TIMEOUT_MAX_MS, err, sizeof(err)) ||
 	    !check_bool(c, "detach", err, sizeof(err))) {
 		invalid(c, id, err);
@@ -518,10 +672,12 @@ static const struct {
 	{"shutdown", handle_shutdown},
 };
 
-void command_line_too_long(size_t max)
+void command_line_too_long(const char *start, size_t len, size_t max)
 {
-	reply_error(NULL, NULL, REASON_LINE_TOO_LONG, NULL,
-		    "an input line was longer than %zu bytes and was ignored", max);
+	json_t *id = line_id_scan(start, len);
+	reply_error(NULL, id, REASON_LINE_TOO_LONG, NULL,
+		    "an input line was longer than %zu bytes (--max-line) and was ignored", max);
+	json_decref(id);
 }
 
 void command_handle_line(const char *line, size_t len)
@@ -535,8 +691,11 @@ void command_handle_line(const char *line, size_t len)
 	json_t *c = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
 			      &jerr);
 	if (!c) {
-		reply_error(NULL, NULL, REASON_INVALID_JSON, NULL,
+		/* answered with the line's id all the same, so the client's call settles */
+		json_t *id = line_id_scan(line, len);
+		reply_error(NULL, id, REASON_INVALID_JSON, NULL,
 			    "the line is not valid JSON: %s (at byte %d)", jerr.text, jerr.position);
+		json_decref(id);
 		return;
 	}
 	command_handle_json(c);
@@ -555,14 +714,14 @@ void command_handle_json(json_t *c)
 	if (find_nul(c, nul_path, sizeof(nul_path))) {
 		bool id_ok = id && ((json_is_string(id) &&
 				     strlen(json_string_value(id)) == json_string_length(id)) ||
-				    json_is_integer(id));
+				    json_is_number(id));
 		reply_error(NULL, id_ok ? id : NULL, REASON_INVALID_COMMAND, NULL,
 			    "field '%s' contains a NUL byte", nul_path);
 		return;
 	}
-	if (id && !json_is_string(id) && !json_is_integer(id)) {
+	if (id && !json_is_string(id) && !json_is_number(id)) {
 		reply_error(NULL, NULL, REASON_INVALID_COMMAND, NULL,
-			    "field 'id' must be a string or an integer, not %s", json_kind(id));
+			    "field 'id' must be a string or a number, not %s", json_kind(id));
 		return;
 	}
 	json_t *type = json_object_get(c, "type");
@@ -577,7 +736,12 @@ void command_handle_json(json_t *c)
 			return;
 		}
 	}
+	const char *types[ARRAY_LEN(handlers) + 1];
+	for (size_t i = 0; i < ARRAY_LEN(handlers); i++)
+		types[i] = handlers[i].type;
+	types[ARRAY_LEN(handlers)] = NULL;
 	char shown[64];
 	snprintf(shown, sizeof(shown), "%s", t);
-	reply_error(NULL, id, REASON_UNKNOWN_COMMAND, NULL, "unknown command '%s'", shown);
+	reply_error(NULL, id, REASON_UNKNOWN_COMMAND, NULL, "unknown command '%s'; did you mean '%s'?",
+		    shown, command_closest_field(t, types));
 }

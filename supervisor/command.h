@@ -12,8 +12,10 @@
 void command_handle_line(const char *line, size_t len);
 /* The same for a command already parsed (the terminal front end builds them); borrows cmd. */
 void command_handle_json(json_t *cmd);
-/* Answers a line longer than --max-line. */
-void command_line_too_long(size_t max);
+/* Answers a line longer than --max-line; start/len: its first bytes, searched for its id. */
+void command_line_too_long(const char *start, size_t len, size_t max);
+/* The entry of known (NULL-terminated) closest to name, for "did you mean" messages. */
+const char *command_closest_field(const char *name, const char *const *known);
 void command_init(const options_t *opts);
 /* Validates the fields of a start (or of a restart merged onto the last start) and returns
  * the start message for the reaper (new reference), or NULL with err naming the field. */

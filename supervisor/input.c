@@ -21,7 +21,7 @@ static void input_line(void *ctx, const char *line, size_t len, bool overlong)
 {
 	(void)ctx;
 	if (overlong)
-		command_line_too_long(in.lb.max);
+		command_line_too_long(line, len, in.lb.max);
 	else
 		command_handle_line(line, len);
 }

@@ -139,7 +139,7 @@ static void begin_shutdown(const char *why, json_t *timeout_ms)
 	m.shutting_down = true;
 	projects_set_accepting(false);
 	log_info("%s: stopping every project", why);
-	projects_stop_all("shutdown", timeout_ms, again);
+	projects_stop_all("shutdown", timeout_ms, again, m.shutdown_id);
 }
 
 /* Detach (§11): every live project stays with its reaper for the next devsup of this

@@ -11,6 +11,7 @@
 
 #include "common/envfilter.h"
 #include "common/util.h"
+#include "supervisor/tunnel_config.h"
 
 static const char usage[] =
 	"usage: devsup [options]\n"
@@ -210,9 +211,18 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 			}
 			break;
 		}
-		case O_TDEF:
-			o->tunnel_default = optarg;
+		case O_TDEF: {
+			/* refused now, not at the first `tunnel: true`, hours later */
+			const char *pat, *req, *fatal;
+			if (!tunnel_config_provider(optarg, &pat, &req, &fatal))
+				ok = bad("--tunnel-default '%s': unknown provider; use cloudflared, "
+					 "ngrok or localtunnel (custom needs a command: give it per "
+					 "start)",
+					 optarg);
+			else
+				o->tunnel_default = optarg;
 			break;
+		}
 		case O_TTY:
 			o->tty = 1;
 			break;

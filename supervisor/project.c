@@ -159,6 +159,7 @@ static project_t *project_create(const char *id)
 	p->chan.fd = -1;
 	p->reaper_pidfd = -1;
 	p->stop_ids = json_array();
+	p->joined_ids = json_array();
 	p->log_requests = json_object();
 	ev_init(&p->reaper_deadline, NULL);
 	ring_init(&p->archive, ARCHIVE_LINES);
@@ -180,6 +181,11 @@ static void project_free(project_t *p)
 	json_decref(p->restart_request);
 	json_decref(p->restart_id);
 	json_decref(p->log_requests);
+	json_decref(p->joined_ids);
+	json_decref(p->stop_cmd_id);
+	json_decref(p->good_request);
+	json_decref(p->last_failure);
+	json_decref(p->follow_id);
 	ring_free(&p->archive);
 	free(p->framework);
 	free(p->failure_message);
@@ -304,6 +310,20 @@ project_t *project_adopt(const json_t *hello)
 	return p;
 }
 
+/* Ends the follow of p's output under way, if any, with its one log-stream-ended. */
+static void project_end_follow(project_t *p, const char *reason)
+{
+	if (!p->follow_id)
+		return;
+	json_t *ev = event_new("log-stream-ended", p->id,
+			       json_is_null(p->follow_id) ? NULL : p->follow_id);
+	json_object_set_new(ev, "reason", json_string(reason));
+	output_event(ev);
+	json_decref(p->follow_id);
+	p->follow_id = NULL;
+	p->following = false;
+}
+
 bool project_transition(project_t *p, state_t to, const char *reason, json_t *cmd_id)
 {
 	if (!state_can_transition(p->state, to)) {
@@ -321,6 +341,9 @@ bool project_transition(project_t *p, state_t to, const char *reason, json_t *cm
 	if (reason)
 		json_object_set_new(ev, "reason", json_string(reason));
 	output_event(ev);
+	/* A restart passes through stopped: the follow goes on into the next run. */
+	if (to == STATE_FAILED || (to == STATE_STOPPED && !p->restart_waiting))
+		project_end_follow(p, to == STATE_FAILED ? "failed" : "stopped");
 	if (to == STATE_STOPPED || to == STATE_FAILED) {
 		p->ended = ++reg.ended;
 		/* released together, once the reaper has seen the last process go */
@@ -402,6 +425,101 @@ void project_take_start_id(project_t *p, json_t **id)
 	*id = p->start_id;
 	p->start_id = NULL;
 	p->start_waiting = false;
+}
+
+/* A start with the same command, cwd, env, port and framework as the one under way: a retry
+ * (the client's first call timed out, or two tabs asked at once), not a second start. */
+static bool same_start(const json_t *a, const json_t *b)
+{
+	static const char *const keys[] = {"command", "cwd", "env", "port", "framework"};
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		json_t *x = json_object_get(a, keys[i]), *y = json_object_get(b, keys[i]);
+		if (strcmp(keys[i], "framework") == 0) {
+			/* absent, null and "auto" all mean auto */
+			x = json_is_string(x) && strcmp(json_string_value(x), "auto") ? x : NULL;
+			y = json_is_string(y) && strcmp(json_string_value(y), "auto") ? y : NULL;
+		}
+		if (json_is_null(x))
+			x = NULL;
+		if (json_is_null(y))
+			y = NULL;
+		if ((x || y) && !(x && y && json_equal(x, y)))
+			return false;
+	}
+	return true;
+}
+
+json_t *project_started_event(const project_t *p, json_t *id)
+{
+	json_t *ev = event_new("dev-server-started", p->id, id);
+	json_object_set_new(ev, "port", json_integer(p->port));
+	json_object_set_new(ev, "pid", json_integer(p->pid));
+	json_object_set_new(ev, "pgid", json_integer(p->pgid));
+	json_object_set_new(ev, "url", json_string(p->url));
+	json_object_set_new(ev, "scheme", json_string(p->scheme));
+	json_object_set_new(ev, "framework", json_string(p->framework ? p->framework : "other"));
+	json_object_set_new(ev, "startupMs", json_integer(p->startup_ms));
+	if (p->tunnel_url)
+		json_object_set_new(ev, "tunnelUrl", json_string(p->tunnel_url));
+	return ev;
+}
+
+void project_answer_joined(project_t *p, const json_t *answer)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(p->joined_ids, i, id)
+	{
+		json_t *ev = json_deep_copy(answer);
+		if (json_is_null(id))
+			json_object_del(ev, "commandId");
+		else
+			json_object_set(ev, "commandId", id);
+		output_event(ev);
+	}
+	json_array_clear(p->joined_ids);
+}
+
+void project_fail_joined(project_t *p, reason_t reason, const char *message,
+			 const char *suggestion, const json_t *extra)
+{
+	size_t i;
+	json_t *id;
+	json_array_foreach(p->joined_ids, i, id)
+		reply_error_with(p->id, json_is_null(id) ? NULL : id, reason, message, suggestion,
+				 extra ? json_deep_copy(extra) : NULL);
+	json_array_clear(p->joined_ids);
+}
+
+void project_note_failure(project_t *p, const char *reason, const char *message,
+			  const json_t *msg)
+{
+	char at[32];
+	time_iso8601(wall_ms(), at, sizeof(at));
+	json_decref(p->last_failure);
+	p->last_failure = json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
+				    message ? message : reason, "at", at);
+	if (!p->last_failure) /* a message that is not UTF-8 cannot be packed: keep the reason */
+		p->last_failure = json_pack("{s:s, s:s, s:s}", "reason", reason, "message", reason,
+					    "at", at);
+	json_t *v;
+	if ((v = json_object_get(msg, "exitCode")))
+		json_object_set(p->last_failure, "exitCode", v);
+	if ((v = json_object_get(msg, "signal")))
+		json_object_set(p->last_failure, "signal", v);
+}
+
+json_t *project_stop_cmd_id(const project_t *p)
+{
+	return p->stop_cmd_id;
+}
+
+void project_set_framework(project_t *p, const char *framework)
+{
+	if (!framework)
+		return;
+	free(p->framework);
+	p->framework = xstrdup(framework);
 }
 
 /* What this runner alone can tell: not live here, accepting, below --max-projects. */
@@ -556,10 +674,23 @@ static void pending_cancel(pending_start_t *ps, const char *reason, json_t *stop
 	pending_release(ps);
 }
 
+/* A retried start of the run under way: answered like it (true), now or when it settles. */
+static bool start_joined(project_t *p, const json_t *request, json_t *id)
+{
+	if (!p || (p->state != STATE_STARTING && p->state != STATE_RUNNING) || p->restart_waiting ||
+	    !p->request || !same_start(p->request, request))
+		return false;
+	if (p->state == STATE_RUNNING)
+		output_event(project_started_event(p, id));
+	else
+		json_array_append_new(p->joined_ids, id ? json_incref(id) : json_null());
+	return true;
+}
+
 void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 {
 	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
-	if (!start_allowed(pid_s, id))
+	if (start_joined(project_find(pid_s), request, id) || !start_allowed(pid_s, id))
 		return;
 	pending_start_t *ps = xcalloc(1, sizeof(*ps));
 	ps->request = json_incref(request);
@@ -615,7 +746,9 @@ static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_fl
 	p->pid = p->pgid = 0;
 	p->start_mono_ms = clock_ms();
 	free(p->framework);
-	p->framework = NULL;
+	const char *fw = json_string_value(json_object_get(spec, "framework"));
+	/* an explicit framework is known at once; auto is known when the reaper has looked */
+	p->framework = fw && strcmp(fw, "auto") != 0 ? xstrdup(fw) : NULL;
 	free(p->failure_message);
 	p->failure_message = NULL;
 	ring_free(&p->archive);
@@ -664,6 +797,8 @@ static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *re
 	free(p->stop_reason);
 	p->stop_reason = xstrdup(reason);
 	p->stop_mono_ms = clock_ms();
+	json_decref(p->stop_cmd_id);
+	p->stop_cmd_id = id ? json_incref(id) : NULL;
 	bool was_starting = p->state == STATE_STARTING;
 	if (!project_transition(p, STATE_STOPPING, reason, id))
 		return;
@@ -671,10 +806,12 @@ static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *re
 		json_t *sid;
 		project_take_start_id(p, &sid);
 		metrics_start_failed(REASON_CANCELLED);
-		reply_error(p->id, sid, REASON_CANCELLED, NULL,
-			    "the start of project %s was cancelled by a stop (%s) before it was "
-			    "healthy",
-			    p->id, reason);
+		char msg[256];
+		snprintf(msg, sizeof(msg),
+			 "the start of project %s was cancelled by a stop (%s) before it was healthy",
+			 p->id, reason);
+		project_fail_joined(p, REASON_CANCELLED, msg, NULL, NULL);
+		reply_error_with(p->id, sid, REASON_CANCELLED, msg, NULL, NULL);
 		json_decref(sid);
 	}
 	project_send_stop(p, timeout_ms);
@@ -736,7 +873,9 @@ void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id)
 			    project_id);
 		return;
 	}
-	json_t *merged = json_deep_copy(p->request);
+	/* Overrides stick once they worked: the base is the last start that reached running, so
+	 * a restart with a broken command does not break every plain restart after it. */
+	json_t *merged = json_deep_copy(p->good_request ? p->good_request : p->request);
 	json_object_update(merged, overrides);
 	json_object_del(merged, "type");
 	json_object_del(merged, "id");
@@ -750,6 +889,7 @@ void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id)
 		return;
 	}
 	if (!state_is_live(p->state) && !project_has_reaper(p)) {
+		p->restarts++;
 		project_cmd_start(merged, spec, id);
 		json_decref(merged);
 		json_decref(spec);
@@ -762,6 +902,7 @@ void project_cmd_restart(const char *project_id, json_t *overrides, json_t *id)
 		json_decref(spec);
 		return;
 	}
+	p->restarts++;
 	p->restart_waiting = true;
 	p->restart_request = merged;
 	p->restart_spec = spec;
@@ -809,6 +950,9 @@ static json_t *project_status_json(const project_t *p)
 	} else {
 		json_object_set_new(o, "startedAt", json_null());
 	}
+	json_object_set_new(o, "restarts", json_integer(p->restarts));
+	json_object_set_new(o, "lastFailure",
+			    p->last_failure ? json_incref(p->last_failure) : json_null());
 	return o;
 }
 
@@ -888,14 +1032,24 @@ void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id)
 			    project_id);
 		return;
 	}
-	p->following = follow;
+	/* one follow at a time: a new one (or follow: false) ends the one under way */
+	project_end_follow(p, "unfollowed");
+	bool live = state_is_live(p->state);
+	p->following = follow && live;
+	if (p->following)
+		p->follow_id = id ? json_incref(id) : json_null();
 	/* The start's own `logs: true` keeps streaming after a client stops following. */
-	bool stream = follow || json_is_true(json_object_get(p->spec, "logs"));
+	bool stream = p->following || json_is_true(json_object_get(p->spec, "logs"));
 	if (chan_is_open(&p->chan))
 		reaper_link_send(p, json_pack("{s:s, s:b}", "type", "stream", "on", stream));
 	json_t *ev = event_new("following", p->id, id);
 	json_object_set_new(ev, "follow", json_boolean(follow));
 	output_event(ev);
+	if (follow && !live) { /* nothing will ever come: say so at once */
+		ev = event_new("log-stream-ended", p->id, id);
+		json_object_set_new(ev, "reason", json_string("not_live"));
+		output_event(ev);
+	}
 }
 
 /* Answers log requests the reaper can no longer answer, from the archive. */
@@ -913,13 +1067,13 @@ void project_flush_log_requests(project_t *p)
 	}
 }
 
-void projects_stop_all(const char *reason, json_t *timeout_ms, bool force)
+void projects_stop_all(const char *reason, json_t *timeout_ms, bool force, json_t *id)
 {
 	json_t *zero = json_integer(0);
 	for (project_t *p = reg.head; p; p = p->next) {
 		if (p->state == STATE_STARTING || p->state == STATE_RUNNING)
 			project_begin_stop(p, stop_timeout_of(p, force ? zero : timeout_ms), reason,
-					   NULL);
+					   id);
 		else if (p->state == STATE_STOPPING && force)
 			project_send_stop(p, 0);
 		/* a restart cannot start during a shutdown */

@@ -46,6 +46,10 @@ typedef struct project {
 	int last_port; /* where it last ran: a restart asks for it again */
 	unsigned port_retries; /* starts retried on another port after a port conflict */
 	uint64_t started_at_ms;  /* wall clock, when it became running */
+	json_int_t startup_ms;   /* of the run under way, for a retried start's answer */
+	json_t *good_request; /* the last start fields that reached running: a restart's base */
+	json_t *last_failure; /* {reason, message, exitCode | signal, at} of the last failure */
+	unsigned restarts;    /* restart-dev-server commands accepted */
 	uint64_t start_mono_ms;  /* when the start was accepted */
 	uint64_t stop_mono_ms;   /* when the stop was accepted */
 
@@ -58,10 +62,13 @@ typedef struct project {
 	json_t *restart_request;
 	json_t *restart_id;
 	bool restart_waiting;
+	json_t *joined_ids; /* ids (null for none) of retried starts answered with this start */
+	json_t *stop_cmd_id; /* id of the command that began the stop under way (NULL: none) */
 	json_t *log_requests; /* reqId -> {"id": ..., "lines": [...]} */
 	uint64_t next_req;
 
 	bool following; /* a client follows its output (follow-logs): log events are streamed */
+	json_t *follow_id; /* that follow's commandId (json null when it had none) */
 	ring_t archive; /* the output, kept once the reaper is gone (bounded: project.c) */
 	uint64_t ended; /* order in which it last became stopped/failed (0: never) */
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
@@ -91,8 +98,9 @@ void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id);
 
 /* Answers a restart waiting for its stop with `cancelled` (why: what cancelled it). */
 void project_cancel_restart(project_t *p, const char *why);
-/* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. */
-void projects_stop_all(const char *reason, json_t *timeout_ms, bool force);
+/* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. id:
+ * the shutdown command's, carried by the state events it causes (NULL: none). */
+void projects_stop_all(const char *reason, json_t *timeout_ms, bool force, json_t *id);
 /* True when no reaper is alive and no orphan is being cleaned up. */
 bool projects_quiescent(void);
 /* Rows a previous devsup of this runner left live ([{projectId, status, seq}]): each is moved
@@ -130,6 +138,22 @@ json_t *project_handover_state(const project_t *p);
 project_t *project_adopt(const json_t *hello);
 /* Detach: every live project's reaper holds it for the next master (or is gone). */
 bool projects_handed_over(void);
+/* The dev-server-started event of p's run under way, answering id (new reference). */
+json_t *project_started_event(const project_t *p, json_t *id);
+/* Answers every retried start that joined p's start with a copy of answer (borrowed; its
+ * commandId replaced by theirs). */
+void project_answer_joined(project_t *p, const json_t *answer);
+/* The same for a start that failed: each gets the error (extra borrowed). */
+void project_fail_joined(project_t *p, reason_t reason, const char *message,
+			 const char *suggestion, const json_t *extra);
+/* Remembers the failure for status' lastFailure; msg: the reaper's message with exitCode or
+ * signal (may be NULL). */
+void project_note_failure(project_t *p, const char *reason, const char *message,
+			  const json_t *msg);
+/* The id of the command a state event of p is caused by, during a stop (borrowed). */
+json_t *project_stop_cmd_id(const project_t *p);
+/* Reaper message `spawned`: the framework is known from the spawn on. */
+void project_set_framework(project_t *p, const char *framework);
 /* The registry, newest first; walk it with ->next (status, completion of project ids). */
 project_t *project_first(void);
 

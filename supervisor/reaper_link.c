@@ -214,7 +214,7 @@ static bool retry_on_new_port(project_t *p, const json_t *msg)
 /* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown). */
 static void finish_stop(project_t *p, const json_t *msg)
 {
-	if (!project_transition(p, STATE_STOPPED, p->stop_reason, NULL))
+	if (!project_transition(p, STATE_STOPPED, p->stop_reason, project_stop_cmd_id(p)))
 		return;
 	bool forced = json_is_true(json_object_get(msg, "forced"));
 	json_t *escaped = json_object_get(msg, "escaped");
@@ -252,6 +252,9 @@ static void on_running(project_t *p, const json_t *msg)
 		p->port = port;
 	}
 	p->last_port = p->port;
+	p->startup_ms = startup;
+	json_decref(p->good_request);
+	p->good_request = json_incref(p->request);
 	p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
 	p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
 	free(p->framework);
@@ -271,19 +274,11 @@ static void on_running(project_t *p, const json_t *msg)
 		snprintf(p->url, sizeof(p->url), "%s", url);
 	else
 		snprintf(p->url, sizeof(p->url), "http://localhost:%d", p->port);
-	json_t *ev = event_new("dev-server-started", p->id, id);
-	json_object_set_new(ev, "port", json_integer(p->port));
-	json_object_set_new(ev, "pid", json_integer(p->pid));
-	json_object_set_new(ev, "pgid", json_integer(p->pgid));
-	json_object_set_new(ev, "url", json_string(p->url));
-	json_object_set_new(ev, "scheme", json_string(p->scheme));
-	json_object_set_new(ev, "framework", json_string(p->framework));
-	json_object_set_new(ev, "startupMs", json_integer(startup));
-	if (p->tunnel_url)
-		json_object_set_new(ev, "tunnelUrl", json_string(p->tunnel_url));
+	json_t *ev = project_started_event(p, id);
 	json_t *terr = json_object_get(msg, "tunnelError");
 	if (terr)
 		json_object_set(ev, "tunnelError", terr);
+	project_answer_joined(p, ev);
 	output_event(ev);
 	metrics_start_succeeded((uint64_t)startup);
 	json_decref(id);
@@ -305,6 +300,8 @@ static void on_failed(project_t *p, const json_t *msg)
 	}
 	free(p->failure_message);
 	p->failure_message = xstrdup(message ? message : reason_name(reason));
+	if (p->state == STATE_STARTING || p->state == STATE_RUNNING)
+		project_note_failure(p, reason_name(reason), message, msg);
 	json_t *extra = json_object();
 	copy_exit_fields(extra, msg);
 	json_object_set(extra, "logTail", json_object_get(msg, "logTail") ?: json_array());
@@ -313,6 +310,8 @@ static void on_failed(project_t *p, const json_t *msg)
 		project_take_start_id(p, &id);
 		project_transition(p, STATE_FAILED, reason_name(reason), id);
 		metrics_start_failed(reason);
+		project_fail_joined(p, reason, message ? message : "the start failed", suggestion,
+				    extra);
 		reply_error_with(p->id, id, reason, message ? message : "the start failed",
 				 suggestion, extra);
 		json_decref(id);
@@ -343,11 +342,16 @@ static void on_lines(project_t *p, const json_t *msg, bool archive)
 		{
 			const char *text = json_string_value(json_object_get(l, "line"));
 			const char *stream = json_string_value(json_object_get(l, "stream"));
+			/* the time the reaper read the line, not the time it handed it over */
+			uint64_t at;
+			if (!time_parse_iso8601(json_string_value(json_object_get(l, "timestamp")),
+						&at))
+				at = wall_ms();
 			if (text)
 				ring_push(&p->archive,
 					  stream && strcmp(stream, "stderr") == 0 ? RING_STDERR
 										  : RING_STDOUT,
-					  text, strlen(text), wall_ms());
+					  text, strlen(text), at);
 		}
 		return;
 	}
@@ -438,6 +442,7 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 	if (!type) {
 		log_error("project %s: reaper message without type", p->id);
 	} else if (strcmp(type, "spawned") == 0) {
+		project_set_framework(p, json_string_value(json_object_get(msg, "framework")));
 		p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
 		p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
 	} else if (strcmp(type, "running") == 0) {
@@ -604,11 +609,17 @@ static void report_lost(project_t *p)
 	free(p->failure_message);
 	p->failure_message = xstrdup(text);
 	json_t *extra = json_pack("{s:[]}", "logTail");
+	if (p->state == STATE_STARTING || p->state == STATE_RUNNING) {
+		json_t *how = json_pack("{s:s}", "signal", "SIGKILL");
+		project_note_failure(p, "reaper_lost", text, p->state == STATE_RUNNING ? how : NULL);
+		json_decref(how);
+	}
 	if (p->state == STATE_STARTING) {
 		json_t *id;
 		project_take_start_id(p, &id);
 		project_transition(p, STATE_FAILED, "reaper_lost", id);
 		metrics_start_failed(REASON_REAPER_LOST);
+		project_fail_joined(p, REASON_REAPER_LOST, text, NULL, extra);
 		reply_error_with(p->id, id, REASON_REAPER_LOST, text, NULL, extra);
 		json_decref(id);
 	} else if (p->state == STATE_RUNNING) {

@@ -231,6 +231,8 @@ static void emit_ready(void)
 	json_object_set_new(ev, "adopted", json_integer(adopt_count()));
 	json_object_set_new(ev, "portRange",
 			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
+	/* a client can refuse a line over the limit itself, at once */
+	json_object_set_new(ev, "maxLine", json_integer((json_int_t)m.opts.max_line));
 	if (m.taken_id[0]) {
 		json_object_set_new(ev, "runnerIdTaken", json_string(m.taken_id));
 		json_object_set_new(ev, "runnerIdTakenBy", json_integer(m.taken_by));

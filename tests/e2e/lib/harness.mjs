@@ -23,7 +23,7 @@ export const TIMESTAMP_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 // Events that may carry a commandId without being the command's final answer.
 const INTERMEDIATE = (type) =>
-  type === 'dev-server-state' || type === 'log' || (typeof type === 'string' && type.startsWith('tunnel-'));
+  type === 'dev-server-state' || type === 'log' || type === 'log-stream-ended' || (typeof type === 'string' && type.startsWith('tunnel-'));
 
 let counter = 0;
 let rangeCounter = 0;

@@ -47,7 +47,7 @@ DEVSUP := $(BUILD)/devsup
 REAPER := $(BUILD)/devsup-reaper
 UNIT   := $(BUILD)/unit-tests
 
-.PHONY: all deps run test unit e2e e2e-san e2e-valgrind bench bench-compare fuzz fuzz-build clean install \
+.PHONY: all deps run test unit types e2e e2e-san e2e-valgrind bench bench-compare fuzz fuzz-build clean install \
 	uninstall install-check
 all: $(DEVSUP) $(REAPER) $(TINY) $(SLOWDNS)
 
@@ -125,8 +125,19 @@ uninstall:
 install-check: all
 	sh tests/install-check.sh
 
+# The type test of the Node client: tests/types/*.ts compiled with tsc --strict --noEmit. tsc
+# (versions pinned in tests/types/package.json) is installed from npm once, into a cache.
+TYPES_CACHE := $(or $(DEVSUP_APP_CACHE),$(HOME)/.cache/devsup-e2e)/types-tsc-5.9.3
+types:
+	@test -x $(TYPES_CACHE)/node_modules/.bin/tsc || { mkdir -p $(TYPES_CACHE) && \
+	  cp tests/types/package.json $(TYPES_CACHE)/ && \
+	  npm install --prefix $(TYPES_CACHE) --no-audit --no-fund --loglevel=error; }
+	$(TYPES_CACHE)/node_modules/.bin/tsc -p tests/types/tsconfig.json \
+	  --typeRoots $(TYPES_CACHE)/node_modules/@types
+
 test: deps
 	$(MAKE) unit
+	$(MAKE) types
 	$(MAKE) install-check
 	$(MAKE) e2e
 	$(MAKE) e2e-san

@@ -1,28 +1,52 @@
 // Type declarations for devsup-client (docs/protocol.md of devsup describes every field).
+// Events are a discriminated union on `type`: `if (ev.type === 'dev-server-started') ev.port`
+// is a number. Reasons are closed unions, so a `switch` over them can be exhaustive.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 
 export type ProjectState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 export type Framework = 'next' | 'vite' | 'other';
 export type TunnelProvider = 'cloudflared' | 'ngrok' | 'localtunnel' | 'custom';
+/** A string, or a finite number (integers within 2^53): devsup echoes it as `commandId`. */
 export type CommandId = string | number;
 
-/** Every failure reason devsup reports, plus the client's own (`devsup_exited`, ...). */
-export type Reason =
+/** Why a start failed (the `reason` of a start's `error`, keys of `failuresByReason`). */
+export type StartFailureReason =
   | 'port_in_use' | 'command_not_found' | 'directory_missing' | 'permission_denied'
-  | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed' | 'killed'
-  | 'cancelled' | 'reaper_lost' | 'runner_restart' | 'tunnel_failed' | 'already_running'
-  | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command' | 'line_too_long'
-  | 'capacity' | 'runner_id_in_use' | 'shutting_down' | 'unknown'
-  /** client: devsup exited (or closed its stdout) before answering */
+  | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed'
+  | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'unknown';
+/** Why a running server ended without a stop (`dev-server-exited`, keys of `exitsByReason`). */
+export type ExitReason = 'crashed' | 'killed' | 'reaper_lost';
+/** Why a stop happened (`dev-server-stopped`, the state events of a stop). */
+export type StopReason = 'requested' | 'restart' | 'shutdown' | 'runner_restart';
+/** Refusals of a command as such. */
+export type CommandFailureReason =
+  | 'already_running' | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command'
+  | 'line_too_long' | 'capacity' | 'shutting_down' | 'runner_restart'
+  /** another live devsup has this runner id: devsup refused to start (spawn() rejects) */
+  | 'runner_id_in_use';
+/** Every `reason` of devsup's `error` events. */
+export type ErrorReason = StartFailureReason | CommandFailureReason;
+/** The client's own reasons: nothing of these comes from devsup. */
+export type ClientReason =
+  /** devsup exited (or closed its stdout) before answering */
   | 'devsup_exited'
-  /** client: the devsup executable could not be run */
+  /** the devsup executable could not be run */
   | 'spawn_failed'
-  /** client: no `ready` within readyTimeoutMs */
+  /** no `ready` within readyTimeoutMs */
   | 'ready_timeout'
-  /** client: devsup wrote something that is not a protocol line */
+  /** devsup wrote something that is not a protocol line */
   | 'protocol_error'
-  | (string & {});
+  /** no answer within the call's timeoutMs (the command may still run in devsup) */
+  | 'timeout'
+  /** the call's AbortSignal fired (the command may still run in devsup) */
+  | 'aborted';
+/** Every reason a DevsupError can carry. */
+export type Reason = ErrorReason | ClientReason;
+/** Why a follow of a project's output ended. */
+export type LogStreamEndReason = 'stopped' | 'failed' | 'not_live' | 'unfollowed';
+/** The `reason` of a state event. */
+export type StateReason = StopReason | StartFailureReason | ExitReason;
 
 export interface SpawnOptions {
   /** devsup executable (default `devsup`, looked up on PATH). */
@@ -47,9 +71,9 @@ export interface SpawnOptions {
   /** `--reaper PATH`. */
   reaper?: string;
   /** `--tunnel-bin PROVIDER=PATH` for each entry. */
-  tunnelBins?: Partial<Record<TunnelProvider, string>> & Record<string, string>;
-  /** `--tunnel-default PROVIDER`. */
-  tunnelDefault?: TunnelProvider;
+  tunnelBins?: Partial<Record<TunnelProvider, string>>;
+  /** `--tunnel-default PROVIDER` (custom cannot be the default: it needs a command). */
+  tunnelDefault?: Exclude<TunnelProvider, 'custom'>;
   /** `--log-level LEVEL`. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'off';
   /** --adopt-timeout: seconds detached projects wait for the next devsup (default 300). */
@@ -75,13 +99,23 @@ export interface AttachOptions {
   bin?: string;
 }
 
+/** How long one call waits for its answer, and a way to give up on it. */
+export interface CallOptions {
+  /** Reject with reason `timeout` when no answer came within this many ms. */
+  timeoutMs?: number;
+  /** Reject with reason `aborted` when it fires. */
+  signal?: AbortSignal;
+}
+
 export interface HealthCheck {
   path?: string;
   timeoutMs?: number;
+  /** Which HTTP statuses mean healthy: `'any'` (default), `'2xx-3xx'`, or a list of codes. */
+  expect?: 'any' | '2xx-3xx' | number[];
 }
 
 export interface TunnelOptions {
-  provider?: TunnelProvider;
+  provider: TunnelProvider;
   /** argv template for `custom` (`{port}`, `{url}`). */
   command?: string[];
   /** POSIX ERE finding the public URL (group 1 or the whole match), for `custom`. */
@@ -116,39 +150,59 @@ export interface StartOptions {
   listenTrap?: boolean;
   /** Command id; generated (`c1`, `c2`, …) when absent. */
   id?: CommandId;
-  [field: string]: unknown;
 }
 
+/** Start fields to change for this restart; they stick once the restart reached running. */
 export type RestartOverrides = Partial<Omit<StartOptions, 'projectId'>>;
 
 export interface StopOptions {
   /** Grace before SIGKILL (default: the project's stopTimeoutMs, else 10000). */
   timeoutMs?: number;
-  /** Echoed in the answer and the state events. */
-  reason?: string;
+  /** Echoed in the answer and the state events (default `requested`). */
+  reason?: StopReason;
 }
 
+/** The commands, as `send()` takes them. */
+export interface StartCommand extends StartOptions { type: 'start-dev-server' }
+export interface StopCommand extends StopOptions { type: 'stop-dev-server'; projectId: string; id?: CommandId }
+export interface RestartCommand extends RestartOverrides { type: 'restart-dev-server'; projectId: string }
+export interface StatusCommand { type: 'status'; projectId?: string; id?: CommandId }
+export interface LogsCommand { type: 'logs'; projectId: string; lines?: number; id?: CommandId }
+export interface FollowLogsCommand { type: 'follow-logs'; projectId: string; follow?: boolean; id?: CommandId }
+export interface PingCommand { type: 'ping'; id?: CommandId }
+export interface MetricsCommand { type: 'metrics'; id?: CommandId }
+export interface ShutdownCommand { type: 'shutdown'; timeoutMs?: number; detach?: boolean; id?: CommandId }
+export type Command =
+  | StartCommand | StopCommand | RestartCommand | StatusCommand | LogsCommand | FollowLogsCommand
+  | PingCommand | MetricsCommand | ShutdownCommand;
+
 /** Fields every event has. */
-export interface BaseEvent {
-  type: string;
+interface EventBase {
   /** ISO 8601 UTC with milliseconds. */
   timestamp: string;
-  projectId?: string;
+  /** The id of the command that caused it. */
   commandId?: CommandId;
-  [field: string]: unknown;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
 }
 
 export interface PersistenceStatus {
   enabled: boolean;
   connected: boolean;
   queued: number;
-  oldestQueuedMs: number | null;
+  oldestQueuedMs: number;
   written: number;
-  commitLatencyMs?: unknown;
-  [field: string]: unknown;
+  /** Delay from a transition to its commit, over the recent ones; absent before the first. */
+  commitLatencyMs?: { count: number; p50: number; p99: number; max: number };
 }
 
-export interface ReadyEvent extends BaseEvent {
+export interface ReadyEvent extends EventBase {
   type: 'ready';
   version: string;
   pid: number;
@@ -158,21 +212,24 @@ export interface ReadyEvent extends BaseEvent {
   /** Projects taken over from a detached devsup of the same runner (SPEC §11). */
   adopted: number;
   portRange: [number, number];
+  /** `--max-line`: longer command lines are refused (the client refuses them before sending). */
+  maxLine: number;
 }
 
-export interface StateEvent extends BaseEvent {
+export interface StateEvent extends EventBase {
   type: 'dev-server-state';
   projectId: string;
   from: ProjectState;
   to: ProjectState;
   /** Strictly increasing per project (large numbers: compare, never assume a start). */
   seq: number;
-  reason?: string;
+  reason?: StateReason;
 }
 
-export interface StartedEvent extends BaseEvent {
+export interface StartedEvent extends EventBase {
   type: 'dev-server-started';
   projectId: string;
+  /** The port the server really listens on (it may have moved from the one it was given). */
   port: number;
   pid: number;
   pgid: number;
@@ -186,28 +243,28 @@ export interface StartedEvent extends BaseEvent {
   tunnelError?: string;
 }
 
-export interface StoppedEvent extends BaseEvent {
+export interface StoppedEvent extends EventBase {
   type: 'dev-server-stopped';
   projectId: string;
   exitCode?: number;
   signal?: string;
   forced: boolean;
   durationMs: number;
-  reason: string;
+  reason: StopReason;
   escaped: number;
 }
 
-export interface ExitedEvent extends BaseEvent {
+export interface ExitedEvent extends EventBase {
   type: 'dev-server-exited';
   projectId: string;
   exitCode?: number;
   signal?: string;
-  reason: 'crashed' | 'killed' | 'reaper_lost' | (string & {});
-  message?: string;
+  reason: ExitReason;
+  message: string;
   logTail: string[];
 }
 
-export interface LogEvent extends BaseEvent {
+export interface LogEvent extends EventBase {
   type: 'log';
   projectId: string;
   stream: 'stdout' | 'stderr';
@@ -216,17 +273,24 @@ export interface LogEvent extends BaseEvent {
   dropped?: number;
 }
 
-export interface TunnelOpenedEvent extends BaseEvent {
+export interface LogStreamEndedEvent extends EventBase {
+  type: 'log-stream-ended';
+  projectId: string;
+  reason: LogStreamEndReason;
+}
+
+export interface TunnelOpenedEvent extends EventBase {
   type: 'tunnel-opened';
   projectId: string;
   url: string;
 }
-export interface TunnelClosedEvent extends BaseEvent {
+export interface TunnelClosedEvent extends EventBase {
   type: 'tunnel-closed';
   projectId: string;
   reason: string;
+  message?: string;
 }
-export interface TunnelFailedEvent extends BaseEvent {
+export interface TunnelFailedEvent extends EventBase {
   type: 'tunnel-failed';
   projectId: string;
   reason: string;
@@ -234,26 +298,37 @@ export interface TunnelFailedEvent extends BaseEvent {
 }
 export type TunnelEvent = TunnelOpenedEvent | TunnelClosedEvent | TunnelFailedEvent;
 
-export interface FollowingEvent extends BaseEvent {
+export interface FollowingEvent extends EventBase {
   type: 'following';
   projectId: string;
   follow: boolean;
 }
 
-export interface ErrorEvent extends BaseEvent {
+export interface ErrorEvent extends EventBase {
   type: 'error';
+  projectId?: string;
   error: string;
-  reason: Reason;
+  reason: ErrorReason;
   suggestion: string;
   exitCode?: number;
   signal?: string;
+  /** Sent with every failed start (possibly empty). */
   logTail?: string[];
+}
+
+export interface LastFailure {
+  reason: StartFailureReason | ExitReason;
+  message: string;
+  exitCode?: number;
+  signal?: string;
+  /** ISO 8601 */
+  at: string;
 }
 
 export interface ProjectStatus {
   projectId: string;
   state: ProjectState;
-  seq: number | null;
+  seq: number;
   port: number | null;
   pid: number | null;
   url: string | null;
@@ -261,65 +336,63 @@ export interface ProjectStatus {
   tunnelUrl: string | null;
   framework: Framework | null;
   startedAt: string | null;
-  [field: string]: unknown;
+  /** restart-dev-server commands accepted for it. */
+  restarts: number;
+  lastFailure: LastFailure | null;
 }
 
-export interface StatusEvent extends BaseEvent {
+export interface StatusEvent extends EventBase {
   type: 'status';
+  projectId?: string;
   projects: ProjectStatus[];
-  persistence?: PersistenceStatus;
+  /** Bytes of events waiting to be written to stdout (a slow reader). */
+  outputQueueBytes: number;
+  persistence: PersistenceStatus;
 }
 
 export interface LogLine {
   stream: 'stdout' | 'stderr';
   line: string;
+  /** When devsup read the line from the server. */
   timestamp: string;
 }
 
-export interface LogsEvent extends BaseEvent {
+export interface LogsEvent extends EventBase {
   type: 'logs';
   projectId: string;
   lines: LogLine[];
 }
 
-export interface PongEvent extends BaseEvent {
+export interface PongEvent extends EventBase {
   type: 'pong';
   version: string;
   uptimeMs: number;
 }
 
-export interface LatencySummary {
-  count: number;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  max: number | null;
-}
-
-export interface MetricsEvent extends BaseEvent {
+export interface MetricsEvent extends EventBase {
   type: 'metrics';
   starts: number;
   started: number;
   startFailures: number;
-  failuresByReason: Record<string, number>;
+  failuresByReason: Partial<Record<StartFailureReason, number>>;
   exits: number;
-  exitsByReason: Record<string, number>;
+  exitsByReason: Partial<Record<ExitReason, number>>;
   stops: number;
   forcedKills: number;
   startLatencyMs: LatencySummary;
   liveProjects: number;
   droppedLogEvents: number;
-  persistence?: PersistenceStatus;
+  persistence: PersistenceStatus;
 }
 
-export interface ShutdownCompleteEvent extends BaseEvent {
+export interface ShutdownCompleteEvent extends EventBase {
   type: 'shutdown-complete';
 }
 
 export type DevsupEvent =
-  | ReadyEvent | StateEvent | StartedEvent | StoppedEvent | ExitedEvent | LogEvent | TunnelEvent
-  | FollowingEvent | ErrorEvent | StatusEvent | LogsEvent | PongEvent | MetricsEvent
-  | ShutdownCompleteEvent | BaseEvent;
+  | ReadyEvent | StateEvent | StartedEvent | StoppedEvent | ExitedEvent | LogEvent
+  | LogStreamEndedEvent | TunnelEvent | FollowingEvent | ErrorEvent | StatusEvent | LogsEvent
+  | PongEvent | MetricsEvent | ShutdownCompleteEvent;
 
 export interface ExitInfo {
   code: number | null;
@@ -328,19 +401,20 @@ export interface ExitInfo {
 
 /** A command's `error` answer, or a failure of devsup itself (`devsup_exited`, ...). */
 export class DevsupError extends Error {
-  constructor(message: string, fields?: Partial<DevsupError>);
+  constructor(message: string, fields?: Partial<Omit<DevsupError, 'name' | 'message'>>);
   name: 'DevsupError';
   reason: Reason;
   /** What a person can do about it. */
   suggestion?: string;
-  /** The last lines of the server's output (for `devsup_exited`: of devsup's stderr). */
-  logTail?: string[];
+  /** The last lines of the server's output (for `devsup_exited`: of devsup's stderr); empty
+   * when there is none. */
+  logTail: string[];
   exitCode?: number | null;
   signal?: string | null;
   projectId?: string;
   commandId?: CommandId;
   /** The raw `error` event (absent for the client's own errors). */
-  event?: ErrorEvent | BaseEvent;
+  event?: ErrorEvent;
   /** For `protocol_error`: the offending stdout line. */
   line?: string;
   static fromEvent(ev: ErrorEvent): DevsupError;
@@ -350,8 +424,13 @@ export interface DevsupEvents {
   /** Every event, solicited or not (after `ready`). */
   event: [DevsupEvent];
   state: [StateEvent];
+  /** A running dev server died without a stop (`dev-server-exited`). */
+  projectExited: [ExitedEvent];
+  /** @deprecated the same as 'projectExited'; too easily confused with 'exit' (devsup's own). */
   exited: [ExitedEvent];
   log: [LogEvent];
+  /** A follow of a project's output ended (`log-stream-ended`). */
+  logStreamEnded: [LogStreamEndedEvent];
   tunnel: [TunnelEvent];
   started: [StartedEvent];
   stopped: [StoppedEvent];
@@ -361,7 +440,7 @@ export interface DevsupEvents {
   protocolError: [DevsupError];
   /** devsup's stderr chunks, when stderr is piped. */
   stderr: [string];
-  /** devsup exited (and its stdout is drained). */
+  /** devsup itself exited (and its stdout is drained). */
   exit: [ExitInfo];
 }
 
@@ -384,21 +463,29 @@ export class Devsup extends EventEmitter {
   /** The last lines devsup wrote on stderr (when piped). */
   stderrTail(lines?: number): string[];
 
-  /** Send any command (id generated if absent); resolves with its final answer, rejects on `error`. */
-  send<T extends BaseEvent = DevsupEvent & BaseEvent>(command: { type: string; id?: CommandId; [field: string]: unknown }): Promise<T>;
-  start(options: StartOptions): Promise<StartedEvent>;
-  stop(projectId: string, options?: StopOptions): Promise<StoppedEvent>;
-  restart(projectId: string, overrides?: RestartOverrides): Promise<StartedEvent>;
-  status(projectId?: string): Promise<ProjectStatus[]>;
-  logs(projectId: string, options?: { lines?: number }): Promise<LogLine[]>;
-  followLogs(projectId: string, follow?: boolean): Promise<FollowingEvent>;
-  ping(): Promise<PongEvent>;
-  metrics(): Promise<MetricsEvent>;
+  /** Send a command (id generated if absent); resolves with its answer, rejects on `error`. */
+  send(command: StartCommand, call?: CallOptions): Promise<StartedEvent>;
+  send(command: StopCommand, call?: CallOptions): Promise<StoppedEvent>;
+  send(command: RestartCommand, call?: CallOptions): Promise<StartedEvent>;
+  send(command: StatusCommand, call?: CallOptions): Promise<StatusEvent>;
+  send(command: LogsCommand, call?: CallOptions): Promise<LogsEvent>;
+  send(command: FollowLogsCommand, call?: CallOptions): Promise<FollowingEvent>;
+  send(command: PingCommand, call?: CallOptions): Promise<PongEvent>;
+  send(command: MetricsCommand, call?: CallOptions): Promise<MetricsEvent>;
+  send(command: ShutdownCommand, call?: CallOptions): Promise<ShutdownCompleteEvent>;
+  start(options: StartOptions, call?: CallOptions): Promise<StartedEvent>;
+  stop(projectId: string, options?: StopOptions, call?: CallOptions): Promise<StoppedEvent>;
+  restart(projectId: string, overrides?: RestartOverrides, call?: CallOptions): Promise<StartedEvent>;
+  status(projectId?: string, call?: CallOptions): Promise<ProjectStatus[]>;
+  logs(projectId: string, options?: { lines?: number }, call?: CallOptions): Promise<LogLine[]>;
+  followLogs(projectId: string, follow?: boolean, call?: CallOptions): Promise<FollowingEvent>;
+  ping(call?: CallOptions): Promise<PongEvent>;
+  metrics(call?: CallOptions): Promise<MetricsEvent>;
   /** Stops every project; resolves with shutdown-complete once devsup has exited too. */
-  shutdown(options?: { timeoutMs?: number }): Promise<ShutdownCompleteEvent>;
+  shutdown(options?: { timeoutMs?: number }, call?: CallOptions): Promise<ShutdownCompleteEvent>;
   /** Exits leaving every project running for the next devsup of this runner id; resolves with
    * shutdown-complete once devsup has exited. */
-  detach(): Promise<ShutdownCompleteEvent>;
+  detach(call?: CallOptions): Promise<ShutdownCompleteEvent>;
   /** Projects adopted at start-up (ready.adopted). */
   readonly adopted: number;
   /** End stdin (devsup stops everything and exits); resolves with the exit code. */

@@ -5,7 +5,38 @@ import { EventEmitter } from 'node:events';
 
 /** Events that may carry a commandId without being the command's final answer. */
 const isIntermediate = (type) =>
-  type === 'dev-server-state' || type === 'log' || (typeof type === 'string' && type.startsWith('tunnel-'));
+  type === 'dev-server-state' || type === 'log' || type === 'log-stream-ended' ||
+  (typeof type === 'string' && type.startsWith('tunnel-'));
+
+/** devsup's default --max-line, for a devsup too old to say its own in `ready`. */
+const DEFAULT_MAX_LINE = 1024 * 1024;
+
+/** The path of the first string (value or key) holding a lone surrogate, or null: JSON.stringify
+ * writes it as `\ud800`, which devsup refuses as invalid JSON. */
+function malformedString(v, path = '') {
+  const bad = (s) => typeof s === 'string' && !s.isWellFormed();
+  if (bad(v)) return path || '(the command)';
+  if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const p = Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+      if (bad(k)) return `${p} (its name)`;
+      const found = malformedString(x, p);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+/** Why id cannot be a command id, or null. Numbers must survive the JSON round trip exactly. */
+function badId(id) {
+  if (typeof id === 'string') return id.isWellFormed() ? null : 'a string with a lone surrogate';
+  if (typeof id === 'number') {
+    if (!Number.isFinite(id)) return String(id);
+    if (Number.isInteger(id) && !Number.isSafeInteger(id)) return `${id}, an integer beyond 2^53`;
+    return null;
+  }
+  return `a ${id === null ? 'null' : typeof id}`;
+}
 
 const STDERR_TAIL_BYTES = 16384;
 const STDERR_TAIL_LINES = 20;
@@ -19,7 +50,7 @@ export class DevsupError extends Error {
     this.name = 'DevsupError';
     this.reason = fields.reason ?? 'unknown';
     this.suggestion = fields.suggestion;
-    this.logTail = fields.logTail;
+    this.logTail = fields.logTail ?? [];
     this.exitCode = fields.exitCode;
     this.signal = fields.signal;
     this.projectId = fields.projectId;
@@ -106,7 +137,7 @@ export class Devsup extends EventEmitter {
   /** Resolves with `{code, signal}` when devsup has exited and its stdout is drained. */
   exited;
 
-  #pending = new Map(); // keyOf(id) -> {resolve, reject, cmd}
+  #pending = new Map(); // keyOf(id) -> {resolve, reject, cmd, cleanup}
   #nextId = 0;
   #buf = '';
   #holding = false;
@@ -208,6 +239,7 @@ export class Devsup extends EventEmitter {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) {
+      p.cleanup();
       const err = this.#exitedError(`before answering ${p.cmd.type} (id ${JSON.stringify(p.cmd.id)})`);
       err.commandId = p.cmd.id;
       err.projectId = p.cmd.projectId;
@@ -295,7 +327,11 @@ export class Devsup extends EventEmitter {
     this.emit('event', ev);
     switch (ev.type) {
       case 'dev-server-state': this.emit('state', ev); break;
-      case 'dev-server-exited': this.emit('exited', ev); break;
+      case 'dev-server-exited':
+        this.emit('projectExited', ev);
+        this.emit('exited', ev); // deprecated alias, easily confused with 'exit' (devsup's own)
+        break;
+      case 'log-stream-ended': this.emit('logStreamEnded', ev); break;
       case 'dev-server-started': this.emit('started', ev); break;
       case 'dev-server-stopped': this.emit('stopped', ev); break;
       case 'log': this.emit('log', ev); break;
@@ -307,6 +343,7 @@ export class Devsup extends EventEmitter {
     const p = hasId && !isIntermediate(ev.type) ? this.#pending.get(keyOf(ev.commandId)) : undefined;
     if (p) {
       this.#pending.delete(keyOf(ev.commandId));
+      p.cleanup();
       if (ev.type === 'error') p.reject(DevsupError.fromEvent(ev));
       else p.resolve(ev);
     } else if (ev.type === 'error' && this.listenerCount('error') > 0) {
@@ -316,79 +353,130 @@ export class Devsup extends EventEmitter {
     }
   }
 
+  /** A DevsupError for a command refused here, before it was sent (client-side reasons). */
+  static #refused(cmd, reason, message, suggestion) {
+    return new DevsupError(message, { reason, suggestion, commandId: cmd.id, projectId: cmd.projectId });
+  }
+
   /**
    * Send one command (an `id` is generated unless it has one) and resolve with its final answer;
-   * an `error` answer rejects with a DevsupError.
+   * an `error` answer rejects with a DevsupError. A command devsup would refuse without an answer
+   * a client could match (a bad id, a lone surrogate, a line over --max-line) rejects at once.
+   * `call.timeoutMs` and `call.signal` bound the wait (reasons `timeout` and `aborted`); the
+   * command may still run in devsup then.
    */
-  send(command) {
+  send(command, call = {}) {
     if (command === null || typeof command !== 'object' || Array.isArray(command)) {
       return Promise.reject(new TypeError('send() takes a command object'));
     }
+    const { timeoutMs, signal } = call ?? {};
     const cmd = { ...command };
     if (cmd.id === undefined || cmd.id === null) cmd.id = `c${++this.#nextId}`;
     const key = keyOf(cmd.id);
+    const why = badId(cmd.id);
+    if (why) {
+      return Promise.reject(Devsup.#refused(cmd, 'invalid_command', `the command id must be a string or a finite number, not ${why}`,
+        'Use a string id, or let the client generate one.'));
+    }
+    const malformed = malformedString(cmd);
+    if (malformed) {
+      return Promise.reject(Devsup.#refused(cmd, 'invalid_json', `field ${malformed} holds a lone surrogate, which is not valid UTF-8`,
+        'Send well-formed strings (String.prototype.toWellFormed() replaces lone surrogates).'));
+    }
+    const line = JSON.stringify(cmd) + '\n';
+    const limit = typeof this.ready?.maxLine === 'number' ? this.ready.maxLine : DEFAULT_MAX_LINE;
+    if (Buffer.byteLength(line) - 1 > limit) {
+      return Promise.reject(Devsup.#refused(cmd, 'line_too_long',
+        `the ${cmd.type} command is ${Buffer.byteLength(line) - 1} bytes, over devsup's --max-line of ${limit}`,
+        'Send less (a smaller env), or spawn devsup with a larger maxLine.'));
+    }
     if (this.#pending.has(key)) return Promise.reject(new Error(`a command with id ${key} is already pending`));
     if (this.exitInfo || !this.child.stdin.writable) {
       return Promise.reject(this.#exitedError(`before ${cmd.type} (id ${key}) could be sent`));
     }
+    if (signal?.aborted) {
+      return Promise.reject(Devsup.#refused(cmd, 'aborted', `${cmd.type} (id ${key}) was aborted before it was sent`,
+        'The signal was already aborted.'));
+    }
     return new Promise((resolve, reject) => {
-      this.#pending.set(key, { resolve, reject, cmd });
-      this.child.stdin.write(JSON.stringify(cmd) + '\n');
+      let timer = null;
+      const giveUp = (reason, message, suggestion) => {
+        if (this.#pending.get(key) !== entry) return;
+        this.#pending.delete(key);
+        entry.cleanup();
+        reject(Devsup.#refused(cmd, reason, message, suggestion));
+      };
+      const onAbort = () => giveUp('aborted', `${cmd.type} (id ${key}) was aborted while waiting for its answer`,
+        'devsup may still carry the command out: check with status.');
+      const entry = {
+        resolve, reject, cmd,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => giveUp('timeout', `no answer to ${cmd.type} (id ${key}) within ${timeoutMs} ms`,
+          'devsup may still carry the command out: check with status, or wait longer.'), timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(key, entry);
+      this.child.stdin.write(line);
     });
   }
 
   /** start-dev-server → the dev-server-started event. */
-  start(options) {
-    return this.send({ ...options, type: 'start-dev-server' });
+  start(options, call) {
+    return this.send({ ...options, type: 'start-dev-server' }, call);
   }
 
   /** stop-dev-server → the dev-server-stopped event. */
-  stop(projectId, { timeoutMs, reason } = {}) {
+  stop(projectId, { timeoutMs, reason } = {}, call) {
     const cmd = { type: 'stop-dev-server', projectId };
     if (timeoutMs !== undefined) cmd.timeoutMs = timeoutMs;
     if (reason !== undefined) cmd.reason = reason;
-    return this.send(cmd);
+    return this.send(cmd, call);
   }
 
   /** restart-dev-server (the last start's fields merged with overrides) → dev-server-started. */
-  restart(projectId, overrides = {}) {
-    return this.send({ ...overrides, type: 'restart-dev-server', projectId });
+  restart(projectId, overrides = {}, call) {
+    return this.send({ ...overrides, type: 'restart-dev-server', projectId }, call);
   }
 
   /** status → the projects array. */
-  async status(projectId) {
+  async status(projectId, call) {
     const cmd = { type: 'status' };
     if (projectId !== undefined) cmd.projectId = projectId;
-    return (await this.send(cmd)).projects;
+    return (await this.send(cmd, call)).projects;
   }
 
   /** logs → the lines array ({stream, line, timestamp}, oldest first). */
-  async logs(projectId, { lines } = {}) {
+  async logs(projectId, { lines } = {}, call) {
     const cmd = { type: 'logs', projectId };
     if (lines !== undefined) cmd.lines = lines;
-    return (await this.send(cmd)).lines;
+    return (await this.send(cmd, call)).lines;
   }
 
   /** follow-logs: stream the project's output as 'log' events (or stop) → the following event. */
-  followLogs(projectId, follow = true) {
-    return this.send({ type: 'follow-logs', projectId, follow });
+  followLogs(projectId, follow = true, call) {
+    return this.send({ type: 'follow-logs', projectId, follow }, call);
   }
 
   /** ping → the pong event. */
-  ping() {
-    return this.send({ type: 'ping' });
+  ping(call) {
+    return this.send({ type: 'ping' }, call);
   }
 
   /** metrics → the metrics event. */
-  metrics() {
-    return this.send({ type: 'metrics' });
+  metrics(call) {
+    return this.send({ type: 'metrics' }, call);
   }
 
   /** shutdown: stop every project, then devsup exits; resolves with shutdown-complete once it has. */
-  async shutdown({ timeoutMs } = {}) {
+  async shutdown({ timeoutMs } = {}, call) {
     const cmd = { type: 'shutdown' };
     if (timeoutMs !== undefined) cmd.timeoutMs = timeoutMs;
-    const ev = await this.send(cmd);
+    const ev = await this.send(cmd, call);
     await this.exited;
     return ev;
   }
@@ -398,8 +486,8 @@ export class Devsup extends EventEmitter {
    * runner id within --adopt-timeout (docs/operations.md, zero-downtime deploys). Resolves with
    * shutdown-complete once devsup has exited.
    */
-  async detach() {
-    const ev = await this.send({ type: 'shutdown', detach: true });
+  async detach(call) {
+    const ev = await this.send({ type: 'shutdown', detach: true }, call);
     await this.exited;
     return ev;
   }

@@ -152,13 +152,16 @@ test('a failing start rejects with a DevsupError carrying reason, suggestion and
     assert.equal((await sup.ping()).type, 'pong');
   }));
 
-test("'exited' fires for a running server killed from outside", T, () =>
+test("'projectExited' (and the deprecated 'exited') fires for a running server killed from outside", T, () =>
   withClient(async (sup) => {
     const id = projectId('client-killed');
     const started = await sup.start({ projectId: id, command: serverCmd(), cwd: FIXTURES });
-    const exited = new Promise((resolve) => sup.on('exited', (e) => { if (e.projectId === id) resolve(e); }));
+    const exited = new Promise((resolve) => sup.on('projectExited', (e) => { if (e.projectId === id) resolve(e); }));
+    const old = new Promise((resolve) => sup.on('exited', (e) => { if (e.projectId === id) resolve(e); }));
     process.kill(started.pid, 'SIGKILL');
     const ev = await exited;
+    assert.equal(await old, ev, 'the deprecated alias gets the same event');
+    assert.equal(typeof ev.message, 'string');
     assert.equal(ev.type, 'dev-server-exited');
     assert.equal(ev.reason, 'killed');
     assert.equal(ev.signal, 'SIGKILL');
@@ -233,4 +236,53 @@ test('followLogs streams log events', { ...T, skip: HEAVY }, () =>
     assert.equal((await sup.followLogs(id, false)).follow, false);
     await sup.stop(id);
     await sleep(10);
+  }));
+
+test('a command devsup would refuse without a matchable answer is rejected before it is sent', T, () =>
+  withClient(async (sup) => {
+    assert.equal(sup.ready.maxLine, 2048);
+    const refused = async (cmd, reason, re) => {
+      const before = sup.pendingCount;
+      await assert.rejects(sup.send(cmd), (e) => {
+        assert.ok(e instanceof DevsupError, String(e));
+        assert.equal(e.reason, reason, e.message);
+        assert.match(e.message, re);
+        assert.ok(e.suggestion);
+        return true;
+      });
+      assert.equal(sup.pendingCount, before, 'a refused command is left pending');
+    };
+    await refused({ type: 'ping', id: {} }, 'invalid_command', /id must be a string or a finite number/);
+    await refused({ type: 'ping', id: 2 ** 60 }, 'invalid_command', /beyond 2\^53/);
+    await refused({ type: 'ping', id: NaN }, 'invalid_command', /NaN/);
+    await refused({ type: 'start-dev-server', projectId: 'x', command: ['a'], cwd: '/', env: { A: 'x\ud800' } },
+      'invalid_json', /env\.A holds a lone surrogate/);
+    await refused({ type: 'start-dev-server', projectId: 'x', command: ['a'], cwd: '/', env: { A: 'a'.repeat(3000) } },
+      'line_too_long', /over devsup's --max-line of 2048/);
+    // a number id that survives the round trip is fine
+    assert.equal((await sup.send({ type: 'ping', id: 1.5 })).commandId, 1.5);
+    assert.equal((await sup.ping()).type, 'pong');
+  }, { maxLine: 2048 }));
+
+test('every call takes a timeout and an AbortSignal', T, () =>
+  withClient(async (sup) => {
+    const id = projectId('client-timeout');
+    const cmd = { projectId: id, command: serverCmd('--listen-after', '3000'), cwd: FIXTURES };
+    await assert.rejects(sup.start(cmd, { timeoutMs: 200 }), (e) =>
+      e instanceof DevsupError && e.reason === 'timeout' && /within 200 ms/.test(e.message));
+    assert.equal(sup.pendingCount, 0);
+    const ac = new AbortController();
+    const p = sup.status(id, { signal: ac.signal });
+    ac.abort();
+    await assert.rejects(p, (e) => e instanceof DevsupError && e.reason === 'aborted');
+    await assert.rejects(sup.ping({ signal: AbortSignal.abort() }), (e) => e.reason === 'aborted');
+    // the abandoned start still runs in devsup: a retry joins it and is answered
+    const started = await sup.start(cmd, { timeoutMs: 20000 });
+    assert.equal(started.type, 'dev-server-started');
+    const ended = new Promise((resolve) => sup.on('logStreamEnded', resolve));
+    const f = await sup.followLogs(id);
+    await sup.stop(id);
+    const e = await ended;
+    assert.equal(e.commandId, f.commandId);
+    assert.equal(e.reason, 'stopped');
   }));

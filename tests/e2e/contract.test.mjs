@@ -255,3 +255,18 @@ test('--tunnel-default with an unknown provider is refused at start-up', T, () =
   assert.match(r.stderr, /cloudflared/);
   assert.equal(r.stdout, '', 'a refused devsup wrote events');
 });
+
+test('a second stop never moves the first stop\'s SIGKILL deadline later', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('second-stop');
+    await startOk(d, { projectId: id, command: serverCmd('--ignore-sigterm') });
+    const first = d.request({ type: 'stop-dev-server', id: 'stop1', projectId: id, timeoutMs: 800 }, 30000);
+    await d.next((e) => e.type === 'dev-server-state' && e.projectId === id && e.to === 'stopping', 5000);
+    const second = d.request({ type: 'stop-dev-server', id: 'stop2', projectId: id, timeoutMs: 20000 }, 30000);
+    const [a, b] = await Promise.all([first, second]);
+    expectType(a, 'dev-server-stopped');
+    expectType(b, 'dev-server-stopped');
+    assert.equal(a.forced, true);
+    assert.ok(a.durationMs < 5000, `the later deadline of the second stop won: ${a.durationMs} ms`);
+    assertNothingAlive(id);
+  }));

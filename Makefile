@@ -165,7 +165,7 @@ bench-compare: all
 
 # libFuzzer targets (tests/fuzz/): clang, ASan+UBSan, each run for FUZZ_SECONDS; new inputs go
 # to build/fuzz/corpus, crashes to build/fuzz/crashes (make one a regression test).
-FUZZ_TARGETS := command linebuf sanitize tunnel_match chan
+FUZZ_TARGETS := command linebuf sanitize tunnel_match chan line_id
 FUZZ_SECONDS ?= 30
 FUZZ_LIB_OBJ = $(COMMON_OBJ) $(GEN_OBJ) $(filter-out %/main.o,$(SUP_OBJ) $(REAP_OBJ))
 

@@ -132,7 +132,7 @@ static bool check_fields(const json_t *obj, const char *const *known, const char
 		char shown[64];
 		snprintf(shown, sizeof(shown), "%s", key);
 		const char *near = command_closest_field(key, known);
-		snprintf(err, n, "unknown field '%s%s'%s%s%s%s", prefix, shown,
+		snprintf(err, n, "field '%s%s' is unknown%s%s%s%s", prefix, shown,
 			 near ? "; did you mean '" : "", near ? prefix : "", near ? near : "",
 			 near ? "'?" : "");
 		return false;

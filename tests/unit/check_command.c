@@ -1,5 +1,7 @@
 /* command_validate_start: what a start-dev-server request must look like (SPEC §4). */
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,6 +229,52 @@ START_TEST(test_inherit_env_refused)
 }
 END_TEST
 
+START_TEST(test_unknown_fields_refused)
+{
+	/* each names the field and the closest known one */
+	refused("stricPort", "true", "'strictPort'");
+	refused("stricPort", "true", "'stricPort'");
+	refused("healthCheck", "{\"expct\":\"any\"}", "'healthCheck.expect'");
+	refused("tunnel", "{\"provder\":\"ngrok\"}", "'tunnel.provider'");
+	refused("Env", "{}", "'env'");
+}
+END_TEST
+
+START_TEST(test_expect)
+{
+	static const char *const good[] = {"\"any\"", "\"2xx-3xx\"", "[200]", "[200, 204, 599]",
+					   "null"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char hc[64], err[256] = "";
+		snprintf(hc, sizeof(hc), "{\"expect\":%s}", good[i]);
+		json_t *req = with("healthCheck", hc);
+		json_t *spec = command_validate_start(req, err, sizeof(err));
+		ck_assert_msg(spec != NULL, "expect %s refused: %s", good[i], err);
+		/* the default needs no word to the reaper */
+		bool sent = json_object_get(spec, "healthExpect") != NULL;
+		ck_assert_int_eq(sent, i >= 1 && i <= 3);
+		json_decref(spec);
+		json_decref(req);
+	}
+	static const char *const bad[] = {"\"3xx\"", "[]", "[99]", "[600]", "[\"200\"]", "200",
+					  "true"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char hc[64];
+		snprintf(hc, sizeof(hc), "{\"expect\":%s}", bad[i]);
+		refused("healthCheck", hc, "healthCheck.expect");
+	}
+}
+END_TEST
+
+START_TEST(test_closest_field)
+{
+	static const char *const known[] = {"projectId", "timeoutMs", "reason", NULL};
+	ck_assert_str_eq(command_closest_field("timeout", known), "timeoutMs");
+	ck_assert_str_eq(command_closest_field("PROJECTID", known), "projectId");
+	ck_assert_str_eq(command_closest_field("reasons", known), "reason");
+}
+END_TEST
+
 Suite *command_suite(void)
 {
 	Suite *s = suite_create("command");
@@ -246,6 +294,9 @@ Suite *command_suite(void)
 	tcase_add_test(tc, test_env_refused);
 	tcase_add_test(tc, test_other_fields_refused);
 	tcase_add_test(tc, test_inherit_env_refused);
+	tcase_add_test(tc, test_unknown_fields_refused);
+	tcase_add_test(tc, test_expect);
+	tcase_add_test(tc, test_closest_field);
 	suite_add_tcase(s, tc);
 	return s;
 }

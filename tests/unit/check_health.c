@@ -367,11 +367,33 @@ START_TEST(test_probe_where_bound)
 }
 END_TEST
 
+START_TEST(test_expect)
+{
+	health_expect_t e;
+	health_expect_parse(&e, NULL, NULL, 0);
+	ck_assert(health_expect_accepts(&e, 500)); /* any: the default */
+	ck_assert(health_expect_accepts(&e, 101));
+	health_expect_parse(&e, "2xx-3xx", NULL, 0);
+	ck_assert(health_expect_accepts(&e, 200));
+	ck_assert(health_expect_accepts(&e, 399));
+	ck_assert(!health_expect_accepts(&e, 199));
+	ck_assert(!health_expect_accepts(&e, 404));
+	ck_assert(!health_expect_accepts(&e, 500));
+	const int codes[] = {204, 503};
+	health_expect_parse(&e, NULL, codes, 2);
+	ck_assert(health_expect_accepts(&e, 503));
+	ck_assert(health_expect_accepts(&e, 204));
+	ck_assert(!health_expect_accepts(&e, 200));
+	ck_assert(!health_expect_accepts(&e, 999));
+}
+END_TEST
+
 Suite *health_suite(void)
 {
 	Suite *s = suite_create("health");
 	TCase *tc = tcase_create("status_line");
 	tcase_add_test(tc, test_status_line);
+	tcase_add_test(tc, test_expect);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("loop");

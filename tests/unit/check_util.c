@@ -19,6 +19,25 @@ START_TEST(test_iso8601)
 }
 END_TEST
 
+START_TEST(test_iso8601_parse)
+{
+	static const uint64_t samples[] = {0, 1795694400123ull, 1795694400007ull, 951782400999ull};
+	char buf[32];
+	uint64_t back;
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		time_iso8601(samples[i], buf, sizeof(buf));
+		ck_assert_msg(time_parse_iso8601(buf, &back), "refused %s", buf);
+		ck_assert_uint_eq(back, samples[i]);
+	}
+	ck_assert(!time_parse_iso8601(NULL, &back));
+	ck_assert(!time_parse_iso8601("", &back));
+	ck_assert(!time_parse_iso8601("2026-11-26T12:00:00Z", &back));       /* no ms */
+	ck_assert(!time_parse_iso8601("2026-11-26T12:00:00.123Zx", &back));  /* trailing */
+	ck_assert(!time_parse_iso8601("2026-11-26 12:00:00.123Z", &back));   /* no T */
+	ck_assert(!time_parse_iso8601("1969-12-31T23:59:59.999Z", &back));   /* before 1970 */
+}
+END_TEST
+
 START_TEST(test_signal_names)
 {
 	ck_assert_str_eq(signal_name(9), "SIGKILL");
@@ -65,6 +84,7 @@ Suite *util_suite(void)
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("time");
 	tcase_add_test(tc, test_iso8601);
+	tcase_add_test(tc, test_iso8601_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("signals");

@@ -26,5 +26,6 @@ Suite *chan_suite(void);
 Suite *store_conn_suite(void);
 Suite *store_outbox_suite(void);
 Suite *adopt_suite(void);
+Suite *line_id_suite(void);
 
 #endif

@@ -128,10 +128,14 @@ test('a retried start joins the start in flight; other fields are already_runnin
 test('status: lastFailure, restarts, framework while starting', T, () =>
   withDevsup({}, async (d) => {
     const id = projectId('status');
-    const p = start(d, { projectId: id, command: serverCmd('--listen-after', '800') });
+    const p = start(d, { projectId: id, command: serverCmd('--listen-after', '2500') });
     await d.next((e) => e.type === 'dev-server-state' && e.projectId === id && e.to === 'starting', 5000);
-    await sleep(200);
-    let [s] = (await d.request({ type: 'status', projectId: id })).projects;
+    // the framework is known from the spawn on, long before the server answers
+    let s;
+    for (const end = Date.now() + 10000; Date.now() < end; await sleep(100)) {
+      [s] = (await d.request({ type: 'status', projectId: id })).projects;
+      if (s.framework !== null || s.state !== 'starting') break;
+    }
     assert.equal(s.state, 'starting');
     assert.equal(s.framework, 'other', 'framework while starting');
     assert.equal(s.lastFailure, null);

@@ -217,11 +217,12 @@ test('environment, fds and stdin of the dev server', T, () =>
     assertNothingAlive(id);
   }));
 
-test('a second start of a live project is already_running', T, () =>
+test('a second start of a live project with other fields is already_running', T, () =>
   withDevsup({}, async (d) => {
     const id = projectId('dup');
     const started = await startOk(d, { projectId: id, command: serverCmd() });
-    const e = await start(d, { id: 'dup-2', projectId: id, command: serverCmd() });
+    // (the same fields would be a retry, answered like the first: contract.test.mjs)
+    const e = await start(d, { id: 'dup-2', projectId: id, command: serverCmd('--say', 'another') });
     expectError(e, 'already_running', 'second start');
     assert.equal(e.commandId, 'dup-2');
     assert.ok(e.error.includes(String(started.port)), `the message does not name the current port: ${e.error}`);

@@ -35,6 +35,9 @@ uint64_t clock_ms(void);
 uint64_t wall_ms(void);
 /* ISO 8601 UTC with milliseconds ("2026-11-26T12:00:00.123Z") into buf (>= 25 bytes). */
 void time_iso8601(uint64_t epoch_ms, char *buf, size_t n);
+/* Edit distance (insertions, deletions, substitutions, swaps of neighbours) for "did you
+ * mean" suggestions; 64 for strings over 63 bytes. */
+size_t text_distance(const char *a, const char *b);
 /* The reverse of time_iso8601 (exactly its format); false for anything else. */
 bool time_parse_iso8601(const char *s, uint64_t *epoch_ms);
 

@@ -1,7 +1,6 @@
 /* One input line -> one validated command -> one answer. */
 #include "supervisor/command.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,36 +76,12 @@ static const char *const health_fields[] = {"path", "timeoutMs", "expect", NULL}
 static const char *const tunnel_fields[] = {"provider", "command", "urlPattern", "timeoutMs",
 					    "retries", NULL};
 
-/* Edit distance, letters compared without case: `strictport` is one step from `strictPort`. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 64 || lb > 64)
-		return (size_t)-1;
-	size_t row[65];
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t sub = diag + (tolower((unsigned char)a[i - 1]) !=
-					     tolower((unsigned char)b[j - 1]));
-			size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-			row[j] = sub < best ? sub : best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
 const char *command_closest_field(const char *name, const char *const *known)
 {
 	const char *best = NULL;
 	size_t best_d = (size_t)-1;
 	for (size_t i = 0; known[i]; i++) {
-		size_t d = edit_distance(name, known[i]);
+		size_t d = text_distance(name, known[i]);
 		if (d < best_d) {
 			best_d = d;
 			best = known[i];

@@ -206,32 +206,9 @@ bad:
 
 /* --- suggestions ----------------------------------------------------------------------- */
 
-/* Optimal string alignment (Damerau): a swap of two neighbours is one edit, the commonest
- * typo ("stauts"), which plain Levenshtein counts as two and so prefers "start". */
 size_t tty_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	size_t d[64][64];
-	if (la > 63 || lb > 63)
-		return 64;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		for (size_t j = 1; j <= lb; j++) {
-			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
+	return text_distance(a, b);
 }
 
 const char *tty_suggest_among(const char *word, const char *const *names, size_t n)

@@ -509,7 +509,7 @@ static char **complete(const char *text, int start, int end)
 static bool is_final(const char *type)
 {
 	return type && strcmp(type, "dev-server-state") != 0 && strcmp(type, "log") != 0 &&
-	       strncmp(type, "tunnel-", 7) != 0;
+	       strcmp(type, "log-stream-ended") != 0 && strncmp(type, "tunnel-", 7) != 0;
 }
 
 /* What the front end tracks from the events, before they are shown: follows and stops (for

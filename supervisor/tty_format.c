@@ -541,6 +541,12 @@ static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int col
 		sb_puts(&b, json_is_true(json_object_get(ev, "follow"))
 				    ? "following its output — Ctrl-C to stop\n"
 				    : "no longer following its output\n");
+	} else if (strcmp(type, "log-stream-ended") == 0) {
+		/* (unfollowed: the `following` answer said so already) */
+		if (strcmp(json_str(ev, "reason"), "unfollowed") != 0) {
+			head(&b, ev);
+			sb_printf(&b, "no longer following its output (%s)\n", json_str(ev, "reason"));
+		}
 	} else if (strcmp(type, "metrics") == 0) {
 		fmt_metrics(&b, ev);
 	} else if (strcmp(type, "shutdown-complete") == 0) {

@@ -107,6 +107,21 @@ test('Ctrl-C clears the line without stopping devsup, and ends logs -f', T, () =
     await s.waitFor(/tick\s+stopping → stopped/);
   }));
 
+test('logs -f ends by itself when the project stops, and the prompt says so', T, () =>
+  withPty({}, async (s) => {
+    s.line(`start lsf --cwd ${FIXTURES} -- node server.mjs --port {port}`);
+    await s.waitFor(/lsf\s+starting → running/);
+    s.line('logs lsf -f');
+    await s.waitFor('devsup (following lsf)>');
+    const from = s.mark();
+    s.line('stop lsf');
+    await s.waitFor('no longer following its output (stopped)', { from });
+    await s.waitFor(/lsf\s+stopping → stopped/, { from });
+    s.line('ping');
+    await s.waitFor(/pong: devsup/, { from });
+    assert.doesNotMatch(s.text().slice(s.text().lastIndexOf('pong')), /following lsf/, 'the prompt still follows a stopped project');
+  }));
+
 test('errors are red with reason, message, suggestion and the last output lines', T, () =>
   withPty({}, async (s) => {
     s.line(`start crash --cwd ${FIXTURES} -- node server.mjs --stderr 'Error: boom at line 3' --exit-after 50`);

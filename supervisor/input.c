@@ -8,20 +8,22 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "supervisor/command.h"
+#include "supervisor/line_id.h"
 
 static struct {
 	struct ev_loop *loop;
 	int fd;
 	ev_io rio;
 	linebuf_t lb;
+	size_t max_line; /* --max-line: longer lines are refused */
 	void (*on_eof)(void);
 } in = {.fd = -1};
 
 static void input_line(void *ctx, const char *line, size_t len, bool overlong)
 {
 	(void)ctx;
-	if (overlong)
-		command_line_too_long(line, len, in.lb.max);
+	if (overlong || len > in.max_line)
+		command_line_too_long(line, len, in.max_line);
 	else
 		command_handle_line(line, len);
 }
@@ -64,7 +66,10 @@ void input_init(struct ev_loop *loop, int fd, size_t max_line, void (*on_eof)(vo
 	in.loop = loop;
 	in.fd = fd;
 	in.on_eof = on_eof;
-	linebuf_init(&in.lb, max_line);
+	in.max_line = max_line;
+	/* an over-long line is still answered with its id, searched in its first 64 KiB: hold
+	 * that much of it even under a smaller --max-line */
+	linebuf_init(&in.lb, max_line > LINE_ID_SCAN_MAX ? max_line : LINE_ID_SCAN_MAX);
 	if (fd_set_nonblock(fd) < 0)
 		log_warn("stdin: O_NONBLOCK: %s", strerror(errno));
 	ev_io_init(&in.rio, input_read_cb, fd, EV_READ);

@@ -35,6 +35,9 @@ test('an id is echoed from lines that cannot be parsed or are too long', T, () =
     // over --max-line: the id near the start still counts, after a nested object too
     d.send({ type: 'start-dev-server', projectId: 'x', healthCheck: { path: '/' }, id: 'long', env: { BIG: 'a'.repeat(20000) } });
     expectError(await answerTo(d, 'long', 'a line over --max-line'), 'line_too_long');
+    // within the first 64 KiB counts even when --max-line is smaller
+    d.send({ type: 'start-dev-server', projectId: 'x', env: { BIG: 'a'.repeat(20000) }, id: 'later' });
+    expectError(await answerTo(d, 'later', 'an id after --max-line bytes, within 64 KiB'), 'line_too_long');
     // the next line is read normally
     expectType(await d.request({ type: 'ping' }), 'pong');
   }));

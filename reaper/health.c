@@ -19,6 +19,9 @@
 #define RETRY_NOT_HTTP_S 0.100
 #define RETRY_UNREACHABLE_S 0.250
 #define RETRY_FOREIGN_S 0.050
+/* a status healthCheck.expect refuses (a 500 while the server compiles): ask again soon, but
+ * at most 20 requests a second to a server that is busy failing */
+#define RETRY_UNEXPECTED_S 0.050
 /* After a listen() notification: the call runs once we have answered, so the first connect
  * may come a moment early. */
 #define NOTIFIED_RETRY_S 0.001
@@ -257,7 +260,7 @@ static void probe_read(health_probe_t *p)
 		/* a server that answers 500 while broken: keep asking until it is fixed */
 		h->seen = SEEN_UNEXPECTED;
 		h->last_status = status;
-		probe_schedule(p, RETRY_NOT_HTTP_S);
+		probe_schedule(p, RETRY_UNEXPECTED_S);
 		return;
 	}
 	if (http) {

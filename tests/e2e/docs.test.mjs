@@ -33,7 +33,9 @@ function docBlocks() {
     const raw = command ? line.slice(2) : line;
     let json = null;
     try { json = JSON.parse(raw); } catch { /* a deliberately broken command line */ }
-    inBlock.lines.push({ command: command || (json && COMMANDS.has(json.type)), raw, json });
+    // outside the session, a command is a line without `>`: one of a command's type that is
+    // not an event (events always carry a timestamp; `status` is both)
+    inBlock.lines.push({ command: command || Boolean(json && COMMANDS.has(json.type) && !('timestamp' in json)), raw, json });
   }
   return blocks;
 }

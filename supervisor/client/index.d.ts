@@ -14,7 +14,7 @@ export type CommandId = string | number;
 export type StartFailureReason =
   | 'port_in_use' | 'command_not_found' | 'directory_missing' | 'permission_denied'
   | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed'
-  | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'unknown';
+  | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'runner_lost' | 'unknown';
 /** Why a running server ended without a stop (`dev-server-exited`, keys of `exitsByReason`). */
 export type ExitReason = 'crashed' | 'killed' | 'reaper_lost';
 /** Why a stop happened (`dev-server-stopped`, the state events of a stop). */
@@ -23,6 +23,8 @@ export type StopReason = 'requested' | 'restart' | 'shutdown' | 'runner_restart'
 export type CommandFailureReason =
   | 'already_running' | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command'
   | 'line_too_long' | 'capacity' | 'shutting_down' | 'runner_restart'
+  /** the project is live on another runner that is alive (SPEC §10) */
+  | 'owned_by_other_runner'
   /** another live devsup has this runner id: devsup refused to start (spawn() rejects) */
   | 'runner_id_in_use';
 /** Every `reason` of devsup's `error` events. */
@@ -198,6 +200,14 @@ export interface PersistenceStatus {
   queued: number;
   oldestQueuedMs: number;
   written: number;
+  /** At most this many transitions wait in memory (`--db-queue-max`). */
+  queueMax: number;
+  /** Transitions dropped, oldest first, beyond queueMax. */
+  shed: number;
+  /** Transitions the database refused for good (data errors). */
+  refused: number;
+  /** Only while there is one: why nothing is written, in words. */
+  problem?: string;
   /** Delay from a transition to its commit, over the recent ones; absent before the first. */
   commitLatencyMs?: { count: number; p50: number; p99: number; max: number };
 }

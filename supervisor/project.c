@@ -36,6 +36,7 @@
 typedef struct pending_start {
 	struct pending_start *next;
 	json_t *request, *spec, *id;
+	json_t *joined; /* ids of retries of this start (same fields) that arrived meanwhile */
 	ev_timer deadline;
 	bool settled;    /* its answer is decided: started, refused or cancelled */
 	bool store_done; /* the store has called back and holds no pointer to it any more */
@@ -607,6 +608,13 @@ static void pending_settle(pending_start_t *ps, const store_claim_t *v)
 	uint64_t floor;
 	if (start_allowed(pid_s, ps->id) && start_owner_ok(pid_s, ps->id, v, &floor))
 		start_now(ps->request, ps->spec, ps->id, floor);
+	/* Its retries are taken again now: they join the start if it went ahead, or are
+	 * answered as a start made now would be (refused the same way). */
+	size_t i;
+	json_t *jid;
+	json_array_foreach(ps->joined, i, jid)
+		project_cmd_start(ps->request, ps->spec, json_is_null(jid) ? NULL : jid);
+	json_array_clear(ps->joined);
 }
 
 /* Freed once settled and once the store no longer holds it (it calls back exactly once). */
@@ -622,6 +630,7 @@ static void pending_release(pending_start_t *ps)
 	json_decref(ps->request);
 	json_decref(ps->spec);
 	json_decref(ps->id);
+	json_decref(ps->joined);
 	free(ps);
 }
 
@@ -665,6 +674,14 @@ static void pending_cancel(pending_start_t *ps, const char *reason, json_t *stop
 	reply_error(pid_s, ps->id, REASON_CANCELLED, "Start it again if you still want it running.",
 		    "the start of project %s was cancelled by a stop before anything was spawned",
 		    pid_s);
+	size_t i;
+	json_t *jid;
+	json_array_foreach(ps->joined, i, jid)
+		reply_error(pid_s, json_is_null(jid) ? NULL : jid, REASON_CANCELLED,
+			    "Start it again if you still want it running.",
+			    "the start of project %s was cancelled by a stop before anything was "
+			    "spawned", pid_s);
+	json_array_clear(ps->joined);
 	json_t *ev = event_new("dev-server-stopped", pid_s, stop_id);
 	json_object_set_new(ev, "forced", json_false());
 	json_object_set_new(ev, "durationMs", json_integer(0));
@@ -692,7 +709,19 @@ void project_cmd_start(json_t *request, json_t *spec, json_t *id)
 	const char *pid_s = json_string_value(json_object_get(spec, "projectId"));
 	if (start_joined(project_find(pid_s), request, id) || !start_allowed(pid_s, id))
 		return;
-	pending_start_t *ps = xcalloc(1, sizeof(*ps));
+	pending_start_t *ps = pending_find(pid_s);
+	if (ps) {
+		/* a start of it already waits for the database's word */
+		if (same_start(ps->request, request))
+			json_array_append_new(ps->joined, id ? json_incref(id) : json_null());
+		else
+			reply_error(pid_s, id, REASON_ALREADY_RUNNING, NULL,
+				    "project %s is being started with other fields; stop it first "
+				    "to start it differently", pid_s);
+		return;
+	}
+	ps = xcalloc(1, sizeof(*ps));
+	ps->joined = json_array();
 	ps->request = json_incref(request);
 	ps->spec = json_incref(spec);
 	ps->id = id ? json_incref(id) : NULL;

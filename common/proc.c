@@ -54,12 +54,13 @@ int proc_read(pid_t pid, proc_info_t *out)
 	memcpy(out->comm, open_paren + 1, clen);
 	out->comm[clen] = '\0';
 	int ppid, pgid, sid;
-	unsigned long long start;
+	unsigned long long start, utime, stime;
+	long long cutime, cstime;
 	/* state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
 	 * cutime cstime priority nice num_threads itrealvalue starttime */
 	if (sscanf(close_paren + 2,
-		   "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-		   &out->state, &ppid, &pgid, &sid, &start) != 5) {
+		   "%c %d %d %d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %llu",
+		   &out->state, &ppid, &pgid, &sid, &utime, &stime, &cutime, &cstime, &start) != 9) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -68,6 +69,9 @@ int proc_read(pid_t pid, proc_info_t *out)
 	out->pgid = pgid;
 	out->sid = sid;
 	out->start = start;
+	out->cpu_ticks = utime + stime;
+	out->child_ticks = (unsigned long long)(cutime > 0 ? cutime : 0) +
+			   (unsigned long long)(cstime > 0 ? cstime : 0);
 	return 0;
 }
 

@@ -16,6 +16,8 @@ typedef struct {
 	pid_t sid;
 	char state;
 	unsigned long long start;
+	unsigned long long cpu_ticks;   /* utime + stime (clock ticks) */
+	unsigned long long child_ticks; /* cutime + cstime: of the children it has waited for */
 	char comm[32];
 } proc_info_t;
 

@@ -71,6 +71,9 @@ static const struct {
 	[REASON_RUNNER_LOST] = {"runner_lost",
 				"The runner that ran it is gone (its database session ended); "
 				"start the project again."},
+	[REASON_MEMORY_LIMIT] = {"memory_limit",
+				 "The server grew past limits.memoryBytes: raise the limit, or find "
+				 "what holds the memory (a leak, a large build in watch mode)."},
 };
 
 const char *reason_name(reason_t r)

@@ -213,3 +213,18 @@ bool project_id_valid(const char *s)
 	/* ".." is made of allowed characters, but a client may build paths from ids */
 	return n >= 1 && !strstr(s, "..");
 }
+
+void bytes_human(uint64_t bytes, char *buf, size_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	size_t u = 0;
+	while (v >= 1024. && u + 1 < ARRAY_LEN(units)) {
+		v /= 1024.;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, n, "%.1f %s", v, units[u]);
+}

@@ -40,6 +40,8 @@ void time_iso8601(uint64_t epoch_ms, char *buf, size_t n);
 size_t text_distance(const char *a, const char *b);
 /* The reverse of time_iso8601 (exactly its format); false for anything else. */
 bool time_parse_iso8601(const char *s, uint64_t *epoch_ms);
+/* bytes as a person reads them: "512 B", "1.5 KiB", "312.4 MiB", "2.0 GiB". */
+void bytes_human(uint64_t bytes, char *buf, size_t n);
 
 /* "SIGKILL" for 9; "SIG<n>" for an unnamed signal. The string is static. */
 const char *signal_name(int sig);

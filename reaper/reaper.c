@@ -35,6 +35,9 @@
  * HEALTH_POLL_MIN_S to HEALTH_POLL_MAX_S). */
 #define POLL_MIN_TRAPPED_S 0.100
 #define POLL_MAX_TRAPPED_S 1.0
+/* How often the tree's RSS is compared with limits.memoryBytes without memory.max (SPEC §9:
+ * at most 1 s apart), only for projects with a limit. */
+#define MEMORY_SAMPLE_S 0.5
 
 static spawn_plan_t plan;
 
@@ -149,12 +152,33 @@ static void reaper_send_final(reaper_t *r, json_t *msg)
 	reaper_send(r, plain);
 }
 
+/* The limit was hit (sampled, or the kernel's OOM kill under memory.max): whatever else was
+ * seen on the way down (the server killed by SIGKILL), the reason is memory_limit. */
+static void reaper_memory_verdict(reaper_t *r)
+{
+	char limit[32], peak[32];
+	if (!r->memory_limit || (!r->memory_over && !contain_oom_killed(&r->contain)))
+		return;
+	uint64_t top = r->memory_peak ? r->memory_peak : contain_memory_peak(&r->contain);
+	bytes_human(r->memory_limit, limit, sizeof(limit));
+	bytes_human(top ? top : r->memory_limit, peak, sizeof(peak));
+	failure_set(&r->failure, REASON_MEMORY_LIMIT, NULL,
+		    "'%s' used %s%s of memory, over its limit of %s (limits.memoryBytes %llu): "
+		    "it was stopped",
+		    plan.display, top ? "" : "at least ", peak, limit,
+		    (unsigned long long)r->memory_limit);
+}
+
 static void reaper_teardown_done(reaper_t *r)
 {
 	json_t *msg = NULL;
 	/* ended while the master is still connected: it hears of it now, nothing to hand over */
 	if (!r->ho.detached)
 		handover_disarm(r);
+	ev_timer_stop(r->loop, &r->memory_timer);
+	if (r->end != END_STOPPED)
+		reaper_memory_verdict(r);
+	contain_close(&r->contain);
 	switch (r->end) {
 	case END_STOPPED:
 		msg = json_pack("{s:s, s:b, s:i, s:I}", "type", "stopped", "forced",
@@ -204,7 +228,8 @@ static void reaper_teardown_tree(reaper_t *r)
 	if (r->teardown_started)
 		return;
 	r->teardown_started = true;
-	teardown_start(&r->teardown, r->loop, r->pid, r->stop_timeout_ms, reaper_teardown_cb, r);
+	teardown_start(&r->teardown, r->loop, &r->contain, r->pid, r->stop_timeout_ms,
+		       reaper_teardown_cb, r);
 }
 
 static void reaper_begin_teardown(reaper_t *r, end_t end)
@@ -284,8 +309,12 @@ static void reaper_exec_succeeded(reaper_t *r)
 	if (r->phase != PHASE_SPAWNING)
 		return;
 	/* the framework too: status shows it while the server is starting */
-	reaper_send(r, json_pack("{s:s, s:i, s:i, s:s}", "type", "spawned", "pid", r->pid, "pgid",
-				 r->pid, "framework", r->framework));
+	json_t *spawned = json_pack("{s:s, s:i, s:i, s:s, s:s}", "type", "spawned", "pid", r->pid,
+				    "pgid", r->pid, "framework", r->framework, "containment",
+				    contain_kind(&r->contain));
+	if (r->contain.on)
+		json_object_set_new(spawned, "cgroup", json_string(r->contain.dir));
+	reaper_send(r, spawned);
 	if (r->exited) { /* it already exited: that is the start's result */
 		failure_t f;
 		classify_early_exit(r, &f);
@@ -357,7 +386,7 @@ static void reaper_healthy(reaper_t *r, int port)
 	/* SPEC §6: opened after the health check passed; the start waits for it to settle */
 	static const tunnel_cbs_t cbs = {tunnel_settled_cb, tunnel_event_cb, tunnel_closed_cb};
 	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms,
-			   json_object_get(r->start, "inheritEnv")};
+			   json_object_get(r->start, "inheritEnv"), r->contain.procs_fd};
 	r->phase = PHASE_TUNNEL;
 	r->tunnel_live = true;
 	tunnel_start(&r->tunnel, r->loop, spec, r->cwd, r->port, json_object_get(r->start, "env"),
@@ -597,6 +626,49 @@ static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)
 		reaper_begin_health(r);
 }
 
+static void reaper_memory_over(reaper_t *r)
+{
+	if (r->phase == PHASE_TEARDOWN || r->phase == PHASE_DONE)
+		return;
+	r->memory_over = true;
+	log_warn("%s: over its memory limit: stopping it", r->project_id);
+	/* the failure itself is worked out once the tree is gone: reaper_memory_verdict */
+	reaper_begin_teardown(r, r->phase == PHASE_RUNNING ? END_FAILED_RUN : END_FAILED_START);
+}
+
+/* Without memory.max: the tree's RSS, compared with the limit. */
+static void memory_sample_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	reaper_t *r = w->data;
+	usage_t u;
+	(void)loop;
+	(void)revents;
+	contain_usage(&r->contain, &u);
+	if (u.rss_bytes > r->memory_peak)
+		r->memory_peak = u.rss_bytes;
+	if (u.rss_bytes > r->memory_limit) {
+		ev_timer_stop(r->loop, w);
+		reaper_memory_over(r);
+	}
+}
+
+/* cgroup.events or memory.events changed: the group emptied, or the kernel OOM-killed. */
+static void reaper_contain_cb(void *ctx)
+{
+	reaper_t *r = ctx;
+	if (r->memory_limit && contain_oom_killed(&r->contain))
+		reaper_memory_over(r);
+	if (r->phase == PHASE_TEARDOWN && r->teardown.active)
+		teardown_recheck(&r->teardown);
+}
+
+static void reaper_limit_memory(reaper_t *r)
+{
+	if (!r->memory_limit || contain_limit_memory(&r->contain, r->memory_limit))
+		return;
+	ev_timer_start(r->loop, &r->memory_timer);
+}
+
 static void reaper_spawn(reaper_t *r, const json_t *start)
 {
 	failure_t f;
@@ -604,7 +676,7 @@ static void reaper_spawn(reaper_t *r, const json_t *start)
 	r->cwd = xstrdup(cwd);
 	r->phase = PHASE_SPAWNING;
 	spawn_ids_t ids = {r->project_id, r->runner_id, r->stop_timeout_ms,
-			   json_object_get(r->start, "inheritEnv")};
+			   json_object_get(r->start, "inheritEnv"), r->contain.procs_fd};
 	if (!spawn_prepare(json_object_get(start, "command"), cwd, r->port,
 			   json_object_get(start, "env"), &ids, &plan, &f)) {
 		reaper_fail_start(r, &f);
@@ -631,6 +703,7 @@ static void reaper_spawn(reaper_t *r, const json_t *start)
 		reaper_fail_start(r, &f);
 		return;
 	}
+	reaper_limit_memory(r);
 	if (fd_set_nonblock(r->exec_fd) < 0)
 		log_warn("exec pipe: %s", strerror(errno));
 	ev_io_init(&r->exec_watcher, exec_pipe_cb, r->exec_fd, EV_READ);
@@ -682,6 +755,10 @@ static void reaper_on_start(reaper_t *r, const json_t *msg)
 	const char *poll_min = getenv("DEVSUP_POLL_MIN_MS");
 	r->poll_min_s = poll_min && atoi(poll_min) > 0 ? atoi(poll_min) / 1000. : HEALTH_POLL_MIN_S;
 	r->start = json_incref((json_t *)msg);
+	r->memory_limit = msg_uint(msg, "memoryBytes", 0);
+	/* before the fork: the server must be born in its group */
+	contain_open(&r->contain, r->loop, json_string_value(json_object_get(msg, "cgroup")),
+		     r->project_id, reaper_contain_cb, r);
 	reaper_spawn(r, msg);
 }
 
@@ -823,6 +900,9 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 	ev_child_start(loop, &r->child_watcher);
 	ev_timer_init(&r->scan_timer, scan_cb, PORT_SCAN_S, PORT_SCAN_S);
 	r->scan_timer.data = r;
+	r->contain.procs_fd = r->contain.inotify_fd = -1;
+	ev_timer_init(&r->memory_timer, memory_sample_cb, MEMORY_SAMPLE_S, MEMORY_SAMPLE_S);
+	r->memory_timer.data = r;
 	ev_signal_init(&r->sigterm_watcher, reaper_sigterm_cb, SIGTERM);
 	r->sigterm_watcher.data = r;
 	ev_signal_start(loop, &r->sigterm_watcher);
@@ -835,6 +915,7 @@ void reaper_free(reaper_t *r)
 	capture_close(&r->out, r->loop);
 	capture_close(&r->err, r->loop);
 	teardown_free(&r->teardown);
+	contain_close(&r->contain);
 	tunnel_free(&r->tunnel);
 	listen_trap_close(&r->trap);
 	tls_release();

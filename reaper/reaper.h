@@ -11,6 +11,7 @@
 #include "common/reason.h"
 #include "common/ring.h"
 #include "reaper/capture.h"
+#include "reaper/contain.h"
 #include "reaper/failure.h"
 #include "reaper/health.h"
 #include "reaper/listen_trap.h"
@@ -99,6 +100,11 @@ typedef struct {
 		json_t *pending;     /* messages for the adopter, in order */
 		json_t *master_state; /* the master's record of the project, handed back */
 	} ho;
+	contain_t contain;      /* the project's cgroup, when the master gave a runner dir */
+	uint64_t memory_limit;  /* limits.memoryBytes; 0: none */
+	uint64_t memory_peak;   /* highest RSS sampled */
+	bool memory_over;       /* the limit was hit: the failure is memory_limit */
+	ev_timer memory_timer;  /* samples RSS where memory.max is not available */
 } reaper_t;
 
 /* Sets up the watchers on loop; control_fd is the channel to the master. */

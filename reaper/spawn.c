@@ -291,6 +291,7 @@ bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_
 		   const spawn_ids_t *ids, spawn_plan_t *plan, failure_t *f)
 {
 	memset(plan, 0, sizeof(*plan));
+	plan->cgroup_fd = ids->cgroup_fd;
 	if (!check_cwd(cwd, f))
 		return false;
 	plan->envp = build_env(env, port, ids);
@@ -429,6 +430,10 @@ pid_t spawn_start(const spawn_plan_t *plan, const char *cwd, int out_fd, int err
 		for (int s = 1; s < NSIG; s++)
 			sigaction(s, &dfl, NULL);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Into the project's cgroup before anything runs: whatever the server forks, even
+		 * with setsid, is born inside it. */
+		if (plan->cgroup_fd > 0 && write(plan->cgroup_fd, "0", 1) != 1)
+			child_fail(pipefd[1], SPAWN_STAGE_CGROUP);
 		setpgid(0, 0);
 		if (chdir(cwd) < 0)
 			child_fail(pipefd[1], SPAWN_STAGE_CHDIR);
@@ -489,6 +494,11 @@ void spawn_classify_error(const spawn_plan_t *plan, const char *cwd, const spawn
 		else
 			failure_set(f, REASON_UNKNOWN, NULL, "cannot run '%s': %s (%s)",
 				    plan->display, what, plan->path);
+		return;
+	case SPAWN_STAGE_CGROUP:
+		failure_set(f, REASON_UNKNOWN,
+			    "Check devsup's cgroup delegation, or start devsup with --no-cgroup.",
+			    "cannot move '%s' into its cgroup: %s", plan->display, what);
 		return;
 	default:
 		failure_set(f, REASON_UNKNOWN, NULL, "cannot set up '%s': %s", plan->display, what);

@@ -17,6 +17,7 @@ typedef struct {
 	bool shell;   /* argv is /bin/sh -c STRING */
 	char *display; /* the command as a person would write it, for messages */
 	bool listen_trap; /* install the listen trap in the child (reaper/listen_trap.h) */
+	int cgroup_fd; /* cgroup.procs of the project's group, joined before exec; <= 0: none */
 } spawn_plan_t;
 
 /*
@@ -34,6 +35,7 @@ typedef struct {
 	/* the start's inheritEnv as the master resolved it: NULL or true, false, or an array of
 	 * names (common/envfilter.h) */
 	const json_t *inherit_env;
+	int cgroup_fd; /* see spawn_plan_t; 0 when the project has no cgroup */
 } spawn_ids_t;
 
 bool spawn_prepare(const json_t *command, const char *cwd, int port, const json_t *env,
@@ -56,7 +58,8 @@ typedef struct {
 	int err;   /* errno */
 } spawn_error_t;
 
-enum { SPAWN_STAGE_CHDIR = 1, SPAWN_STAGE_STDIO, SPAWN_STAGE_EXEC, SPAWN_STAGE_TRAP };
+enum { SPAWN_STAGE_CHDIR = 1, SPAWN_STAGE_STDIO, SPAWN_STAGE_EXEC, SPAWN_STAGE_TRAP,
+       SPAWN_STAGE_CGROUP };
 
 /* Reads one report from the exec channel: returns its size (sizeof(*e) for a report, 0 at
  * EOF) or -1 with errno (EAGAIN: not yet). *passed_fd gets an fd that came with it, else -1. */

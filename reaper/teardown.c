@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
@@ -36,13 +37,49 @@ static bool teardown_seen_before(teardown_t *t, const proc_info_t *p)
 	return false;
 }
 
+/* After the deadline, one cgroup.kill replaces the per-process SIGKILLs and their re-kills. */
+static bool teardown_cgroup_kills(const teardown_t *t)
+{
+	return t->contain && t->contain->on && !t->no_cgroup_kill;
+}
+
+/* The members of the project's cgroup, as proc_descendants lists them (the reaper is not in
+ * the group; a pid that exits between the two reads is skipped). */
+static size_t teardown_cgroup_members(teardown_t *t, proc_info_t **out)
+{
+	pid_t *pids;
+	size_t n = cgroup_pids(t->contain->dir, &pids), k = 0;
+	*out = n ? xmalloc(n * sizeof(**out)) : NULL;
+	for (size_t i = 0; i < n; i++)
+		if (proc_read(pids[i], &(*out)[k]) == 0)
+			k++;
+	free(pids);
+	return k;
+}
+
 /* One pass over the tree. SIGTERM goes once to each process (a second SIGTERM makes some
  * servers skip their own cleanup); SIGKILL goes to everything, every pass. */
 static void teardown_signal_tree(teardown_t *t)
 {
 	proc_info_t *procs;
-	size_t n = proc_descendants(getpid(), &procs);
+	bool in_cgroup = t->contain && t->contain->on;
+	size_t n = in_cgroup ? teardown_cgroup_members(t, &procs) : proc_descendants(getpid(), &procs);
 	int sig = t->killing ? SIGKILL : SIGTERM;
+	if (t->killing && teardown_cgroup_kills(t) && n > 0) {
+		/* the kernel kills every member, and every fork under way, at once */
+		t->forced = true;
+		if (contain_kill(t->contain) == 0) {
+			for (size_t i = 0; i < n; i++)
+				if (procs[i].pgid != t->pgid && !teardown_seen_before(t, &procs[i]))
+					t->escaped++;
+			free(procs);
+			return;
+		}
+		/* a kernel before 5.14 has no cgroup.kill: one process at a time, as without */
+		log_warn("cgroup.kill in %s: %s", t->contain->dir, strerror(errno));
+		t->no_cgroup_kill = true;
+		ev_timer_start(t->loop, &t->rekill);
+	}
 	bool group_alive = false;
 	for (size_t i = 0; i < n; i++)
 		group_alive = group_alive || (t->pgid > 0 && procs[i].pgid == t->pgid);
@@ -80,7 +117,8 @@ static void teardown_signal_tree(teardown_t *t)
 
 static void teardown_check(teardown_t *t)
 {
-	if (!t->active || !teardown_tree_empty())
+	/* both: the group empty (populated 0) and every zombie reaped (no child left) */
+	if (!t->active || !teardown_tree_empty() || (t->contain && !contain_empty(t->contain)))
 		return;
 	t->active = false;
 	ev_timer_stop(t->loop, &t->deadline);
@@ -95,8 +133,10 @@ static void teardown_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	t->killing = true;
 	teardown_signal_tree(t);
 	/* Something may fork faster than it dies, or ignore nothing but be stuck in D state:
-	 * keep hitting the tree until it is empty. */
-	ev_timer_start(loop, &t->rekill);
+	 * keep hitting the tree until it is empty. cgroup.kill needs no second pass. */
+	if (!teardown_cgroup_kills(t))
+		ev_timer_start(loop, &t->rekill);
+	teardown_check(t);
 }
 
 static void teardown_rekill_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -108,11 +148,12 @@ static void teardown_rekill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	teardown_check(t);
 }
 
-void teardown_start(teardown_t *t, struct ev_loop *loop, pid_t pgid, uint64_t timeout_ms,
-		    teardown_done_cb done, void *ctx)
+void teardown_start(teardown_t *t, struct ev_loop *loop, contain_t *contain, pid_t pgid,
+		    uint64_t timeout_ms, teardown_done_cb done, void *ctx)
 {
 	memset(t, 0, sizeof(*t));
 	t->loop = loop;
+	t->contain = contain;
 	t->pgid = pgid;
 	t->active = true;
 	t->started_ms = clock_ms();
@@ -144,7 +185,15 @@ void teardown_child_reaped(teardown_t *t)
 {
 	if (!t->active)
 		return;
-	teardown_signal_tree(t);
+	/* after cgroup.kill nothing new can appear: no need to look again on every reap (a fork
+	 * storm leaves thousands of them) */
+	if (!(t->killing && teardown_cgroup_kills(t)))
+		teardown_signal_tree(t);
+	teardown_check(t);
+}
+
+void teardown_recheck(teardown_t *t)
+{
 	teardown_check(t);
 }
 

@@ -13,6 +13,7 @@
 #include "supervisor/output.h"
 #include "supervisor/project.h"
 #include "supervisor/reply.h"
+#include "supervisor/resources.h"
 #include "supervisor/store.h"
 #include "supervisor/tunnel_config.h"
 #include "reaper/health.h"
@@ -63,7 +64,7 @@ static const char *json_kind(const json_t *v)
 #define COMMON_FIELDS "type", "id"
 #define START_FIELDS                                                                            \
 	COMMON_FIELDS, "projectId", "command", "cwd", "port", "strictPort", "env", "framework",  \
-		"healthCheck", "tunnel", "stopTimeoutMs", "logs", "inheritEnv", "listenTrap"
+		"healthCheck", "tunnel", "stopTimeoutMs", "logs", "inheritEnv", "listenTrap", "limits"
 static const char *const start_fields[] = {START_FIELDS, NULL};
 static const char *const stop_fields[] = {COMMON_FIELDS, "projectId", "timeoutMs", "reason",
 					  NULL};
@@ -370,6 +371,33 @@ static bool check_fits_channel(const json_t *spec, char *err, size_t n)
 	return fits;
 }
 
+/* limits (SPEC §9): {memoryBytes: a positive integer}; absent or null is none. */
+static bool check_limits(const json_t *v, char *err, size_t n)
+{
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_object(v)) {
+		snprintf(err, n, "field 'limits' must be an object such as {\"memoryBytes\": "
+				 "536870912}, not %s",
+			 json_kind(v));
+		return false;
+	}
+	const char *key;
+	json_t *e;
+	json_object_foreach((json_t *)v, key, e)
+	{
+		if (strcmp(key, "memoryBytes") != 0) {
+			snprintf(err, n, "field 'limits.%s' is not a limit devsup knows (known: "
+					 "memoryBytes)",
+				 key);
+			return false;
+		}
+	}
+	/* at least a page; at most 2^53, what a JSON number holds exactly */
+	return check_int_as(v, "memoryBytes", "limits.memoryBytes", 4096, 9007199254740992LL,
+			    err, n);
+}
+
 json_t *command_validate_start(const json_t *req, char *err, size_t n)
 {
 	static const char *const frameworks[] = {"auto", "next", "vite", "other"};
@@ -394,7 +422,8 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 	    !check_inherit_env(json_object_get(req, "inheritEnv"), err, n) ||
 	    !check_health(json_object_get(req, "healthCheck"), err, n) ||
 	    !check_int(req, "stopTimeoutMs", 0, TIMEOUT_MAX_MS, err, n) ||
-	    !check_bool(req, "logs", err, n) || !check_bool(req, "listenTrap", err, n))
+	    !check_bool(req, "logs", err, n) || !check_bool(req, "listenTrap", err, n) ||
+	    !check_limits(json_object_get(req, "limits"), err, n))
 		return NULL;
 	const char *framework = "auto";
 	if (fw && !json_is_null(fw)) {
@@ -432,6 +461,9 @@ json_t *command_validate_start(const json_t *req, char *err, size_t n)
 		json_object_set(spec, "inheritEnv", v);
 	if (json_is_false(json_object_get(req, "listenTrap")))
 		json_object_set_new(spec, "listenTrap", json_false());
+	if ((v = json_object_get(json_object_get(req, "limits"), "memoryBytes")) &&
+	    json_is_integer(v))
+		json_object_set(spec, "memoryBytes", v);
 	json_t *hc = json_object_get(req, "healthCheck");
 	if ((v = json_object_get(hc, "path")))
 		json_object_set(spec, "healthPath", v);
@@ -615,6 +647,7 @@ static void handle_metrics(json_t *c, json_t *id)
 	json_object_set_new(m, "liveProjects", json_integer(projects_live_count()));
 	json_object_set_new(m, "droppedLogEvents", json_integer((json_int_t)output_dropped_logs()));
 	json_object_set_new(m, "persistence", store_status_json());
+	json_object_set_new(m, "usage", resources_totals_json());
 	json_object_update(ev, m);
 	json_decref(m);
 	output_event(ev);

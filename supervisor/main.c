@@ -25,6 +25,7 @@
 #include "supervisor/reaper_link.h"
 #include "supervisor/recover.h"
 #include "supervisor/reply.h"
+#include "supervisor/resources.h"
 #include "supervisor/runner_lock.h"
 #include "supervisor/store.h"
 #include "supervisor/tty.h"
@@ -229,6 +230,7 @@ static void emit_ready(void)
 	json_object_set_new(ev, "persistence", json_string(m.opts.db_url ? "postgres" : "disabled"));
 	json_object_set_new(ev, "recovered", json_integer(m.recovered));
 	json_object_set_new(ev, "adopted", json_integer(adopt_count()));
+	json_object_set_new(ev, "containment", json_string(resources_containment()));
 	json_object_set_new(ev, "portRange",
 			    json_pack("[i, i]", m.opts.port_lo, m.opts.port_hi));
 	/* a client can refuse a line over the limit itself, at once */
@@ -387,6 +389,7 @@ int main(int argc, char **argv)
 	command_init(&m.opts);
 	command_on_shutdown(on_shutdown_command);
 	projects_init(m.loop, &m.opts);
+	resources_init(&m.opts);
 	/* Reapers a previous devsup of this runner detached are taken over first, under the
 	 * runner lock (so two new devsups never split them); their hellos come in the loop, before
 	 * ready. Whatever else a previous devsup left is stopped (found through /proc, so this
@@ -418,6 +421,7 @@ int main(int argc, char **argv)
 	recover_free();
 	adopt_free();
 	projects_free();
+	resources_free();
 	json_decref(m.shutdown_id);
 	ev_loop_destroy(m.loop);
 	runner_lock_release();

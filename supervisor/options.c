@@ -43,6 +43,8 @@ static const char usage[] =
 	"                           prefix); DATABASE_URL, PG* and DEVSUP_* are never passed on\n"
 	"  --adopt-timeout SECONDS  after a detach, how long the projects wait for a new devsup\n"
 	"                           with the same runner id (default: 300)\n"
+	"  --no-cgroup              contain projects by /proc walks only, even where devsup could\n"
+	"                           create cgroups (default: a cgroup per project when it can)\n"
 	"  --migrate                apply the database migrations and exit\n"
 	"  --no-listen-trap         find when a server listens by polling, not through a seccomp\n"
 	"                           listen() notification (which sets no_new_privs on its tree)\n"
@@ -113,7 +115,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 {
 	enum { O_DB = 256, O_DBQ, O_RUNNER, O_RANGE, O_MAXP, O_MAXL, O_REAPER, O_TBIN, O_TDEF,
 	       O_TTY, O_NOTTY, O_LOG, O_MIGRATE, O_ADOPT, O_VERSION, O_HELP, O_STATE_DIR, O_ENV_ALLOW,
-	       O_NO_TRAP };
+	       O_NO_TRAP, O_NOCGROUP };
 	static const struct option longopts[] = {
 		{"db", required_argument, 0, O_DB},
 		{"db-queue-max", required_argument, 0, O_DBQ},
@@ -132,6 +134,7 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 		{"env-allow", required_argument, 0, O_ENV_ALLOW},
 		{"no-listen-trap", no_argument, 0, O_NO_TRAP},
 		{"adopt-timeout", required_argument, 0, O_ADOPT},
+		{"no-cgroup", no_argument, 0, O_NOCGROUP},
 		{"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP},
 		{0, 0, 0, 0},
@@ -264,6 +267,9 @@ options_result_t options_parse(int argc, char **argv, options_t *o)
 				ok = bad("--adopt-timeout '%s': expected seconds from 0 to 86400", optarg);
 			else
 				o->adopt_timeout_ms = v * 1000;
+			break;
+		case O_NOCGROUP:
+			o->no_cgroup = true;
 			break;
 		case O_VERSION:
 			printf("devsup %s\n", DEVSUP_VERSION);

@@ -34,6 +34,7 @@ typedef struct {
 	json_t *env_allow; /* --env-allow: the default inheritEnv (an array of names), else NULL */
 	bool no_listen_trap; /* --no-listen-trap: readiness by polling only (SPEC §4.4) */
 	uint64_t adopt_timeout_ms; /* --adopt-timeout: how long detached reapers wait (§11) */
+	bool no_cgroup; /* --no-cgroup: containment by /proc walks only (SPEC §9) */
 } options_t;
 
 typedef enum {

@@ -18,6 +18,7 @@
 #include "supervisor/reaper_link.h"
 #include "supervisor/recover.h"
 #include "supervisor/reply.h"
+#include "supervisor/resources.h"
 #include "supervisor/store.h"
 
 #define DEFAULT_STOP_TIMEOUT_MS 10000
@@ -192,6 +193,7 @@ static void project_free(project_t *p)
 	free(p->failure_message);
 	free(p->tunnel_url);
 	free(p->stop_reason);
+	free(p->cgroup);
 	free(p->id);
 	free(p);
 }
@@ -774,6 +776,9 @@ static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_fl
 	p->port = port;
 	p->pid = p->pgid = 0;
 	p->start_mono_ms = clock_ms();
+	p->usage_at_ms = 0;
+	free(p->cgroup);
+	p->cgroup = NULL;
 	free(p->framework);
 	const char *fw = json_string_value(json_object_get(spec, "framework"));
 	/* an explicit framework is known at once; auto is known when the reaper has looked */
@@ -800,6 +805,8 @@ void project_send_start(project_t *p)
 	json_object_set_new(msg, "runnerId", json_string(reg.opts->runner_id));
 	if (reg.opts->no_listen_trap)
 		json_object_set_new(msg, "listenTrap", json_false());
+	if (resources_runner_dir())
+		json_object_set_new(msg, "cgroup", json_string(resources_runner_dir()));
 	reaper_link_send(p, msg);
 }
 
@@ -959,7 +966,7 @@ static json_t *int_or_null(long long v)
 	return v > 0 ? json_integer(v) : json_null();
 }
 
-static json_t *project_status_json(const project_t *p)
+static json_t *project_status_json(project_t *p)
 {
 	char ts[32];
 	bool running = p->state == STATE_RUNNING;
@@ -982,6 +989,9 @@ static json_t *project_status_json(const project_t *p)
 	json_object_set_new(o, "restarts", json_integer(p->restarts));
 	json_object_set_new(o, "lastFailure",
 			    p->last_failure ? json_incref(p->last_failure) : json_null());
+	json_object_set_new(o, "usage", resources_usage_json(p));
+	json_object_set_new(o, "containment",
+			    json_string(p->cgroup ? "cgroup" : resources_containment()));
 	return o;
 }
 
@@ -1004,6 +1014,7 @@ void project_cmd_status(const char *project_id, json_t *id)
 	json_object_set_new(ev, "projects", list);
 	json_object_set_new(ev, "outputQueueBytes", json_integer((json_int_t)output_pending()));
 	json_object_set_new(ev, "persistence", store_status_json());
+	json_object_set_new(ev, "containment", json_string(resources_containment()));
 	output_event(ev);
 }
 

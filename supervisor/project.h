@@ -67,6 +67,11 @@ typedef struct project {
 	json_t *log_requests; /* reqId -> {"id": ..., "lines": [...]} */
 	uint64_t next_req;
 
+	/* usage (SPEC §9): where the tree lives, and the last measurement for cpuPercent */
+	char *cgroup;          /* its cgroup directory (from the reaper), or NULL: /proc */
+	uint64_t usage_cpu_ms; /* cpuMs at the last measurement */
+	uint64_t usage_at_ms;  /* when (monotonic); 0: not measured since the start */
+
 	bool following; /* a client follows its output (follow-logs): log events are streamed */
 	json_t *follow_id; /* that follow's commandId (json null when it had none) */
 	ring_t archive; /* the output, kept once the reaper is gone (bounded: project.c) */

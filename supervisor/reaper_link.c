@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/cgroup.h"
 #include "common/envfilter.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -445,6 +446,9 @@ static void on_msg(chan_t *c, json_t *msg, void *ctx)
 		project_set_framework(p, json_string_value(json_object_get(msg, "framework")));
 		p->pid = (pid_t)json_integer_value(json_object_get(msg, "pid"));
 		p->pgid = (pid_t)json_integer_value(json_object_get(msg, "pgid"));
+		const char *cg = json_string_value(json_object_get(msg, "cgroup"));
+		free(p->cgroup);
+		p->cgroup = cg ? xstrdup(cg) : NULL;
 	} else if (strcmp(type, "running") == 0) {
 		on_running(p, msg);
 	} else if (strcmp(type, "failed") == 0 || strcmp(type, "stopped") == 0) {
@@ -588,6 +592,22 @@ static bool kill_marked(const project_t *p)
 	return left;
 }
 
+/* A lost reaper's cgroup (SPEC §9): nothing in it escapes, so one cgroup.kill while anything
+ * is in it, and the group's own word on emptiness; removed once empty (the reaper would have).
+ * True while populated. */
+static bool kill_cgroup_of(project_t *p)
+{
+	if (!p->cgroup)
+		return false;
+	if (cgroup_populated(p->cgroup) == 1) {
+		if (cgroup_kill(p->cgroup) < 0)
+			log_warn("project %s: cgroup.kill: %s", p->id, strerror(errno));
+		return true;
+	}
+	(void)!cgroup_remove(p->cgroup);
+	return false;
+}
+
 /* The reaper is gone without its final message: report reaper_lost, per the state. */
 static void report_lost(project_t *p)
 {
@@ -658,7 +678,7 @@ static void reaper_gone(project_t *p)
 		bool left = kill_orphans();
 		if (p->adopted_reaper)
 			left = kill_marked(p) || left;
-		if (left) {
+		if (kill_cgroup_of(p) || left) {
 			if (!ev_is_active(&rl.cleanup_timer))
 				ev_timer_start(rl.loop, &rl.cleanup_timer);
 			return;

@@ -32,8 +32,9 @@ START_TEST(test_names_are_the_spec)
 		[REASON_SHUTTING_DOWN] = "shutting_down",
 		[REASON_OWNED_BY_OTHER_RUNNER] = "owned_by_other_runner",
 		[REASON_RUNNER_LOST] = "runner_lost",
+		[REASON_MEMORY_LIMIT] = "memory_limit",
 	};
-	ck_assert_int_eq(REASON_COUNT, 26); /* REASON_NONE + the 24 names of the SPEC + shutting_down */
+	ck_assert_int_eq(REASON_COUNT, 27); /* REASON_NONE + the 25 names of the SPEC + shutting_down */
 	for (int r = 1; r < REASON_COUNT; r++) {
 		ck_assert_ptr_nonnull(spec[r]);
 		ck_assert_str_eq(reason_name((reason_t)r), spec[r]);

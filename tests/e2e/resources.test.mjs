@@ -1,0 +1,218 @@
+// Resources per project (SPEC §9, issue 16): usage in status, containment in a cgroup where
+// devsup may create one (root here, as in CI), the /proc walk elsewhere, and memory limits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import {
+  withDevsup, FIXTURES, SERVER, NODE, projectId, projectPids, describePids, pollUntil, sleep, HEAVY,
+} from './lib/harness.mjs';
+import { startOk, stopOk, start, expectError, expectType, assertNothingAlive } from './lib/dev.mjs';
+
+const T = { timeout: 90000 };
+const HOG = path.join(FIXTURES, 'resources.mjs');
+const MB = 1024 * 1024;
+const hog = (...extra) => [NODE, HOG, ...extra];
+
+/** The unified hierarchy's mount point, from mountinfo (never assumed). */
+function cgroup2Mount() {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (post && post.startsWith('cgroup2 ')) return pre.split(' ')[4];
+  }
+  return null;
+}
+const MOUNT = cgroup2Mount();
+const ownCgroup = () => (readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m) || [])[1];
+/** devsup can create cgroups here: root with a cgroup2 mount (what CI has). */
+const CGROUP_HERE = process.getuid() === 0 && MOUNT !== null && ownCgroup() !== undefined;
+const NO_CGROUP = CGROUP_HERE ? false : 'needs root and a cgroup2 mount (CI has both)';
+
+/** The v2 cgroup of a process, "/devsup.x/p" ('' when gone). */
+function cgroupOf(pid) {
+  try {
+    return (readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/^0::(.*)$/m) || [])[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/** Resident bytes and CPU ms of processes, as /proc says. */
+function procUsage(pids) {
+  const page = 4096;
+  const hz = 100;
+  let rss = 0, cpu = 0;
+  for (const pid of pids) {
+    try {
+      rss += Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * page;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu += ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / hz;
+    } catch { /* gone */ }
+  }
+  return { rss, cpu };
+}
+
+const get = (port, p) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path: p }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+});
+
+const usageOf = async (d, id) => {
+  const st = await d.request({ type: 'status', projectId: id });
+  return st.projects[0];
+};
+
+for (const mode of ['cgroup', 'proc']) {
+  const args = mode === 'proc' ? ['--no-cgroup'] : [];
+  const skip = mode === 'cgroup' ? NO_CGROUP : false;
+
+  test(`usage (${mode}): a server burning a second of CPU and holding 100 MB, in a 3-process chain`, { ...T, skip }, () =>
+    withDevsup({ args }, async (d) => {
+      assert.equal(d.ready.containment, mode);
+      const id = projectId('usage');
+      const started = await startOk(d, { projectId: id, command: hog('--chain', '3', '--hold', '100') });
+      // wait until the 100 MB are held (the status before the burn is the baseline)
+      await pollUntil(() => procUsage(projectPids(id)).rss > 100 * MB, 10000);
+      const before = await usageOf(d, id);
+      assert.equal(before.containment, mode);
+      assert.equal(before.usage.processes, 3, `npm-like chain of 3: ${JSON.stringify(before)}\n${describePids(projectPids(id))}`);
+      const t0 = performance.now();
+      await get(started.port, '/burn?ms=1000');
+      const after = await usageOf(d, id);
+      const wall = performance.now() - t0;
+      const proc = procUsage(projectPids(id));
+      const u = after.usage;
+      // RSS: at least the 100 MB held, and what /proc says of the same processes (±25%)
+      assert.ok(u.rssBytes >= 100 * MB, `rssBytes ${u.rssBytes} < 100 MB`);
+      assert.ok(Math.abs(u.rssBytes - proc.rss) <= proc.rss * 0.25,
+        `rssBytes ${u.rssBytes} vs /proc ${proc.rss}`);
+      // CPU: the burn is a second of CPU time, whatever the machine's load
+      const spent = u.cpuMs - before.usage.cpuMs;
+      assert.ok(spent >= 900 && spent <= 2500, `cpuMs grew by ${spent} over the burn`);
+      assert.ok(u.cpuMs <= proc.cpu + 200 && u.cpuMs >= proc.cpu * 0.7,
+        `cpuMs ${u.cpuMs} vs /proc ${proc.cpu}`);
+      // cpuPercent is over the interval since the previous status: ~ spent / wall
+      const expected = (spent * 100) / wall;
+      assert.ok(Math.abs(u.cpuPercent - expected) <= Math.max(15, expected * 0.3),
+        `cpuPercent ${u.cpuPercent}, expected about ${expected.toFixed(1)} (${spent} ms in ${wall.toFixed(0)} ms)`);
+      assert.ok(u.cpuPercent > 30 && u.cpuPercent <= 150, `cpuPercent ${u.cpuPercent}`);
+      // and an idle interval reads idle
+      await sleep(600);
+      const idle = await usageOf(d, id);
+      assert.ok(idle.usage.cpuPercent < 25, `idle cpuPercent ${idle.usage.cpuPercent}`);
+      const m = await d.request({ type: 'metrics' });
+      assert.equal(m.usage.containment, mode);
+      assert.equal(m.usage.processes, 3);
+      assert.ok(m.usage.rssBytes >= 100 * MB);
+      await stopOk(d, id);
+      assertNothingAlive(id);
+      const gone = await usageOf(d, id);
+      assert.equal(gone.usage, null, 'a stopped project costs nothing');
+    }));
+
+  test(`fork storm (${mode}): a server forking short-lived and setsid children while ignoring SIGTERM leaves nothing`, { ...T, skip: skip || HEAVY }, () =>
+    withDevsup({ args }, async (d) => {
+      const id = projectId('storm');
+      const storm = `trap '' TERM; ${NODE} ${SERVER} --port {port} --ignore-sigterm & ` +
+        'i=0; while [ $i -lt 4000 ]; do sleep 0.05 & setsid sleep 5 & i=$((i+1)); done; wait';
+      await startOk(d, { projectId: id, command: storm, stopTimeoutMs: 800 });
+      await pollUntil(() => projectPids(id).length > 200, 10000);
+      const stopped = await stopOk(d, id, {}, 60000);
+      assert.equal(stopped.forced, true, 'everything ignored SIGTERM: SIGKILL was needed');
+      assert.ok(stopped.escaped > 0, `setsid children counted as escaped: ${JSON.stringify(stopped)}`);
+      assertNothingAlive(id, 'after the fork storm');
+    }));
+}
+
+test('containment cgroup: every process of the project (setsid escapees too) is in its cgroup, which teardown empties and removes', { ...T, skip: NO_CGROUP }, () =>
+  withDevsup({}, async (d) => {
+    assert.equal(d.ready.containment, 'cgroup');
+    const id = projectId('cg');
+    await startOk(d, { projectId: id, command: [NODE, SERVER, '--port', '{port}', '--children', '2', '--daemon'] });
+    await pollUntil(() => projectPids(id).length >= 4, 10000);
+    const pids = projectPids(id);
+    const own = ownCgroup() === '/' ? '' : ownCgroup();
+    const group = `${own}/devsup.${d.runnerId}/${id}`;
+    for (const pid of pids) assert.equal(cgroupOf(pid), group, `pid ${pid} is in ${cgroupOf(pid)}, not ${group}`);
+    const sessions = new Set(pids.map((p) => readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[3]));
+    assert.ok(sessions.size >= 2, 'the --daemon sleeper left the session (setsid) and is still in the group');
+    const st = await usageOf(d, id);
+    assert.equal(st.containment, 'cgroup');
+    assert.equal(st.usage.processes, pids.length);
+    const dir = path.join(MOUNT, group);
+    assert.ok(existsSync(dir));
+    await stopOk(d, id);
+    assertNothingAlive(id);
+    assert.equal(existsSync(dir), false, `${dir} removed after the stop`);
+  }));
+
+test('containment proc with --no-cgroup: no cgroup is created and teardown still leaves nothing', T, () =>
+  withDevsup({ args: ['--no-cgroup'] }, async (d) => {
+    assert.equal(d.ready.containment, 'proc');
+    const id = projectId('proc');
+    await startOk(d, { projectId: id, command: [NODE, SERVER, '--port', '{port}', '--children', '2', '--daemon'] });
+    await pollUntil(() => projectPids(id).length >= 4, 10000);
+    for (const pid of projectPids(id)) assert.ok(!cgroupOf(pid).includes('devsup.'), `pid ${pid} in ${cgroupOf(pid)}`);
+    if (MOUNT) assert.equal(existsSync(path.join(MOUNT, `devsup.${d.runnerId}`)), false);
+    const st = await usageOf(d, id);
+    assert.equal(st.containment, 'proc');
+    assert.ok(st.usage.processes >= 4, JSON.stringify(st.usage));
+    const stopped = await stopOk(d, id);
+    assert.ok(stopped.escaped >= 1, 'the setsid sleeper was found by the /proc walk');
+    assertNothingAlive(id);
+  }));
+
+test('memory_limit: a server growing to 300 MB under a 100 MB limit is stopped and reported; one under its limit runs on', T, () =>
+  withDevsup({}, async (d) => {
+    const big = projectId('grow');
+    const small = projectId('small');
+    await startOk(d, { projectId: small, command: hog('--hold', '20'), limits: { memoryBytes: 400 * MB } });
+    await startOk(d, { projectId: big, command: hog('--grow-to', '300'), limits: { memoryBytes: 100 * MB } });
+    const exited = expectType(await d.next((e) => e.type === 'dev-server-exited' && e.projectId === big, 20000),
+      'dev-server-exited');
+    assert.equal(exited.reason, 'memory_limit');
+    assert.match(exited.message, /100\.0 MiB/, `the limit in the message: ${exited.message}`);
+    assert.match(exited.message, /used (at least )?\d+(\.\d)? MiB/, `the peak in the message: ${exited.message}`);
+    const peak = Number(exited.message.match(/used (?:at least )?(\d+(?:\.\d)?) MiB/)[1]);
+    assert.ok(peak > 100, `peak ${peak} MiB over the limit`);
+    assertNothingAlive(big, 'after memory_limit');
+    const st = await usageOf(d, big);
+    assert.equal(st.state, 'failed');
+    // the one under its limit is untouched
+    await sleep(1500);
+    const s2 = await usageOf(d, small);
+    assert.equal(s2.state, 'running');
+    assert.ok(projectPids(small).length > 0);
+    await stopOk(d, small);
+  }));
+
+test('memory_limit during the start: the start answers error memory_limit', T, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('grow-start');
+    // grows before it listens: node allocating 300 MB, then the server never gets there
+    const cmd = [NODE, '-e', 'const a=[];setInterval(()=>{a.push(Buffer.alloc(10*1024*1024,1))},50)'];
+    const ev = await start(d, { projectId: id, command: cmd, limits: { memoryBytes: 100 * MB } });
+    expectError(ev, 'memory_limit', 'start over its limit');
+    assert.match(ev.error, /limits\.memoryBytes 104857600/);
+    assertNothingAlive(id);
+  }));
+
+test('limits are validated: bad values are invalid_command naming the field, and start nothing', T, () =>
+  withDevsup({}, async (d) => {
+    const bad = [
+      [{ memoryBytes: 0 }, 'limits.memoryBytes'],
+      [{ memoryBytes: -5 }, 'limits.memoryBytes'],
+      [{ memoryBytes: '512M' }, 'limits.memoryBytes'],
+      [{ memoryBytes: 1.5 }, 'limits.memoryBytes'],
+      [{ memory: 100 }, 'limits.memory'],
+      ['512M', 'limits'],
+    ];
+    for (const [limits, field] of bad) {
+      const id = projectId('badlim');
+      const ev = await start(d, { projectId: id, command: hog(), limits });
+      expectError(ev, 'invalid_command', JSON.stringify(limits));
+      assert.ok(ev.error.includes(`'${field}`), `${ev.error} names ${field}`);
+      assert.deepEqual(projectPids(id), []);
+    }
+  }));

@@ -13,6 +13,10 @@
 #include "common/util.h"
 
 #define REKILL_INTERVAL_S 0.1
+/* Each reaped child could trigger a walk of the tree; in a fork storm thousands are reaped a
+ * second and each walk reads every member, so walks are spaced at least this far apart (a
+ * newcomer then gets its signal at most this much later). */
+#define REWALK_MIN_MS 20
 
 bool teardown_tree_empty(void)
 {
@@ -65,6 +69,8 @@ static void teardown_signal_tree(teardown_t *t)
 	bool in_cgroup = t->contain && t->contain->on;
 	size_t n = in_cgroup ? teardown_cgroup_members(t, &procs) : proc_descendants(getpid(), &procs);
 	int sig = t->killing ? SIGKILL : SIGTERM;
+	t->walked_ms = clock_ms();
+	ev_timer_stop(t->loop, &t->rewalk);
 	if (t->killing && teardown_cgroup_kills(t) && n > 0) {
 		/* the kernel kills every member, and every fork under way, at once */
 		t->forced = true;
@@ -123,6 +129,7 @@ static void teardown_check(teardown_t *t)
 	t->active = false;
 	ev_timer_stop(t->loop, &t->deadline);
 	ev_timer_stop(t->loop, &t->rekill);
+	ev_timer_stop(t->loop, &t->rewalk);
 	t->done(t->ctx);
 }
 
@@ -148,6 +155,29 @@ static void teardown_rekill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	teardown_check(t);
 }
 
+static void teardown_rewalk_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	teardown_t *t = w->data;
+	teardown_signal_tree(t);
+	teardown_check(t);
+}
+
+/* A walk now, or when REWALK_MIN_MS have passed since the last one. */
+static void teardown_walk_soon(teardown_t *t)
+{
+	uint64_t since = clock_ms() - t->walked_ms;
+	if (since >= REWALK_MIN_MS) {
+		teardown_signal_tree(t);
+		return;
+	}
+	if (!ev_is_active(&t->rewalk)) {
+		ev_timer_set(&t->rewalk, (double)(REWALK_MIN_MS - since) / 1000., 0.);
+		ev_timer_start(t->loop, &t->rewalk);
+	}
+}
+
 void teardown_start(teardown_t *t, struct ev_loop *loop, contain_t *contain, pid_t pgid,
 		    uint64_t timeout_ms, teardown_done_cb done, void *ctx)
 {
@@ -161,7 +191,8 @@ void teardown_start(teardown_t *t, struct ev_loop *loop, contain_t *contain, pid
 	t->ctx = ctx;
 	ev_timer_init(&t->deadline, teardown_deadline_cb, (double)timeout_ms / 1000., 0.);
 	ev_timer_init(&t->rekill, teardown_rekill_cb, REKILL_INTERVAL_S, REKILL_INTERVAL_S);
-	t->deadline.data = t->rekill.data = t;
+	ev_timer_init(&t->rewalk, teardown_rewalk_cb, 0., 0.);
+	t->deadline.data = t->rekill.data = t->rewalk.data = t;
 	ev_timer_start(loop, &t->deadline);
 	teardown_signal_tree(t);
 	teardown_check(t);
@@ -188,7 +219,7 @@ void teardown_child_reaped(teardown_t *t)
 	/* after cgroup.kill nothing new can appear: no need to look again on every reap (a fork
 	 * storm leaves thousands of them) */
 	if (!(t->killing && teardown_cgroup_kills(t)))
-		teardown_signal_tree(t);
+		teardown_walk_soon(t);
 	teardown_check(t);
 }
 

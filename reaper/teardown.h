@@ -38,6 +38,8 @@ typedef struct {
 	uint64_t started_ms;
 	ev_timer deadline;
 	ev_timer rekill;
+	ev_timer rewalk;    /* a walk put off: at most one every REWALK_MIN_S */
+	uint64_t walked_ms; /* when the tree was last walked */
 	teardown_seen_t *seen; /* processes already sent SIGTERM */
 	size_t nseen, capseen;
 	teardown_done_cb done;

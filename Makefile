@@ -150,6 +150,7 @@ bench: all $(STORE_BENCH)
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/bench.mjs
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/load.mjs
 	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/readiness.mjs
+	DEVSUP_BIN=$(abspath $(DEVSUP)) node tests/bench/resources.mjs
 	DEVSUP_BIN=$(abspath $(DEVSUP)) sh tests/bench/pg-bench.sh $(abspath $(STORE_BENCH))
 
 # devsup against supervisord (Debian's package) and pm2 (npm, into build/bench-peers), on the

@@ -24,9 +24,11 @@
 #include "supervisor/tty_countdown.h"
 #include "supervisor/tty_format.h"
 #include "supervisor/tty_history.h"
+#include "supervisor/tty_top.h"
 #include "supervisor/tty_up.h"
 
 #define MAX_CANDIDATES 128
+#define HELD_MAX (256 * 1024) /* text held while `top` has the screen */
 
 static struct {
 	struct ev_loop *loop;
@@ -62,6 +64,9 @@ static struct {
 	bool printing; /* inside tty_print: a log line from there goes to stderr */
 	const char *candidates[MAX_CANDIDATES];
 	int ncandidates;
+	char *held; /* what was printed while `top` had the screen, shown when it closes */
+	size_t nheld;
+	unsigned held_dropped;
 } tty = {.log_pipe = {-1, -1}};
 
 static void tty_refresh(void);
@@ -105,6 +110,17 @@ static void clear_edit_line(void)
  * text is written as it is: the prompt lives on the terminal, apart. */
 static void tty_print(const char *text)
 {
+	if (tty_top_active()) {
+		size_t n = strlen(text);
+		if (tty.nheld + n > HELD_MAX) {
+			tty.held_dropped++;
+			return;
+		}
+		tty.held = xrealloc(tty.held, tty.nheld + n + 1);
+		memcpy(tty.held + tty.nheld, text, n + 1);
+		tty.nheld += n;
+		return;
+	}
 	tty.printing = true;
 	clear_edit_line();
 	write_text(text);
@@ -229,7 +245,7 @@ static void drained_cb(struct ev_loop *loop, ev_prepare *w, int revents)
  * libedit writes to the terminal directly, so it must not overtake text still queued. */
 static void tty_refresh(void)
 {
-	if (!tty.on || tty.busy)
+	if (!tty.on || tty.busy || tty_top_active())
 		return;
 	if (tty.screen && output_pending() > 0) {
 		ev_prepare_start(tty.loop, &tty.drained);
@@ -361,6 +377,23 @@ static json_t *up_send(json_t *cmd)
 static const tty_up_io_t up_io = {.send = up_send, .say = tty_say};
 
 /* The projects devsup knows, for the parser: `all`, and unknown ids. */
+/* `top` gave the screen back: what came meanwhile, then the prompt. */
+static void top_closed(void)
+{
+	char *held = tty.held;
+	tty.held = NULL;
+	tty.nheld = 0;
+	if (held)
+		tty_print(held);
+	free(held);
+	if (tty.held_dropped) {
+		tty_sayf(NULL, "(%u more events while top was open were not kept)\n",
+			 tty.held_dropped);
+		tty.held_dropped = 0;
+	}
+	tty_refresh();
+}
+
 static void run_line(const char *line)
 {
 	const char *ids[1024];
@@ -394,6 +427,9 @@ static void run_line(const char *line)
 		break;
 	case TTY_ACT_DOWN:
 		tty_up_down(a.file, &up_io);
+		break;
+	case TTY_ACT_TOP:
+		tty_top_open(tty.loop, tty.color, top_closed);
 		break;
 	}
 	tty_action_free(&a);
@@ -456,7 +492,9 @@ static void sigwinch_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)w;
 	(void)revents;
 	read_width();
-	if (tty.installed)
+	if (tty_top_active())
+		tty_top_resume();
+	else if (tty.installed)
 		rl_resize_terminal();
 }
 
@@ -469,6 +507,10 @@ static void sigcont_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)w;
 	(void)revents;
 	read_width();
+	if (tty_top_active()) {
+		tty_top_resume();
+		return;
+	}
 	if (!tty.installed)
 		return;
 	rl_deprep_terminal();
@@ -787,6 +829,10 @@ void tty_interrupt(void)
 {
 	if (!tty.on)
 		return;
+	if (tty_top_active()) { /* Ctrl-C leaves `top`, as q does */
+		tty_top_close();
+		return;
+	}
 	if (tty.screen)
 		output_write_raw("^C\r\n", 4);
 	/* the line editor goes and comes back: an empty line under a fresh prompt */
@@ -819,6 +865,7 @@ void tty_stop(void)
 	ev_prepare_stop(tty.loop, &tty.drained);
 	tty_countdown_stop();
 	tty.on = false;
+	tty_top_close(); /* the terminal's modes back; what it held is printed below */
 	tty_print("every project is stopped; bye\n");
 	output_set_sink(NULL);
 	log_set_sink(NULL);
@@ -843,4 +890,7 @@ void tty_stop(void)
 		json_decref(*objs[i]);
 		*objs[i] = NULL;
 	}
+	free(tty.held);
+	tty.held = NULL;
+	tty.nheld = 0;
 }

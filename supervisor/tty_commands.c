@@ -11,7 +11,7 @@
 static const char *const start_flags[] = {
 	"--port",        "--strict-port",    "--framework",    "--tunnel", "--cwd",
 	"--env",         "--env-file",       "--health-path",  "--health-timeout",
-	"--stop-timeout", "--logs",          "--"};
+	"--stop-timeout", "--logs",          "--memory",       "--"};
 static const char *const stop_flags[] = {"--timeout"};
 static const char *const logs_flags[] = {"-n", "-f"};
 static const char *const file_flags[] = {"--file"};
@@ -163,6 +163,41 @@ bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
 	return ok;
 }
 
+/* "512M", "2G", "1.5G", "300000000": bytes (K, M, G are powers of 1024; a trailing "B" or
+ * "iB" is allowed). */
+static bool parse_size(const char *s, long long *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v <= 0)
+		return false;
+	double mult = 1;
+	if (*end && strchr("kKmMgG", *end)) {
+		mult = *end == 'k' || *end == 'K' ? 1024. : *end == 'm' || *end == 'M' ? 1048576.
+										       : 1073741824.;
+		end++;
+	}
+	if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+		end += strlen(end);
+	if (*end || v * mult > 9007199254740992.)
+		return false;
+	*out = (long long)(v * mult);
+	return true;
+}
+
+/* --memory SIZE: limits.memoryBytes (SPEC §9). */
+static bool set_memory_limit(json_t *cmd, const char *v, char *err, size_t errlen)
+{
+	long long bytes;
+	if (!parse_size(v, &bytes)) {
+		snprintf(err, errlen, "--memory '%s': expected a size such as 512M or 2G", v);
+		return false;
+	}
+	json_object_set_new(cmd, "limits", json_pack("{s:I}", "memoryBytes", (json_int_t)bytes));
+	return true;
+}
+
 /* One option of start/restart into cmd; false with err for a bad or unknown one. */
 static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char *cwd,
 			 char *err, size_t errlen)
@@ -239,6 +274,10 @@ static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char 
 				    json_integer((json_int_t)num));
 	} else if (strcmp(a, "--logs") == 0) {
 		json_object_set_new(cmd, "logs", json_true());
+	} else if (flag_is(a, "--memory")) {
+		if (!(v = flag_value(argc, argv, i, "--memory", err, errlen)) ||
+		    !set_memory_limit(cmd, v, err, errlen))
+			return false;
 	} else {
 		return unknown_flag(a, argv[0], start_flags, ARRAY_LEN(start_flags), err, errlen);
 	}
@@ -720,6 +759,9 @@ void tty_parse(const char *line, const tty_ctx_t *ctx, tty_action_t *out)
 	} else if (strcmp(verb, "ping") == 0 || strcmp(verb, "metrics") == 0) {
 		if (no_args(argc, argv, out))
 			cmd = json_pack("{s:s}", "type", verb);
+	} else if (strcmp(verb, "top") == 0) {
+		if (no_args(argc, argv, out))
+			out->kind = TTY_ACT_TOP;
 	} else if (strcmp(verb, "help") == 0 || strcmp(verb, "?") == 0) {
 		parse_help(argc, argv, out);
 	} else if (strcmp(verb, "detach") == 0) {

@@ -24,6 +24,7 @@ typedef enum {
 	TTY_ACT_UNMUTE,
 	TTY_ACT_UP,   /* start the projects of the project file `file` */
 	TTY_ACT_DOWN, /* stop them */
+	TTY_ACT_TOP,  /* open the live view of CPU and memory (tty_top.c) */
 } tty_act_t;
 
 typedef struct {

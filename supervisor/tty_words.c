@@ -10,7 +10,7 @@
 
 static const char *const commands[] = {"start", "stop",  "restart", "status", "logs",
 				       "mute",  "unmute", "up",     "down",   "ping",
-				       "metrics", "json", "help",   "quit",   "detach"};
+				       "metrics", "json", "help",   "quit",   "detach", "top"};
 
 static const char help_all[] =
 	"commands:\n"
@@ -18,6 +18,7 @@ static const char help_all[] =
 	"  stop ID...|all [--timeout SECONDS] stop: SIGTERM, SIGKILL after the timeout\n"
 	"  restart ID...|all [options]        stop and start again, same command\n"
 	"  status [ID]                        a table: state, port, url, restarts, failures\n"
+	"  top                                live CPU and memory per project (c/m sort, q leaves)\n"
 	"  logs ID...|all [-n N] [-f]         the last N lines of output; -f follows them\n"
 	"  mute ID / unmute ID                hide / show a project's --logs stream\n"
 	"  up [--file PATH] / down            start / stop the projects of devsup.json\n"
@@ -40,7 +41,7 @@ static const struct {
 	{"start",
 	 "start ID [--port N] [--strict-port] [--framework F] [--tunnel[=PROVIDER]] [--cwd DIR]\n"
 	 "      [--env K=V]... [--env-file FILE] [--health-path PATH] [--health-timeout S]\n"
-	 "      [--stop-timeout S] [--logs] -- CMD ARGS...\n"
+	 "      [--stop-timeout S] [--logs] [--memory SIZE] -- CMD ARGS...\n"
 	 "  Runs CMD ARGS (without a shell) as project ID and says when it answers HTTP.\n"
 	 "  {port} in the command becomes the port; PORT is set too (Vite ignores PORT:\n"
 	 "  give it --port {port}). A single quoted command with blanks runs with sh -c.\n"
@@ -55,6 +56,7 @@ static const struct {
 	 "  --health-timeout S  seconds it may take to answer (default: by framework)\n"
 	 "  --stop-timeout S    seconds between SIGTERM and SIGKILL when stopped (default 10)\n"
 	 "  --logs              print its output as it comes (mute ID hides it again)\n"
+	 "  --memory SIZE       stop it (memory_limit) when its tree uses more: 512M, 2G\n"
 	 "example:\n"
 	 "  start web --port 3000 -- npm run dev -- --port {port}\n"},
 	{"stop",
@@ -97,6 +99,10 @@ static const struct {
 	{"down", "down [--file PATH]\n  Stops every project of the project file.\n"},
 	{"ping", "ping\n  Answers pong, with devsup's version and uptime.\n"},
 	{"metrics", "metrics\n  Starts, failures by reason, stops, forced kills, start latency.\n"},
+	{"top",
+	 "top\n"
+	 "  A live view of every live project's CPU and memory, refreshed every second:\n"
+	 "  c sorts by CPU, m by memory, q (or Ctrl-C) goes back to the prompt.\n"},
 	{"json",
 	 "json {...}\n"
 	 "  Sends one protocol command as it is and shows its answers as JSON.\n"

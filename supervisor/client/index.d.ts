@@ -14,9 +14,9 @@ export type CommandId = string | number;
 export type StartFailureReason =
   | 'port_in_use' | 'command_not_found' | 'directory_missing' | 'permission_denied'
   | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed'
-  | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'runner_lost' | 'unknown';
+  | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'runner_lost' | 'memory_limit' | 'unknown';
 /** Why a running server ended without a stop (`dev-server-exited`, keys of `exitsByReason`). */
-export type ExitReason = 'crashed' | 'killed' | 'reaper_lost';
+export type ExitReason = 'crashed' | 'killed' | 'reaper_lost' | 'memory_limit';
 /** Why a stop happened (`dev-server-stopped`, the state events of a stop). */
 export type StopReason = 'requested' | 'restart' | 'shutdown' | 'runner_restart';
 /** Refusals of a command as such. */
@@ -80,6 +80,8 @@ export interface SpawnOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'off';
   /** --adopt-timeout: seconds detached projects wait for the next devsup (default 300). */
   adoptTimeout?: number;
+  /** `--no-cgroup`: contain projects by /proc walks only (SPEC §9). */
+  noCgroup?: boolean;
   /** Added to process.env; a key set to undefined or null is removed. */
   env?: Record<string, string | undefined | null>;
   /**
@@ -150,8 +152,28 @@ export interface StartOptions {
   /** `false`: readiness by polling, without the seccomp listen() notification (which runs the
    * tree with no_new_privs: setuid programs lose their privileges). Default `true`. */
   listenTrap?: boolean;
+  /** Caps on the project's tree (SPEC §9). */
+  limits?: Limits;
   /** Command id; generated (`c1`, `c2`, …) when absent. */
   id?: CommandId;
+}
+
+export interface Limits {
+  /** Over this many bytes of memory the project is stopped with reason `memory_limit`. */
+  memoryBytes?: number;
+}
+
+/** How devsup keeps a project's processes together: its own cgroup, or /proc walks. */
+export type Containment = 'cgroup' | 'proc';
+
+/** What a project's whole tree (server, descendants, tunnel client) costs, measured when asked. */
+export interface Usage {
+  /** CPU time so far, user + system. */
+  cpuMs: number;
+  /** Over the interval since the previous measurement (or the start); 100 = one core. */
+  cpuPercent: number;
+  rssBytes: number;
+  processes: number;
 }
 
 /** Start fields to change for this restart; they stick once the restart reached running. */
@@ -224,6 +246,7 @@ export interface ReadyEvent extends EventBase {
   portRange: [number, number];
   /** `--max-line`: longer command lines are refused (the client refuses them before sending). */
   maxLine: number;
+  containment?: Containment;
 }
 
 export interface StateEvent extends EventBase {
@@ -349,6 +372,9 @@ export interface ProjectStatus {
   /** restart-dev-server commands accepted for it. */
   restarts: number;
   lastFailure: LastFailure | null;
+  /** null when nothing of the project is alive. */
+  usage: Usage | null;
+  containment: Containment;
 }
 
 export interface StatusEvent extends EventBase {
@@ -358,6 +384,7 @@ export interface StatusEvent extends EventBase {
   /** Bytes of events waiting to be written to stdout (a slow reader). */
   outputQueueBytes: number;
   persistence: PersistenceStatus;
+  containment: Containment;
 }
 
 export interface LogLine {
@@ -393,6 +420,8 @@ export interface MetricsEvent extends EventBase {
   liveProjects: number;
   droppedLogEvents: number;
   persistence: PersistenceStatus;
+  /** Totals over devsup's live projects. */
+  usage: Usage & { containment: Containment };
 }
 
 export interface ShutdownCompleteEvent extends EventBase {

@@ -91,6 +91,7 @@ function flagsFor(o) {
   if (o.stateDir != null) f.push('--state-dir', String(o.stateDir));
   if (o.envAllow != null) f.push('--env-allow', Array.isArray(o.envAllow) ? o.envAllow.join(',') : String(o.envAllow));
   if (o.adoptTimeout != null) f.push('--adopt-timeout', String(o.adoptTimeout));
+  if (o.noCgroup) f.push('--no-cgroup');
   return f;
 }
 

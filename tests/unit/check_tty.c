@@ -336,7 +336,7 @@ START_TEST(test_completion)
 	expect_completions("", "st", "start stop status");
 	expect_completions("", "",
 			   "start stop restart status logs mute unmute up down ping metrics json help "
-			   "quit detach");
+			   "quit detach top");
 	expect_completions("help ", "re", "restart");
 	expect_completions("stop ", "w", "web worker");
 	expect_completions("logs ", "", "web api worker all");

@@ -27,5 +27,6 @@ Suite *store_conn_suite(void);
 Suite *store_outbox_suite(void);
 Suite *adopt_suite(void);
 Suite *line_id_suite(void);
+Suite *resources_suite(void);
 
 #endif

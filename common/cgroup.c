@@ -11,25 +11,10 @@
 /* Reads a small file whole into buf (NUL-terminated): its length, or -1 with errno. */
 static ssize_t read_small(const char *path, char *buf, size_t n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t got = 0;
-	while (got + 1 < n) {
-		ssize_t r = fd_read(fd, buf + got, n - 1 - got);
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return (ssize_t)got;
+	ssize_t got = file_read_small(path, buf, n - 1);
+	if (got >= 0)
+		buf[got] = '\0';
+	return got;
 }
 
 /* The mount point of the cgroup2 filesystem, from /proc/self/mountinfo (never assumed: it is

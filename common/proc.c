@@ -12,24 +12,10 @@
 
 static int proc_read_file(const char *path, char *buf, size_t n, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	ssize_t got = file_read_small(path, buf, n);
+	if (got < 0)
 		return -1;
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = fd_read(fd, buf + got, n - got);
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	*len = got;
+	*len = (size_t)got;
 	return 0;
 }
 

@@ -228,3 +228,25 @@ void bytes_human(uint64_t bytes, char *buf, size_t n)
 	else
 		snprintf(buf, n, "%.1f %s", v, units[u]);
 }
+
+ssize_t file_read_small(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = fd_read(fd, buf + got, n - got);
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	return (ssize_t)got;
+}

@@ -28,6 +28,9 @@ int fd_cloexec_from(int lowfd) WUR;
 /* read/write that retry EINTR and otherwise behave like the syscalls. */
 ssize_t fd_read(int fd, void *buf, size_t n) WUR;
 ssize_t fd_write(int fd, const void *buf, size_t n) WUR;
+/* Reads a small file (/proc, cgroup files) into buf, up to n bytes, no NUL added: the length,
+ * or -1 with errno. */
+ssize_t file_read_small(const char *path, char *buf, size_t n) WUR;
 
 /* Milliseconds on CLOCK_MONOTONIC: for durations and deadlines. */
 uint64_t clock_ms(void);

@@ -146,16 +146,8 @@ static void teardown_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	teardown_check(t);
 }
 
-static void teardown_rekill_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	teardown_t *t = w->data;
-	teardown_signal_tree(t);
-	teardown_check(t);
-}
-
-static void teardown_rewalk_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* The re-kill after the deadline, and a walk that was put off: look again, check the end. */
+static void teardown_walk_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
@@ -190,8 +182,8 @@ void teardown_start(teardown_t *t, struct ev_loop *loop, contain_t *contain, pid
 	t->done = done;
 	t->ctx = ctx;
 	ev_timer_init(&t->deadline, teardown_deadline_cb, (double)timeout_ms / 1000., 0.);
-	ev_timer_init(&t->rekill, teardown_rekill_cb, REKILL_INTERVAL_S, REKILL_INTERVAL_S);
-	ev_timer_init(&t->rewalk, teardown_rewalk_cb, 0., 0.);
+	ev_timer_init(&t->rekill, teardown_walk_cb, REKILL_INTERVAL_S, REKILL_INTERVAL_S);
+	ev_timer_init(&t->rewalk, teardown_walk_cb, 0., 0.);
 	t->deadline.data = t->rekill.data = t->rewalk.data = t;
 	ev_timer_start(loop, &t->deadline);
 	teardown_signal_tree(t);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -46,7 +47,11 @@ bool contain_open(contain_t *c, struct ev_loop *loop, const char *runner_dir,
 	 * character, so the prefix cannot collide with another project */
 	char name[160];
 	snprintf(name, sizeof(name), "%s%s", project_id[0] == '.' ? "%" : "", project_id);
-	if (cgroup_create(runner_dir, name, c->dir, sizeof(c->dir)) < 0) {
+	/* the runner's directory goes when the last reaper of a lost master leaves: make it again */
+	int made = cgroup_create(runner_dir, name, c->dir, sizeof(c->dir));
+	if (made < 0 && errno == ENOENT && mkdir(runner_dir, 0755) == 0)
+		made = cgroup_create(runner_dir, name, c->dir, sizeof(c->dir));
+	if (made < 0) {
 		log_warn("cannot create the cgroup %s/%s: %s; falling back to /proc", runner_dir,
 			 project_id, strerror(errno));
 		return false;
@@ -58,7 +63,7 @@ bool contain_open(contain_t *c, struct ev_loop *loop, const char *runner_dir,
 	c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (c->procs_fd < 0 || c->inotify_fd < 0 || !contain_watch(c, "cgroup.events", true)) {
 		log_warn("cgroup %s unusable (%s); falling back to /proc", c->dir, strerror(errno));
-		contain_close(c);
+		contain_close(c, false);
 		return false;
 	}
 	contain_watch(c, "memory.events", false);
@@ -117,7 +122,7 @@ void contain_usage(const contain_t *c, usage_t *u)
 		usage_of_tree(getpid(), u);
 }
 
-void contain_close(contain_t *c)
+void contain_close(contain_t *c, bool master_lost)
 {
 	if (c->inotify_fd >= 0) {
 		ev_io_stop(c->loop, &c->watcher);
@@ -130,6 +135,13 @@ void contain_close(contain_t *c)
 	}
 	if (c->dir[0] && cgroup_remove(c->dir) < 0 && errno != ENOENT)
 		log_warn("cannot remove the cgroup %s: %s", c->dir, strerror(errno));
+	/* Without a master nobody else removes the runner's directory: the last reaper out does
+	 * (the others find it not empty). */
+	char *slash = strrchr(c->dir, '/');
+	if (master_lost && slash) {
+		*slash = '\0';
+		(void)!cgroup_remove(c->dir);
+	}
 	c->dir[0] = '\0';
 	c->on = false;
 }

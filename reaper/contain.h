@@ -47,7 +47,8 @@ bool contain_oom_killed(const contain_t *c);
 uint64_t contain_memory_peak(const contain_t *c);
 /* The group's (or, when off, this process's tree's) usage. */
 void contain_usage(const contain_t *c, usage_t *u);
-/* Stops watching and removes the group (it must be empty by then). Idempotent. */
-void contain_close(contain_t *c);
+/* Stops watching and removes the group (it must be empty by then); master_lost: the
+ * runner's directory too, if it is then empty. Idempotent. */
+void contain_close(contain_t *c, bool master_lost);
 
 #endif

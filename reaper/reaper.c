@@ -178,7 +178,7 @@ static void reaper_teardown_done(reaper_t *r)
 	ev_timer_stop(r->loop, &r->memory_timer);
 	if (r->end != END_STOPPED)
 		reaper_memory_verdict(r);
-	contain_close(&r->contain);
+	contain_close(&r->contain, r->end == END_MASTER_LOST);
 	switch (r->end) {
 	case END_STOPPED:
 		msg = json_pack("{s:s, s:b, s:i, s:I}", "type", "stopped", "forced",
@@ -915,7 +915,7 @@ void reaper_free(reaper_t *r)
 	capture_close(&r->out, r->loop);
 	capture_close(&r->err, r->loop);
 	teardown_free(&r->teardown);
-	contain_close(&r->contain);
+	contain_close(&r->contain, false);
 	tunnel_free(&r->tunnel);
 	listen_trap_close(&r->trap);
 	tls_release();

@@ -150,6 +150,20 @@ test('containment cgroup: every process of the project (setsid escapees too) is 
     assert.equal(existsSync(dir), false, `${dir} removed after the stop`);
   }));
 
+test('containment cgroup: a master killed with SIGKILL leaves no process and no cgroup directory behind', { ...T, skip: NO_CGROUP }, () =>
+  withDevsup({}, async (d) => {
+    const id = projectId('cg-lost');
+    await startOk(d, { projectId: id, command: [NODE, SERVER, '--port', '{port}', '--daemon'], stopTimeoutMs: 1000 });
+    const own = ownCgroup() === '/' ? '' : ownCgroup();
+    const runnerDir = path.join(MOUNT, `${own}/devsup.${d.runnerId}`);
+    assert.ok(existsSync(path.join(runnerDir, id)));
+    d.kill('SIGKILL');
+    await d.exited;
+    // the reaper sees EOF, tears the tree down, and the last one out removes the directories
+    assert.ok(await pollUntil(() => projectPids(id).length === 0 && !existsSync(runnerDir), 10000),
+      `left: ${describePids(projectPids(id))}, ${runnerDir} exists: ${existsSync(runnerDir)}`);
+  }));
+
 test('containment proc with --no-cgroup: no cgroup is created and teardown still leaves nothing', T, () =>
   withDevsup({ args: ['--no-cgroup'] }, async (d) => {
     assert.equal(d.ready.containment, 'proc');

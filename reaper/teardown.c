@@ -48,17 +48,25 @@ static bool teardown_cgroup_kills(const teardown_t *t)
 }
 
 /* The members of the project's cgroup, as proc_descendants lists them (the reaper is not in
- * the group; a pid that exits between the two reads is skipped). */
+ * the group; a pid that exits between the two reads is skipped). Plus the server itself when
+ * it is not in yet: a teardown that begins right after the fork (the master lost with the
+ * start) may come before the child has written itself into cgroup.procs. */
 static size_t teardown_cgroup_members(teardown_t *t, proc_info_t **out)
 {
 	pid_t *pids;
 	size_t n = cgroup_pids(t->contain->dir, &pids), k = 0;
-	*out = n ? xmalloc(n * sizeof(**out)) : NULL;
-	for (size_t i = 0; i < n; i++)
+	bool server_listed = false;
+	*out = xmalloc((n + 1) * sizeof(**out));
+	for (size_t i = 0; i < n; i++) {
+		server_listed = server_listed || pids[i] == t->pgid;
 		if (proc_read(pids[i], &(*out)[k]) == 0)
 			k++;
+	}
 	free(pids);
-	return k;
+	/* our child, not reaped: the pid cannot name anyone else */
+	t->server_outside = t->pgid > 0 && !server_listed && proc_read(t->pgid, &(*out)[k]) == 0 &&
+			    (*out)[k].ppid == getpid() && (*out)[k].state != 'Z';
+	return t->server_outside ? k + 1 : k;
 }
 
 /* One pass over the tree. SIGTERM goes once to each process (a second SIGTERM makes some
@@ -78,6 +86,10 @@ static void teardown_signal_tree(teardown_t *t)
 			for (size_t i = 0; i < n; i++)
 				if (procs[i].pgid != t->pgid && !teardown_seen_before(t, &procs[i]))
 					t->escaped++;
+			/* not in the group yet, so not killed by it (it is the last entry) */
+			if (t->server_outside && proc_signal(&procs[n - 1], SIGKILL) < 0 &&
+			    errno != ESRCH)
+				log_warn("SIGKILL to %d: %s", (int)procs[n - 1].pid, strerror(errno));
 			free(procs);
 			return;
 		}

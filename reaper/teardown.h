@@ -34,6 +34,7 @@ typedef struct {
 	bool forced;  /* SIGKILL had to be sent to something */
 	bool group_termed;
 	bool no_cgroup_kill; /* cgroup.kill failed (an old kernel): SIGKILL one by one */
+	bool server_outside; /* the last walk found the server not yet in its cgroup */
 	unsigned escaped; /* descendants outside the group that had to be signalled */
 	uint64_t started_ms;
 	ev_timer deadline;

@@ -96,7 +96,8 @@ for (const mode of ['cgroup', 'proc']) {
       const expected = (spent * 100) / wall;
       assert.ok(Math.abs(u.cpuPercent - expected) <= Math.max(15, expected * 0.3),
         `cpuPercent ${u.cpuPercent}, expected about ${expected.toFixed(1)} (${spent} ms in ${wall.toFixed(0)} ms)`);
-      assert.ok(u.cpuPercent > 30 && u.cpuPercent <= 150, `cpuPercent ${u.cpuPercent}`);
+      // one core at most (the burn is single-threaded); how much less depends on the machine's load
+      assert.ok(u.cpuPercent > 5 && u.cpuPercent <= 130, `cpuPercent ${u.cpuPercent}`);
       // and an idle interval reads idle
       await sleep(600);
       const idle = await usageOf(d, id);

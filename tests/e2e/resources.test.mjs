@@ -118,9 +118,10 @@ for (const mode of ['cgroup', 'proc']) {
       // the /proc walk re-reads the whole tree on every reap: quadratic in a storm, so a
       // smaller one there (tests/bench/forkstorm.mjs measures both at the same size)
       const forks = mode === 'cgroup' ? 4000 : 1000;
-      const storm = `trap '' TERM; ${NODE} ${SERVER} --port {port} --ignore-sigterm & ` +
+      const storm = `trap '' TERM; ${NODE} ${SERVER} --port {port} --ignore-sigterm & sleep 0.5; ` +
         `i=0; while [ $i -lt ${forks} ]; do sleep 0.05 & setsid sleep 5 & i=$((i+1)); done; wait`;
-      await startOk(d, { projectId: id, command: storm, stopTimeoutMs: 800 });
+      // a loaded machine (CI runs two files at once) may take a while to start node mid-storm
+      await startOk(d, { projectId: id, command: storm, stopTimeoutMs: 800, healthCheck: { timeoutMs: 60000 } }, 90000);
       await pollUntil(() => projectPids(id).length > 200, 10000);
       const stopped = await stopOk(d, id, {}, 60000);
       assert.equal(stopped.forced, true, 'everything ignored SIGTERM: SIGKILL was needed');

@@ -69,6 +69,28 @@ static size_t teardown_cgroup_members(teardown_t *t, proc_info_t **out)
 	return t->server_outside ? k + 1 : k;
 }
 
+/* After the deadline, in a cgroup: one cgroup.kill for every member (and the server, if it is
+ * not in yet). False when the kernel has no cgroup.kill: the caller kills one by one. */
+static bool teardown_kill_group(teardown_t *t, proc_info_t *procs, size_t n)
+{
+	/* the kernel kills every member, and every fork under way, at once */
+	t->forced = true;
+	if (contain_kill(t->contain) < 0) {
+		/* a kernel before 5.14 has no cgroup.kill: one process at a time, as without */
+		log_warn("cgroup.kill in %s: %s", t->contain->dir, strerror(errno));
+		t->no_cgroup_kill = true;
+		ev_timer_start(t->loop, &t->rekill);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pgid != t->pgid && !teardown_seen_before(t, &procs[i]))
+			t->escaped++;
+	/* not in the group yet, so not killed by it (it is the last entry) */
+	if (t->server_outside && proc_signal(&procs[n - 1], SIGKILL) < 0 && errno != ESRCH)
+		log_warn("SIGKILL to %d: %s", (int)procs[n - 1].pid, strerror(errno));
+	return true;
+}
+
 /* One pass over the tree. SIGTERM goes once to each process (a second SIGTERM makes some
  * servers skip their own cleanup); SIGKILL goes to everything, every pass. */
 static void teardown_signal_tree(teardown_t *t)
@@ -79,24 +101,9 @@ static void teardown_signal_tree(teardown_t *t)
 	int sig = t->killing ? SIGKILL : SIGTERM;
 	t->walked_ms = clock_ms();
 	ev_timer_stop(t->loop, &t->rewalk);
-	if (t->killing && teardown_cgroup_kills(t) && n > 0) {
-		/* the kernel kills every member, and every fork under way, at once */
-		t->forced = true;
-		if (contain_kill(t->contain) == 0) {
-			for (size_t i = 0; i < n; i++)
-				if (procs[i].pgid != t->pgid && !teardown_seen_before(t, &procs[i]))
-					t->escaped++;
-			/* not in the group yet, so not killed by it (it is the last entry) */
-			if (t->server_outside && proc_signal(&procs[n - 1], SIGKILL) < 0 &&
-			    errno != ESRCH)
-				log_warn("SIGKILL to %d: %s", (int)procs[n - 1].pid, strerror(errno));
-			free(procs);
-			return;
-		}
-		/* a kernel before 5.14 has no cgroup.kill: one process at a time, as without */
-		log_warn("cgroup.kill in %s: %s", t->contain->dir, strerror(errno));
-		t->no_cgroup_kill = true;
-		ev_timer_start(t->loop, &t->rekill);
+	if (t->killing && teardown_cgroup_kills(t) && n > 0 && teardown_kill_group(t, procs, n)) {
+		free(procs);
+		return;
 	}
 	bool group_alive = false;
 	for (size_t i = 0; i < n; i++)

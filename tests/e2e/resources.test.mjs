@@ -2,11 +2,12 @@
 // devsup may create one (root here, as in CI), the /proc walk elsewhere, and memory limits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  withDevsup, FIXTURES, SERVER, NODE, projectId, projectPids, describePids, pollUntil, sleep, HEAVY,
+  withDevsup, FIXTURES, SERVER, NODE, DEVSUP_BIN, projectId, projectPids, describePids, pollUntil, sleep, HEAVY,
 } from './lib/harness.mjs';
 import { startOk, stopOk, start, expectError, expectType, assertNothingAlive } from './lib/dev.mjs';
 
@@ -181,6 +182,34 @@ test('containment proc with --no-cgroup: no cgroup is created and teardown still
     assert.ok(stopped.escaped >= 1, 'the setsid sleeper was found by the /proc walk');
     assertNothingAlive(id);
   }));
+
+const haveSetpriv = (() => { try { return readFileSync('/usr/bin/setpriv').length > 0; } catch { return false; } })();
+test('containment proc where the cgroup cannot be created: devsup as an unprivileged user without delegation', { ...T, skip: (process.getuid() !== 0 || !haveSetpriv) && 'needs root (to become nobody) and setpriv' }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'devsup-nobody-'));
+  chmodSync(dir, 0o755);
+  const bin = path.join(dir, 'devsup-as-nobody');
+  writeFileSync(bin, `#!/bin/sh\nexec setpriv --reuid 65534 --regid 65534 --clear-groups ${DEVSUP_BIN} "$@"\n`);
+  chmodSync(bin, 0o755);
+  try {
+    await withDevsup({ bin, env: { HOME: dir } }, async (d) => {
+      assert.equal(d.ready.containment, 'proc');
+      // the log line saying why (stderr may come a moment after the ready event)
+      await pollUntil(() => /containment: \/proc/.test(d.stderr), 3000);
+      assert.match(d.stderr, /containment: \/proc \(.*not writable/);
+      const id = projectId('nobody');
+      await startOk(d, { projectId: id, command: [NODE, SERVER, '--port', '{port}', '--daemon'], cwd: FIXTURES });
+      await pollUntil(() => projectPids(id).length >= 3, 10000);
+      const st = await usageOf(d, id);
+      assert.equal(st.containment, 'proc');
+      assert.ok(st.usage.processes >= 2 && st.usage.rssBytes > 0, JSON.stringify(st.usage));
+      const stopped = await stopOk(d, id);
+      assert.ok(stopped.escaped >= 1);
+      assertNothingAlive(id);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('memory_limit: a server growing to 300 MB under a 100 MB limit is stopped and reported; one under its limit runs on', T, () =>
   withDevsup({}, async (d) => {

@@ -6,6 +6,8 @@
 //    root (or a delegated cgroup), else it reports proc twice;
 //  - the cost of a `status` with usage for 100 live projects (the tiny C fixture): round trip
 //    and devsup's own CPU per status, both containments.
+// BENCH_FORKS, BENCH_PROJECTS, BENCH_STATUS_RUNS, BENCH_RUNS and BENCH_ONLY (storm | status)
+// change the sizes.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -92,7 +94,15 @@ async function statusCost(args, label) {
     `round trip median ${median(rtts).toFixed(2)} ms (max ${Math.max(...rtts).toFixed(2)}), devsup CPU ${cpu.toFixed(2)} ms per status`);
 }
 
-await forkStorm([], 'cg');
-await forkStorm(['--no-cgroup'], 'proc');
-await statusCost([], 'cg');
-await statusCost(['--no-cgroup'], 'proc');
+// BENCH_ONLY=storm or status runs one part; BENCH_RUNS repeats the storms (alternating).
+const only = process.env.BENCH_ONLY;
+if (only !== 'status') {
+  for (let i = 0; i < Number(process.env.BENCH_RUNS || 1); i++) {
+    await forkStorm([], 'cg');
+    await forkStorm(['--no-cgroup'], 'proc');
+  }
+}
+if (only !== 'storm') {
+  await statusCost([], 'cg');
+  await statusCost(['--no-cgroup'], 'proc');
+}

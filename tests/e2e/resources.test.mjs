@@ -116,8 +116,8 @@ for (const mode of ['cgroup', 'proc']) {
   test(`fork storm (${mode}): a server forking short-lived and setsid children while ignoring SIGTERM leaves nothing`, { ...T, skip: skip || HEAVY }, () =>
     withDevsup({ args }, async (d) => {
       const id = projectId('storm');
-      // the /proc walk re-reads the whole tree on every reap: quadratic in a storm, so a
-      // smaller one there (tests/bench/forkstorm.mjs measures both at the same size)
+      // the /proc walk reads the whole tree on every pass (one every 20 ms at most): a smaller
+      // storm there keeps the test short (tests/bench/resources.mjs measures both at one size)
       const forks = mode === 'cgroup' ? 4000 : 1000;
       const storm = `trap '' TERM; ${NODE} ${SERVER} --port {port} --ignore-sigterm & sleep 0.5; ` +
         `i=0; while [ $i -lt ${forks} ]; do sleep 0.05 & setsid sleep 5 & i=$((i+1)); done; wait`;

@@ -1,6 +1,5 @@
 #include "common/usage.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +20,7 @@ uint64_t usage_rss(pid_t pid)
 {
 	char path[64], buf[128];
 	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t r = fd_read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	ssize_t r = file_read_small(path, buf, sizeof(buf) - 1);
 	if (r <= 0)
 		return 0;
 	buf[r] = '\0';

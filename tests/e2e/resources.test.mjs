@@ -2,7 +2,7 @@
 // devsup may create one (root here, as in CI), the /proc walk elsewhere, and memory limits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
@@ -194,8 +194,12 @@ test('containment proc where the cgroup cannot be created: devsup as an unprivil
   const bin = path.join(dir, 'devsup-as-nobody');
   writeFileSync(bin, `#!/bin/sh\nexec setpriv --reuid 65534 --regid 65534 --clear-groups ${DEVSUP_BIN} "$@"\n`);
   chmodSync(bin, 0o755);
+  // a state dir of its own (the runner lock refuses one that belongs to another user)
+  const stateDir = path.join(dir, 'state');
+  mkdirSync(stateDir, { mode: 0o700 });
+  chownSync(stateDir, 65534, 65534);
   try {
-    await withDevsup({ bin, env: { HOME: dir } }, async (d) => {
+    await withDevsup({ bin, env: { HOME: dir }, args: ['--state-dir', stateDir] }, async (d) => {
       assert.equal(d.ready.containment, 'proc');
       // the log line saying why (stderr may come a moment after the ready event)
       await pollUntil(() => /containment: \/proc/.test(d.stderr), 3000);

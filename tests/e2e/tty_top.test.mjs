@@ -46,7 +46,8 @@ test('top: appears, refreshes every second, sorts by c/m, and q gives the prompt
     await t.waitFor(/devsup top —/);
     t.keys('C-c');
     await t.waitFor(/devsup> *$/m);
-    t.keys('C-d');
+    t.keys('-l', 'quit!'); // Ctrl-D would ask first, with projects live
+    t.keys('Enter');
     await t.waitFor('devsup exited 0', 30000);
     assert.ok(await pollUntil(() => leftovers(t.rid).length === 0, 5000), 'processes left after Ctrl-D');
   } finally {

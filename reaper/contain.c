@@ -22,7 +22,7 @@ static void contain_inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->changed(c->ctx);
 }
 
-static bool contain_watch(contain_t *c, const char *file, bool required)
+static bool contain_watch_file(contain_t *c, const char *file, bool required)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", c->dir, file);
@@ -60,18 +60,33 @@ bool contain_open(contain_t *c, struct ev_loop *loop, const char *runner_dir,
 	if (cgroup_populated(c->dir) == 1 && cgroup_kill(c->dir) < 0)
 		log_warn("cgroup.kill in %s: %s", c->dir, strerror(errno));
 	c->procs_fd = cgroup_open_procs(c->dir);
-	c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (c->procs_fd < 0 || c->inotify_fd < 0 || !contain_watch(c, "cgroup.events", true)) {
+	if (c->procs_fd < 0) {
 		log_warn("cgroup %s unusable (%s); falling back to /proc", c->dir, strerror(errno));
 		contain_close(c, false);
 		return false;
 	}
-	contain_watch(c, "memory.events", false);
-	ev_io_init(&c->watcher, contain_inotify_cb, c->inotify_fd, EV_READ);
-	c->watcher.data = c;
-	ev_io_start(loop, &c->watcher);
 	c->on = true;
 	return true;
+}
+
+void contain_watch(contain_t *c)
+{
+	if (!c->on || c->inotify_fd >= 0)
+		return;
+	/* inotify instances are few per user (fs.inotify.max_user_instances, often 128): one is
+	 * held only while it is needed, a teardown or a memory.max. Without one, the end is
+	 * still seen: the last process's exit is also a SIGCHLD to this subreaper. */
+	c->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (c->inotify_fd < 0) {
+		log_info("inotify for %s: %s; its end is seen through SIGCHLD alone", c->dir,
+			 strerror(errno));
+		return;
+	}
+	contain_watch_file(c, "cgroup.events", true);
+	contain_watch_file(c, "memory.events", false);
+	ev_io_init(&c->watcher, contain_inotify_cb, c->inotify_fd, EV_READ);
+	c->watcher.data = c;
+	ev_io_start(c->loop, &c->watcher);
 }
 
 const char *contain_kind(const contain_t *c)
@@ -101,6 +116,7 @@ bool contain_limit_memory(contain_t *c, uint64_t bytes)
 	}
 	/* one OOM kill takes the whole tree, as the stop that follows would anyway */
 	(void)!cgroup_write(c->dir, "memory.oom.group", "1");
+	contain_watch(c); /* memory.events says when the kernel OOM-killed */
 	return true;
 }
 

@@ -11,8 +11,9 @@
 /*
  * A project's own cgroup (SPEC §9), when the master gave us a runner directory: created
  * before the server is forked, joined by the child before exec (through procs_fd), watched
- * with inotify so "the group is empty" (cgroup.events populated 0) and "the kernel OOM-killed
- * in it" (memory.events) arrive as events, never by polling; removed once empty.
+ * with inotify while that matters (a teardown, a memory.max) so "the group is empty"
+ * (cgroup.events populated 0) and "the kernel OOM-killed in it" (memory.events) arrive as
+ * events, never by polling; removed once empty.
  */
 typedef void (*contain_changed_cb)(void *ctx);
 
@@ -27,11 +28,14 @@ typedef struct {
 	void *ctx;
 } contain_t;
 
-/* Creates runner_dir/project_id and starts watching it; false (containment "proc", with a
- * warning logged) if it cannot. changed is called whenever cgroup.events or memory.events
+/* Creates runner_dir/project_id; false (containment "proc", with a warning logged) if it
+ * cannot. changed is called, once contain_watch ran, whenever cgroup.events or memory.events
  * change. */
 bool contain_open(contain_t *c, struct ev_loop *loop, const char *runner_dir,
 		  const char *project_id, contain_changed_cb changed, void *ctx);
+/* Starts watching the group's events with inotify (a teardown, a memory.max); without an
+ * inotify instance to spare it logs and does without. */
+void contain_watch(contain_t *c);
 /* "cgroup" or "proc". */
 const char *contain_kind(const contain_t *c);
 /* True when nothing is alive in the group (always true when off). */

@@ -195,6 +195,8 @@ void teardown_start(teardown_t *t, struct ev_loop *loop, contain_t *contain, pid
 	memset(t, 0, sizeof(*t));
 	t->loop = loop;
 	t->contain = contain;
+	if (contain)
+		contain_watch(contain); /* populated 0 as an event */
 	t->pgid = pgid;
 	t->active = true;
 	t->started_ms = clock_ms();

@@ -114,8 +114,7 @@ void output_event(json_t *ev)
 		out.sink(ev);
 		return;
 	}
-	/* reals (usage.cpuPercent) as a person reads them: 16.8, not 16.800000000000001 */
-	char *s = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	char *s = json_dumps(ev, JSON_COMPACT);
 	json_decref(ev);
 	if (s)
 		output_append(s, strlen(s), true);

@@ -51,7 +51,7 @@ START_TEST(test_listen_is_reported_and_let_through)
 				"import socket, sys, time\n"
 				"s = socket.socket(); s.bind(('127.0.0.2', 0)); s.listen()\n"
 				"print(s.getsockname()[1], flush=True); time.sleep(10)\n");
-	spawn_ids_t ids = {"unit-trap", "unit", 1000, NULL};
+	spawn_ids_t ids = {"unit-trap", "unit", 1000, NULL, 0};
 	spawn_plan_t plan;
 	failure_t f;
 	ck_assert(spawn_prepare(cmd, "/", 0, NULL, &ids, &plan, &f));
@@ -119,7 +119,7 @@ START_TEST(test_without_trap_no_filter)
 {
 	/* the tunnel and --no-listen-trap: no report, the child runs unfiltered */
 	json_t *cmd = json_pack("[s, s, s]", "sh", "-c", "grep -q '^Seccomp:.*0$' /proc/self/status");
-	spawn_ids_t ids = {"unit-trap", "unit", 1000, NULL};
+	spawn_ids_t ids = {"unit-trap", "unit", 1000, NULL, 0};
 	spawn_plan_t plan;
 	failure_t f;
 	ck_assert(spawn_prepare(cmd, "/", 0, NULL, &ids, &plan, &f));

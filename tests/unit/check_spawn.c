@@ -41,7 +41,7 @@ static spawn_plan_t plan_with(json_t *inherit)
 	setenv("PATH", "/usr/bin:/bin", 1);
 	json_t *command = json_pack("[s]", "/bin/true");
 	json_t *env = json_pack("{s:s, s:s}", "ADDED", "1", "DEVSUP_RUNNER_ID", "forged");
-	spawn_ids_t ids = {"proj", "runner", 2500, inherit};
+	spawn_ids_t ids = {"proj", "runner", 2500, inherit, 0};
 	spawn_plan_t plan;
 	failure_t f;
 	ck_assert_msg(spawn_prepare(command, "/", 4321, env, &ids, &plan, &f), "%s", f.message);
@@ -106,7 +106,7 @@ START_TEST(test_inherit_false)
 END_TEST
 
 /* Resolution of the command (SPEC §4.2): exact reasons for each way it fails. */
-static const spawn_ids_t resolve_ids = {"p", "r", 1000, NULL};
+static const spawn_ids_t resolve_ids = {"p", "r", 1000, NULL, 0};
 
 /* A PATH entry this user cannot search (e.g. /root/bin for a normal user): the command is not
  * found, and the message names that directory; it is not "found but not executable". */

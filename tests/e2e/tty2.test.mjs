@@ -54,7 +54,10 @@ test('devsup --tty > out.txt: typed lines run, the file holds plain lines, the t
   }
 });
 
-test('a half-typed line longer than the terminal is not duplicated above events', { ...T, skip: noTmux }, () =>
+// Not under valgrind: the redraw lags the 0.2 s ticks there, so the screen shows the events but
+// not yet the line; what is checked is drawing, not memory.
+const redrawSkip = noTmux || (process.env.DEVSUP_VALGRIND && 'under valgrind the redraw lags the events it is checked against');
+test('a half-typed line longer than the terminal is not duplicated above events', { ...T, skip: redrawSkip }, () =>
   withTmux({ width: 60, height: 30 }, async (t) => {
     type(t, `start tick --cwd ${FIXTURES} --logs -- ${ticker('tick')}`);
     await t.waitFor(/tick +starting → running/);

@@ -1,6 +1,8 @@
 #include "supervisor/tunnel_config.h"
 
+#include <ctype.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,13 +50,143 @@ static const char *provider_bin(const provider_t *p)
 	return p->bin;
 }
 
-static bool regex_ok(const char *pattern)
+/* glibc's regcomp copies a repeated atom once per bound ({m,n}: n copies, + and *: two), so a
+ * short pattern such as (a{1000}){1000} builds a million nodes and takes ~200 MB in the master.
+ * re_cost is an upper bound on those copies, computed before regcomp ever sees the pattern. A
+ * bracket expression counts more than a character: with classes it is a charset, not a byte. */
+#define RE_MAX_LEN 4096
+#define RE_MAX_COST 16384
+#define RE_MAX_DEPTH 32
+#define RE_BRACKET_COST 16
+
+static size_t cost_mul(size_t a, size_t b)
 {
+	return b && a > (RE_MAX_COST + 1) / b ? RE_MAX_COST + 1 : a * b;
+}
+
+static size_t cost_add(size_t a, size_t b)
+{
+	return a + b > RE_MAX_COST ? RE_MAX_COST + 1 : a + b;
+}
+
+/* Index of the ']' that closes the bracket expression opening at p[i] (or of the final NUL). */
+static size_t bracket_end(const char *p, size_t i)
+{
+	i++;
+	if (p[i] == '^')
+		i++;
+	if (p[i] == ']')
+		i++;
+	while (p[i] && p[i] != ']') {
+		if (p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.')) {
+			const char *close = strchr(p + i + 2, ']');
+			i = close ? (size_t)(close - p) : strlen(p) - 1;
+		}
+		i++;
+	}
+	return i;
+}
+
+/* Parses {m}, {m,} or {m,n} at p[i]; returns how many copies of the atom it makes, 0 if p[i]
+ * does not start a valid bound (then it is a literal brace), and sets *end to its last index. */
+static size_t bound_copies(const char *p, size_t i, size_t *end)
+{
+	size_t m = 0, n = 0, j = i + 1;
+	bool has_n = false, comma = false;
+	if (!isdigit((unsigned char)p[j]))
+		return 0;
+	for (; isdigit((unsigned char)p[j]); j++)
+		m = cost_add(cost_mul(m, 10), (size_t)(p[j] - '0'));
+	if (p[j] == ',') {
+		comma = true;
+		for (j++; isdigit((unsigned char)p[j]); j++, has_n = true)
+			n = cost_add(cost_mul(n, 10), (size_t)(p[j] - '0'));
+	}
+	if (p[j] != '}')
+		return 0;
+	*end = j;
+	size_t copies = has_n ? n : comma ? m + 1 : m;
+	return copies ? copies : 1;
+}
+
+static size_t re_cost(const char *p, bool *backref)
+{
+	struct {
+		size_t total, last;
+	} st[RE_MAX_DEPTH + 1] = {{0, 0}};
+	unsigned d = 0;
+	for (size_t i = 0; p[i] && st[d].total <= RE_MAX_COST; i++) {
+		size_t atom = 1, k, end;
+		switch (p[i]) {
+		case '\\':
+			if (p[i + 1] >= '1' && p[i + 1] <= '9')
+				*backref = true;
+			if (p[i + 1])
+				i++;
+			break;
+		case '[':
+			i = bracket_end(p, i);
+			if (!p[i])
+				return st[d].total;
+			atom = RE_BRACKET_COST;
+			break;
+		case '(':
+			if (d == RE_MAX_DEPTH)
+				return RE_MAX_COST + 1;
+			st[++d].total = 0;
+			st[d].last = 0;
+			continue;
+		case ')':
+			if (d == 0)
+				break;
+			atom = cost_add(st[d--].total, 1);
+			break;
+		case '|':
+			st[d].last = 0;
+			continue;
+		case '*':
+		case '+':
+		case '?':
+			st[d].total = cost_add(st[d].total, st[d].last);
+			st[d].last = cost_mul(st[d].last, 2);
+			continue;
+		case '{':
+			if ((k = bound_copies(p, i, &end)) == 0)
+				break;
+			st[d].total = cost_add(st[d].total, cost_mul(st[d].last, k - 1));
+			st[d].last = cost_mul(st[d].last, k);
+			i = end;
+			continue;
+		default:
+			break;
+		}
+		st[d].total = cost_add(st[d].total, atom);
+		st[d].last = atom;
+	}
+	for (; d > 0; d--)
+		st[d - 1].total = cost_add(st[d - 1].total, st[d].total);
+	return st[0].total;
+}
+
+/* NULL if the pattern is a usable POSIX ERE, else what is wrong with it. */
+static const char *regex_problem(const char *pattern)
+{
+	if (!pattern || !*pattern)
+		return "is missing";
+	if (strlen(pattern) > RE_MAX_LEN)
+		return "is longer than 4096 bytes";
+	bool backref = false;
+	size_t cost = re_cost(pattern, &backref);
+	if (backref) /* matching with one is exponential in the line's length */
+		return "uses a back-reference (\\1 to \\9), which a URL pattern does not need";
+	if (cost > RE_MAX_COST)
+		return "repeats too much (its repetitions would expand to more than 16384 copies; use + "
+		       "or * instead of large {m,n} bounds)";
 	regex_t re;
 	if (regcomp(&re, pattern, REG_EXTENDED) != 0)
-		return false;
+		return "is not a valid POSIX extended regular expression";
 	regfree(&re);
-	return true;
+	return NULL;
 }
 
 static bool get_count(const json_t *t, const char *key, long long lo, long long hi,
@@ -109,9 +241,10 @@ bool tunnel_config_resolve(const json_t *tunnel, json_t **out, char *err, size_t
 					 "the custom provider");
 			goto bad;
 		}
-		if (!pattern || !*pattern || !regex_ok(pattern)) {
-			snprintf(err, n, "field 'tunnel.urlPattern' must be a valid POSIX extended regular "
-					 "expression for the custom provider");
+		const char *problem = regex_problem(pattern);
+		if (problem) {
+			snprintf(err, n, "field 'tunnel.urlPattern' %s; the custom provider needs a POSIX "
+					 "extended regular expression whose group 1 is the URL", problem);
 			goto bad;
 		}
 		json_object_set(spec, "argv", cmd);

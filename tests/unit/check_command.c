@@ -240,6 +240,43 @@ START_TEST(test_unknown_fields_refused)
 }
 END_TEST
 
+static void pattern_check(const char *pattern_json, const char *needle)
+{
+	char field[512];
+	snprintf(field, sizeof(field),
+		 "{\"provider\":\"custom\",\"command\":[\"sh\"],\"urlPattern\":%s}",
+		 pattern_json);
+	if (needle) {
+		refused("tunnel", field, needle);
+		return;
+	}
+	char err[256] = "";
+	json_t *req = with("tunnel", field);
+	json_t *spec = command_validate_start(req, err, sizeof(err));
+	ck_assert_msg(spec != NULL, "%s refused: %s", pattern_json, err);
+	json_decref(spec);
+	json_decref(req);
+}
+
+START_TEST(test_url_pattern_bounded)
+{
+	/* found by fuzzing: regcomp of this took 2 GB in the master */
+	pattern_check("\"(a{1000}){1000}\"", "repeats too much");
+	pattern_check("\"((a{30}){30}){30}\"", "repeats too much");
+	pattern_check("\"[[:alpha:]]{1,2000}\"", "repeats too much");
+	pattern_check("\"(((((((((((((((((((((((((((((((((a)))))))))))))))))))))))))))))))))\"",
+		      "repeats too much");
+	pattern_check("\"(https://[a-z]+)\\\\1\"", "back-reference");
+	pattern_check("\"[z-a]\"", "not a valid POSIX extended");
+	pattern_check("\"\"", "is missing");
+	/* what real URL patterns look like stays accepted */
+	pattern_check("\"(https://[a-z0-9-]{1,63}\\\\.[a-z]{2,63})\"", NULL);
+	pattern_check("\"url=(https://[^\\\" ]+)\"", NULL);
+	pattern_check("\"ready at (https://[^ ]+)|(https://x{1,5}\\\\.test)\"", NULL);
+	pattern_check("\"a{2}b{1,}c\\\\{1\"", NULL);
+}
+END_TEST
+
 START_TEST(test_expect)
 {
 	static const char *const good[] = {"\"any\"", "\"2xx-3xx\"", "[200]", "[200, 204, 599]",
@@ -296,6 +333,7 @@ Suite *command_suite(void)
 	tcase_add_test(tc, test_inherit_env_refused);
 	tcase_add_test(tc, test_unknown_fields_refused);
 	tcase_add_test(tc, test_expect);
+	tcase_add_test(tc, test_url_pattern_bounded);
 	tcase_add_test(tc, test_closest_field);
 	suite_add_tcase(s, tc);
 	return s;

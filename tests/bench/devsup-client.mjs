@@ -26,5 +26,15 @@ export function startDevsup(bin, args, env = {}) {
     send({ type: 'shutdown', id: 'bye' });
     await next((e) => e.type === 'shutdown-complete');
   };
-  return { proc, next, send, shutdown };
+  // req: sends cmd with a fresh id and resolves with its answer (not a state event).
+  let n = 0;
+  const req = (cmd) => {
+    const id = `c${++n}`;
+    const answer = next((e) => e.commandId === id && e.type !== 'dev-server-state');
+    send({ ...cmd, id });
+    return answer;
+  };
+  // close: stdin EOF, resolved when devsup has exited.
+  const close = () => new Promise((resolve) => { proc.on('exit', resolve); proc.stdin.end(); });
+  return { proc, next, send, req, shutdown, close };
 }

@@ -8,11 +8,11 @@
 //    and devsup's own CPU per status, both containments.
 // BENCH_FORKS, BENCH_PROJECTS, BENCH_STATUS_RUNS, BENCH_RUNS and BENCH_ONLY (storm | status)
 // change the sizes.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+
+import { startDevsup as startClient } from './devsup-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = process.env.DEVSUP_BIN || path.join(here, '../../build/devsup');
@@ -24,30 +24,8 @@ const statusRuns = Number(process.env.BENCH_STATUS_RUNS || 30);
 
 function startDevsup(args, tag) {
   const lo = 20000 + (process.pid % 200) * 150;
-  const proc = spawn(bin, ['--no-tty', '--runner-id', `bench-res-${tag}-${process.pid}`, '--log-level', 'warn',
-    '--port-range', `${lo}-${lo + 149}`, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting = [];
-  const backlog = [];
-  readline.createInterface({ input: proc.stdout }).on('line', (line) => {
-    const ev = JSON.parse(line);
-    const i = waiting.findIndex((w) => w.pred(ev));
-    if (i >= 0) waiting.splice(i, 1)[0].resolve(ev);
-    else backlog.push(ev);
-  });
-  const next = (pred) => {
-    const i = backlog.findIndex(pred);
-    if (i >= 0) return Promise.resolve(backlog.splice(i, 1)[0]);
-    return new Promise((resolve) => waiting.push({ pred, resolve }));
-  };
-  let n = 0;
-  const req = (cmd) => {
-    const id = `c${++n}`;
-    const p = next((e) => e.commandId === id && e.type !== 'dev-server-state');
-    proc.stdin.write(JSON.stringify({ ...cmd, id }) + '\n');
-    return p;
-  };
-  const close = () => new Promise((resolve) => { proc.on('exit', resolve); proc.stdin.end(); });
-  return { proc, next, req, close };
+  return startClient(bin, ['--runner-id', `bench-res-${tag}-${process.pid}`, '--log-level', 'warn',
+    '--port-range', `${lo}-${lo + 149}`, ...args]);
 }
 
 const cpuMs = (pid) => {

@@ -28,5 +28,6 @@ Suite *store_outbox_suite(void);
 Suite *adopt_suite(void);
 Suite *line_id_suite(void);
 Suite *resources_suite(void);
+Suite *colwidth_suite(void);
 
 #endif

@@ -148,10 +148,12 @@ static void log_tail(sb_t *b, const json_t *ev)
 		const char *line = json_string_value(json_array_get(tail, i));
 		if (blank(line))
 			continue;
+		char *text = tty_expand_tabs(line);
 		indent(b, ev);
 		sb_paint(b, C_DIM, "│ ", 0);
-		sb_paint(b, names_error(line) ? C_RED : NULL, line ? line : "", 0);
+		sb_paint(b, names_error(line) ? C_RED : NULL, text, 0);
 		sb_puts(b, "\n");
+		free(text);
 	}
 	if (shown < nonblank) {
 		indent(b, ev);
@@ -331,9 +333,11 @@ char *tty_humanize(const char *text)
 static void fmt_log_line(sb_t *b, const char *stream, const char *line)
 {
 	bool err = stream && strcmp(stream, "stderr") == 0;
+	char *text = tty_expand_tabs(line ? line : "");
 	sb_paint(b, C_DIM, "│ ", 0);
-	sb_paint(b, err ? C_YELLOW : NULL, line ? line : "", 0);
+	sb_paint(b, err ? C_YELLOW : NULL, text, 0);
 	sb_puts(b, "\n");
+	free(text);
 }
 
 static void fmt_log(sb_t *b, const json_t *ev)

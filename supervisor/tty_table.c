@@ -184,8 +184,8 @@ char *tty_format_status(const json_t *projects, bool color, uint64_t now_ms, int
 		char **row = cells + r * STATUS_COLS;
 		status_row(sorted[r], now_ms, row, has);
 		for (int c = 0; c < STATUS_COLS; c++)
-			if ((int)strlen(row[c]) > width[c])
-				width[c] = (int)strlen(row[c]);
+			if ((int)tty_text_width(row[c], strlen(row[c])) > width[c])
+				width[c] = (int)tty_text_width(row[c], strlen(row[c]));
 	}
 	for (int c = COL_RESTARTS; c < STATUS_COLS; c++)
 		shown[c] = has[c];

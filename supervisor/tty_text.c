@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/colwidth.h"
 #include "common/util.h"
 
 void sb_printf(sb_t *b, const char *fmt, ...)
@@ -41,20 +42,25 @@ void sb_paint(sb_t *b, const char *sgr, const char *text, int width)
 		sb_puts(b, " ");
 }
 
+/* The length of the CSI sequence (a colour) at s, or 0 if none starts there. */
+static size_t csi_len(const char *s, size_t len)
+{
+	size_t i = 2;
+	if (len < 2 || s[0] != '\033' || s[1] != '[')
+		return 0;
+	while (i < len && !(s[i] >= 0x40 && s[i] <= 0x7e))
+		i++;
+	return i < len ? i + 1 : len;
+}
+
 size_t tty_text_width(const char *s, size_t len)
 {
-	size_t w = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\033' && i + 1 < len && s[i + 1] == '[') {
-			/* a CSI sequence (colours): no width, up to its final byte */
-			for (i += 2; i < len && !(s[i] >= 0x40 && s[i] <= 0x7e); i++)
-				;
-			continue;
-		}
-		/* one column per character: every byte but UTF-8 continuation bytes */
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	size_t col = 0;
+	for (size_t i = 0; i < len;) {
+		size_t esc = csi_len(s + i, len - i);
+		i += esc ? esc : colwidth_step(s + i, len - i, &col);
 	}
-	return w;
+	return col;
 }
 
 const char *tty_state_color(const char *state)
@@ -75,65 +81,68 @@ const char *tty_state_color(const char *state)
  * clock and the project), under the text of an indented line. */
 static size_t hang_indent(const char *line, size_t len, int cols)
 {
-	size_t col = 0, i = 0, words = 0;
-	bool clock = false, in_word = false;
-	/* the plain text's first columns decide: skip colours */
-	char plain[64];
-	size_t pn = 0;
-	for (; i < len && pn < sizeof(plain) - 1; i++) {
-		if (line[i] == '\033') {
-			while (i < len && !(line[i] >= 0x40 && line[i] <= 0x7e && line[i] != '['))
-				i++;
-			continue;
-		}
-		if (((unsigned char)line[i] & 0xc0) == 0x80)
-			continue;
-		plain[pn++] = line[i];
+	char plain[10]; /* the first bytes of the text without its colours: is it a clock? */
+	size_t pn = 0, col = 0, words = 0, indent = 0;
+	bool in_word = false;
+	for (size_t i = 0; i < len && pn < sizeof(plain) - 1;) {
+		size_t esc = csi_len(line + i, len - i);
+		if (!esc)
+			plain[pn++] = line[i];
+		i += esc ? esc : 1;
 	}
 	plain[pn] = '\0';
-	clock = pn >= 9 && plain[2] == ':' && plain[5] == ':' && plain[8] == ' ';
-	for (i = 0; i < pn; i++) {
-		bool sp = plain[i] == ' ';
-		if (!sp && !in_word) {
-			words++;
-			if (!clock || words == 3)
-				break;
+	bool clock = pn >= 9 && plain[2] == ':' && plain[5] == ':' && plain[8] == ' ';
+	for (size_t i = 0; i < len;) {
+		size_t esc = csi_len(line + i, len - i);
+		if (esc) {
+			i += esc;
+			continue;
+		}
+		size_t at = col, n = colwidth_step(line + i, len - i, &col);
+		bool sp = line[i] == ' ';
+		if (!sp && !in_word && (++words == 3 || !clock)) {
+			indent = at;
+			/* a marker ("│ " of output lines, "→ " of suggestions: one character that
+			 * is not ASCII, then a blank) belongs to the margin: continue under the
+			 * text after it */
+			if ((unsigned char)line[i] >= 0x80 && i + n < len && line[i + n] == ' ')
+				indent = col + 1;
+			break;
 		}
 		in_word = !sp;
+		i += n;
 	}
-	col = i < pn ? i : 0;
-	/* a marker ("│ " of output lines, "→ " of suggestions; one multibyte character, its
-	 * lead byte here) belongs to the margin: continue under the text after it */
-	if (i + 1 < pn && (unsigned char)plain[i] >= 0xc0 && plain[i + 1] == ' ')
-		col += 2;
-	return col > (size_t)cols / 2 ? (size_t)cols / 2 : col;
+	return indent > (size_t)cols / 2 ? (size_t)cols / 2 : indent;
 }
 
+/* line (longer than cols) as rows of at most cols columns, broken at a blank or after a wide
+ * character where there is one, never inside a character; the rows after the first under a hanging indent. */
 static void fold_line(sb_t *b, const char *line, size_t len, int cols)
 {
 	size_t indent = hang_indent(line, len, cols), pos = 0;
 	bool first = true;
 	while (pos < len) {
 		size_t avail = first ? (size_t)cols : (size_t)cols - indent, col = 0, i = pos,
-		       brk = 0;
+		       brk = 0, unit = 0;
 		bool full = false;
 		while (i < len) {
-			if (line[i] == '\033' && i + 1 < len && line[i + 1] == '[') {
-				for (i += 2; i < len && !(line[i] >= 0x40 && line[i] <= 0x7e); i++)
-					;
-				i++;
+			size_t esc = csi_len(line + i, len - i), next = col;
+			if (esc) {
+				i += esc;
 				continue;
 			}
-			if (((unsigned char)line[i] & 0xc0) != 0x80) {
-				if (col == avail) {
-					full = true;
-					break;
-				}
-				col++;
-				if (line[i] == ' ' && col > 1)
-					brk = i;
+			size_t n = colwidth_step(line + i, len - i, &next);
+			if (next > avail) { /* a wide character at the edge goes whole to the next row */
+				full = true;
+				unit = n;
+				break;
 			}
-			i++;
+			if (line[i] == ' ' && col > 0)
+				brk = i;
+			else if (next - col == 2) /* CJK text breaks between any two ideographs */
+				brk = i + n;
+			col = next;
+			i += n;
 		}
 		if (!first)
 			sb_printf(b, "%*s", (int)indent, "");
@@ -141,7 +150,8 @@ static void fold_line(sb_t *b, const char *line, size_t len, int cols)
 			sb_printf(b, "%.*s", (int)(len - pos), line + pos);
 			break;
 		}
-		size_t end = brk > pos ? brk : i;
+		/* no room for even one unit (a ZWJ sequence wider than the row): it goes alone */
+		size_t end = brk > pos ? brk : i > pos ? i : i + unit;
 		sb_printf(b, "%.*s\n", (int)(end - pos), line + pos);
 		pos = end;
 		while (pos < len && line[pos] == ' ')
@@ -172,19 +182,31 @@ char *tty_fit(const char *text, int cols)
 	return b.s ? b.s : xstrdup("");
 }
 
-/* cell cut to width columns, its last one an ellipsis (malloc'd). */
 char *tty_ellipsize(const char *cell, int width)
 {
-	size_t len = strlen(cell);
+	size_t len = strlen(cell), used;
 	if ((int)tty_text_width(cell, len) <= width || width < 1)
 		return xstrdup(cell);
-	size_t i = 0;
-	for (int w = 0; i < len; i++) {
-		if (((unsigned char)cell[i] & 0xc0) != 0x80 && ++w == width)
-			break;
-	}
-	char *s = xmalloc(i + 4);
-	memcpy(s, cell, i);
-	memcpy(s + i, "…", 4);
+	/* what fits before the ellipsis; a wide character that would straddle it stays out
+	 * whole (the cell is then a column short: its padding fills it) */
+	size_t n = colwidth_cut(cell, len, (size_t)width - 1, &used);
+	char *s = xmalloc(n + 4);
+	memcpy(s, cell, n);
+	memcpy(s + n, "…", 4);
 	return s;
+}
+
+char *tty_expand_tabs(const char *text)
+{
+	sb_t b = {0};
+	size_t col = 0, len = strlen(text);
+	for (size_t i = 0; i < len;) {
+		size_t at = col, n = colwidth_step(text + i, len - i, &col);
+		if (text[i] == '\t')
+			sb_printf(&b, "%*s", (int)(col - at), "");
+		else
+			sb_printf(&b, "%.*s", (int)n, text + i);
+		i += n;
+	}
+	return b.s ? b.s : xstrdup("");
 }

@@ -40,12 +40,18 @@ static inline const char *json_str(const json_t *o, const char *key)
 
 /* The colour of a state: running green, failed red, starting/stopping yellow, others dim. */
 const char *tty_state_color(const char *state);
-/* Columns text takes on a terminal: colour sequences take none, a UTF-8 character one. */
+/* Columns text takes on a terminal: colour sequences none, the rest as colwidth counts it
+ * (CJK and emoji 2, combining marks 0, tabs to the next multiple of 8). */
 size_t tty_text_width(const char *s, size_t len);
 /* text with each line longer than cols folded at a blank, under a hanging indent (the text
- * column of an event line); colours pass through. cols < 20: text as it is. */
+ * column of an event line), never inside a character; colours pass through. cols < 20: text
+ * as it is. */
 char *tty_fit(const char *text, int cols);
-/* cell cut to width columns, its last one an ellipsis (malloc'd). */
+/* cell (no colours) cut to at most width columns, the last an ellipsis, never inside a
+ * character (malloc'd). */
 char *tty_ellipsize(const char *cell, int width);
+/* text (one line of a dev server's output) with its tabs as blanks to the next multiple of
+ * 8 columns: the width of a tab is then the same wherever the line is shown (malloc'd). */
+char *tty_expand_tabs(const char *text);
 
 #endif

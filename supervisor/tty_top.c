@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/colwidth.h"
 #include "common/util.h"
 #include "supervisor/output.h"
 #include "supervisor/project.h"
@@ -63,6 +64,14 @@ static void top_usage_cells(const json_t *usage, char *cpu, size_t cpulen, char 
 		bytes_human((uint64_t)json_integer_value(rss), mem, memlen);
 }
 
+/* line cut to the width, by columns and never inside a character: a wrapped line would
+ * scroll the screen */
+static void cut_to(char *line, int cols)
+{
+	if (cols > 0)
+		line[colwidth_cut(line, strlen(line), (size_t)cols, NULL)] = '\0';
+}
+
 char *tty_top_render(const json_t *projects, tty_top_sort_t sort, int cols, int rows,
 		     bool color, const char *clock)
 {
@@ -83,17 +92,18 @@ char *tty_top_render(const json_t *projects, tty_top_sort_t sort, int cols, int 
 	bytes_human((uint64_t)mem_sum, total, sizeof(total));
 	const char *bold = color ? "\033[1m" : "", *inv = color ? "\033[7m" : "",
 		   *off = color ? "\033[0m" : "";
-	/* lines are cut to the width: a wrapped line would scroll the screen */
 	char line[512];
-	int w = cols > 0 && cols < (int)sizeof(line) ? cols + 1 : (int)sizeof(line);
-	snprintf(line, (size_t)w, "devsup top — %zu live project%s, sorted by %s   %s", n,
+	snprintf(line, sizeof(line), "devsup top — %zu live project%s, sorted by %s   %s", n,
 		 n == 1 ? "" : "s", sort == TTY_TOP_BY_CPU ? "CPU" : "memory", clock);
+	cut_to(line, cols);
 	fprintf(f, "%s%s%s\033[K\r\n", bold, line, off);
-	snprintf(line, (size_t)w, "CPU %.1f%%  memory %s   c: sort by CPU  m: by memory  q: back",
+	snprintf(line, sizeof(line), "CPU %.1f%%  memory %s   c: sort by CPU  m: by memory  q: back",
 		 cpu_sum, total);
+	cut_to(line, cols);
 	fprintf(f, "%s\033[K\r\n\033[K\r\n", line);
-	snprintf(line, (size_t)w, "%-24s %-9s %6s %6s %7s %11s %10s", "PROJECT", "STATE", "PORT",
+	snprintf(line, sizeof(line), "%-24s %-9s %6s %6s %7s %11s %10s", "PROJECT", "STATE", "PORT",
 		 "PROCS", "CPU%", "MEM", "CPU TIME");
+	cut_to(line, cols);
 	fprintf(f, "%s%s%s\033[K\r\n", inv, line, off);
 	int room = rows > 5 ? rows - 5 : 1;
 	for (size_t i = 0; i < n && (int)i < room; i++) {
@@ -108,10 +118,11 @@ char *tty_top_render(const json_t *projects, tty_top_sort_t sort, int cols, int 
 			snprintf(procs, sizeof(procs), "%d", (int)usage_num(p, "processes"));
 			tty_format_uptime((uint64_t)usage_num(p, "cpuMs"), time_s, sizeof(time_s));
 		}
-		snprintf(line, (size_t)w, "%-24.24s %-9s %6s %6s %7s %11s %10s",
+		snprintf(line, sizeof(line), "%-24.24s %-9s %6s %6s %7s %11s %10s",
 			 json_string_value(json_object_get(p, "projectId")) ?: "?",
 			 json_string_value(json_object_get(p, "state")) ?: "?", port, procs, cpu, mem,
 			 time_s);
+		cut_to(line, cols);
 		fprintf(f, "%s\033[K\r\n", line);
 	}
 	if (n == 0)

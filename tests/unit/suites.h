@@ -29,5 +29,6 @@ Suite *adopt_suite(void);
 Suite *line_id_suite(void);
 Suite *resources_suite(void);
 Suite *colwidth_suite(void);
+Suite *tty_text_suite(void);
 
 #endif

@@ -1,0 +1,217 @@
+/* The front end's text on a terminal with wide characters: folds, ellipses, tabs and the
+ * status table measured in columns (CJK 2, combining marks 0), never cutting a character. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "supervisor/tty_format.h"
+#include "supervisor/tty_table.h"
+#include "supervisor/tty_text.h"
+#include "tests/unit/suites.h"
+
+#define KAN "\xe6\xbc\xa2"         /* 漢, 2 columns */
+#define ACUTE "\xcc\x81"           /* combining acute, 0 columns */
+#define ZWJ "\xe2\x80\x8d"
+#define FAMILY "\xf0\x9f\x91\xa8" ZWJ "\xf0\x9f\x91\xa9" ZWJ "\xf0\x9f\x91\xa7"
+
+/* Columns as a terminal draws the text of these tests, counted apart from the code under
+ * test: colours none, a 3-byte character from U+3000 up (CJK) 2, other characters 1,
+ * combining acute 0. */
+static size_t columns(const char *s, size_t len)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0x1b) {
+			while (i < len && !((unsigned char)s[i] >= 0x40 && s[i] != '['))
+				i++;
+			continue;
+		}
+		if ((c & 0xc0) == 0x80)
+			continue;
+		if (c == 0xcc && i + 1 < len && (unsigned char)s[i + 1] == 0x81)
+			continue;
+		w += c >= 0xe3 && c <= 0xe9 ? 2 : 1;
+	}
+	return w;
+}
+
+/* Every line of s fits cols columns and is whole UTF-8. */
+static void expect_lines_fit(const char *s, size_t cols)
+{
+	for (const char *p = s; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		json_t *j = json_stringn(p, len);
+		ck_assert_msg(j != NULL, "a character cut in half: [%.*s]\n%s", (int)len, p, s);
+		json_decref(j);
+		ck_assert_msg(columns(p, len) <= cols, "wider than %zu: [%.*s]\n%s", cols, (int)len,
+			      p, s);
+		p += len + (nl != NULL);
+	}
+}
+
+START_TEST(test_width_counts_wide_and_combining)
+{
+	ck_assert_uint_eq(tty_text_width(KAN KAN "ab", strlen(KAN KAN "ab")), 6);
+	ck_assert_uint_eq(tty_text_width("e" ACUTE, strlen("e" ACUTE)), 1);
+	ck_assert_uint_eq(tty_text_width("\033[31m" KAN "\033[0m", strlen("\033[31m" KAN "\033[0m")),
+			  2);
+}
+END_TEST
+
+/* A wide character that does not fit the row goes whole to the next; the continuation hangs
+ * under the text after the margin. */
+START_TEST(test_fold_cjk_under_the_text)
+{
+	const char *head = "12:00:00 web       │ "; /* 21 columns */
+	char line[512];
+	snprintf(line, sizeof(line), "%s", head);
+	for (int i = 0; i < 30; i++)
+		strcat(line, KAN);
+	strcat(line, "\n");
+	char *s = tty_fit(line, 50);
+	expect_lines_fit(s, 50);
+	/* 29 columns after the head: 14 ideographs, the 50th column left blank */
+	char want[512];
+	snprintf(want, sizeof(want), "%s", head);
+	for (int i = 0; i < 14; i++)
+		strcat(want, KAN);
+	strcat(want, "\n                     " KAN);
+	ck_assert_msg(strncmp(s, want, strlen(want)) == 0, "got:\n%s", s);
+	/* nothing lost: 30 ideographs in all */
+	size_t n = 0;
+	for (const char *p = s; (p = strstr(p, KAN)); p += 3)
+		n++;
+	ck_assert_uint_eq(n, 30);
+	free(s);
+}
+END_TEST
+
+/* Folding at every width never cuts a character, an accent from its letter, or an emoji
+ * sequence, and keeps every character. */
+START_TEST(test_fold_never_splits)
+{
+	char line[1024] = "12:00:00 web       │ ";
+	for (int i = 0; i < 6; i++)
+		strcat(line, "caf" "e" ACUTE " " KAN KAN KAN " " FAMILY "x " KAN "y" KAN);
+	size_t want = 0;
+	for (const char *p = line; *p; p++)
+		want += *p != ' ';
+	for (int cols = 20; cols <= 70; cols++) {
+		char *s = tty_fit(line, cols);
+		size_t got = 0;
+		for (const char *p = s; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			json_t *j = json_stringn(p, len);
+			ck_assert_msg(j != NULL, "%d columns: cut in half: [%.*s]", cols, (int)len, p);
+			json_decref(j);
+			ck_assert_msg(tty_text_width(p, len) <= (size_t)cols, "%d columns: [%.*s]",
+				      cols, (int)len, p);
+			ck_assert_msg(len == 0 || ((unsigned char)p[0] != 0xcc &&
+						   strncmp(p, ZWJ, 3) != 0),
+				      "%d columns: a row starts with what joins the one before: %s",
+				      cols, s);
+			for (size_t i = 0; i < len; i++)
+				got += p[i] != ' ';
+			p += len + (nl != NULL);
+		}
+		ck_assert_msg(got == want, "%d columns: %zu of %zu bytes kept:\n%s", cols, got, want,
+			      s);
+		free(s);
+	}
+}
+END_TEST
+
+START_TEST(test_ellipsize_wide)
+{
+	char *s = tty_ellipsize(KAN KAN KAN KAN, 5);
+	ck_assert_str_eq(s, KAN KAN "…");
+	free(s);
+	/* the second ideograph would straddle the ellipsis: left out whole */
+	s = tty_ellipsize(KAN KAN KAN KAN, 4);
+	ck_assert_str_eq(s, KAN "…");
+	free(s);
+	s = tty_ellipsize(KAN KAN, 1);
+	ck_assert_str_eq(s, "…");
+	free(s);
+	s = tty_ellipsize(KAN KAN, 4); /* fits as it is */
+	ck_assert_str_eq(s, KAN KAN);
+	free(s);
+	s = tty_ellipsize("e" ACUTE "e" ACUTE "e" ACUTE, 2);
+	ck_assert_str_eq(s, "e" ACUTE "…");
+	free(s);
+	s = tty_ellipsize(FAMILY "ab", 3);
+	ck_assert_str_eq(s, "…");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_tabs_expand_to_stops)
+{
+	char *s = tty_expand_tabs("a\tb");
+	ck_assert_str_eq(s, "a       b");
+	free(s);
+	s = tty_expand_tabs(KAN "\tx\t");
+	ck_assert_str_eq(s, KAN "      x       ");
+	free(s);
+	s = tty_expand_tabs("");
+	ck_assert_str_eq(s, "");
+	free(s);
+	/* a log line with tabs fits as measured: the terminal's tab stops play no part */
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "log", "timestamp",
+			       "2026-11-26T12:00:00.000Z", "projectId", "web", "stream", "stdout",
+			       "line", "\tat main\t(" KAN KAN ".js:1:1)\tand more words here");
+	char *t = tty_format_event(ev, false, 0, 40);
+	ck_assert_msg(strchr(t, '\t') == NULL, "a tab left:\n%s", t);
+	expect_lines_fit(t, 40);
+	free(t);
+	json_decref(ev);
+}
+END_TEST
+
+/* At 50 columns a row with CJK in its cells takes one line, its cells aligned by columns. */
+START_TEST(test_status_cjk_fifty_columns)
+{
+	json_t *projects = json_pack(
+		"[{s:s, s:s, s:i, s:i, s:s, s:s}, {s:s, s:s, s:n, s:n, s:n, s:{s:s, s:i}}]",
+		"projectId", "web", "state", "running", "port", 30012, "pid", 81234, "url",
+		"http://" KAN KAN KAN ".example:30012", "startedAt", "2026-11-26T12:00:00.000Z",
+		"projectId", "api", "state", "failed", "port", "pid", "url", "lastFailure", "reason",
+		KAN KAN KAN KAN KAN KAN KAN KAN KAN KAN KAN KAN, "exitCode", 1);
+	ck_assert_ptr_nonnull(projects);
+	uint64_t now = tty_parse_iso("2026-11-26T12:03:12.000Z");
+	char *s = tty_format_status(projects, true, now, 50);
+	expect_lines_fit(s, 50);
+	size_t lines = 0;
+	for (char *p = s; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_msg(lines == 3, "one line per row expected:\n%s", s);
+	free(s);
+	/* wide open: the state column starts at the same column on every line */
+	s = tty_format_status(projects, false, now, 0);
+	const char *row1 = strstr(s, "\napi") + 1, *row2 = strstr(s, "\nweb") + 1;
+	ck_assert_uint_eq(columns(row1, (size_t)(strstr(row1, "failed") - row1)),
+			  columns(row2, (size_t)(strstr(row2, "running") - row2)));
+	const char *url = strstr(row2, "http");
+	const char *fail = strstr(row1, KAN);
+	ck_assert_msg(url && fail, "%s", s);
+	free(s);
+	json_decref(projects);
+}
+END_TEST
+
+Suite *tty_text_suite(void)
+{
+	Suite *s = suite_create("tty_text");
+	TCase *t = tcase_create("wide");
+	tcase_add_test(t, test_width_counts_wide_and_combining);
+	tcase_add_test(t, test_fold_cjk_under_the_text);
+	tcase_add_test(t, test_fold_never_splits);
+	tcase_add_test(t, test_ellipsize_wide);
+	tcase_add_test(t, test_tabs_expand_to_stops);
+	tcase_add_test(t, test_status_cjk_fifty_columns);
+	suite_add_tcase(s, t);
+	return s;
+}

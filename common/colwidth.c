@@ -181,13 +181,8 @@ static bool is_modifier(uint32_t cp)
 /* The code point at s (len > 0), or none: *n its length (0: invalid). */
 static uint32_t decode(const char *s, size_t len, size_t *n)
 {
-	uint32_t cp = 0;
-	*n = utf8_char_len((const unsigned char *)s, len);
-	if (*n == 0)
-		return 0;
-	cp = *n == 1 ? (unsigned char)s[0] : (unsigned char)s[0] & (0x7f >> *n);
-	for (size_t i = 1; i < *n; i++)
-		cp = (cp << 6) | ((unsigned char)s[i] & 0x3f);
+	uint32_t cp;
+	*n = utf8_decode((const unsigned char *)s, len, &cp);
 	return cp;
 }
 

@@ -64,6 +64,18 @@ size_t utf8_char_len(const unsigned char *in, size_t n)
 	return len;
 }
 
+size_t utf8_decode(const unsigned char *in, size_t n, uint32_t *cp)
+{
+	size_t len = utf8_char_len(in, n);
+	*cp = 0;
+	if (len == 0)
+		return 0;
+	*cp = len == 1 ? in[0] : in[0] & (0x7fu >> len);
+	for (size_t i = 1; i < len; i++)
+		*cp = (*cp << 6) | (in[i] & 0x3fu);
+	return len;
+}
+
 size_t utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (max >= len)

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * UTF-8 that is always valid, whatever was put in and however it was cut. jansson refuses a
@@ -14,6 +15,9 @@
 
 /* Length of the valid UTF-8 character at in[0] (n > 0 bytes available), or 0 if none. */
 size_t utf8_char_len(const unsigned char *in, size_t n);
+/* The code point of the valid UTF-8 character at in[0] (n > 0 bytes available) in *cp;
+ * returns its length, or 0 (and *cp 0) if none starts there. */
+size_t utf8_decode(const unsigned char *in, size_t n, uint32_t *cp);
 /* Bytes of the invalid sequence at in[0] to replace by one U+FFFD (Unicode's "maximal
  * subpart"), so a cut character becomes one replacement, not several. At least 1. */
 size_t utf8_invalid_len(const unsigned char *in, size_t n);

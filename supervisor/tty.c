@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <langinfo.h>
 #include <limits.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,13 +96,12 @@ static void write_text(const char *text)
 static void clear_edit_line(void)
 {
 	char seq[32];
-	size_t col = tty_text_width(tty.prompt, strlen(tty.prompt));
 	if (!tty.installed || !tty.screen)
 		return;
-	if (rl_line_buffer && rl_point > 0)
-		col += tty_text_width(rl_line_buffer, (size_t)rl_point);
-	unsigned rows = tty.cols > 0 ? (unsigned)(col / (size_t)tty.cols) : 0;
-	int n = rows ? snprintf(seq, sizeof(seq), "\r\033[%uA\033[J", rows)
+	size_t point = rl_line_buffer && rl_point > 0 ? (size_t)rl_point : 0;
+	size_t rows = tty_edit_rows(tty.prompt, rl_line_buffer ? rl_line_buffer : "", point,
+				    tty.cols);
+	int n = rows ? snprintf(seq, sizeof(seq), "\r\033[%zuA\033[J", rows)
 		     : snprintf(seq, sizeof(seq), "\r\033[J");
 	output_write_raw(seq, (size_t)n);
 }
@@ -777,6 +778,21 @@ static void editor_streams(void)
 		rl_outstream = tty.edit_out;
 }
 
+/* libedit reads and draws characters through the C library's LC_CTYPE, and in the "C"
+ * locale (a program's until it chooses one, and LANG=C's) it drops every byte of a CJK or
+ * accented letter typed. The terminal speaks UTF-8, as all devsup prints does, so the editor
+ * gets a UTF-8 LC_CTYPE: the person's own if it is one, else C.UTF-8. Only the character
+ * type changes: numbers and messages keep the C locale. */
+static void editor_locale(void)
+{
+	if (setlocale(LC_CTYPE, "") && strcmp(nl_langinfo(CODESET), "UTF-8") == 0)
+		return;
+	if (setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "C.utf8"))
+		return;
+	setlocale(LC_CTYPE, "C");
+	log_warn("no UTF-8 locale (C.UTF-8) on this system: only ASCII can be typed");
+}
+
 /* libedit's Ctrl-R (an incremental search) does not work through the callback interface:
  * its keys came back as a line of garbage. Ctrl-R searches back for a line starting with
  * what is typed instead, as the Up arrow of some shells. */
@@ -808,6 +824,7 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	/* Signals are the loop's (ev_signal): libedit must not install handlers of its own. */
 	rl_catch_signals = 0;
 	rl_readline_name = "devsup";
+	editor_locale();
 	editor_streams();
 	rl_attempted_completion_function = complete;
 	history_open();

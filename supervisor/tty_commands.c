@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "common/util.h"
 
 static const char *const start_flags[] = {
@@ -341,21 +342,38 @@ bad:
 
 /* --- project ids ------------------------------------------------------------------------ */
 
+/* A typed word as a message quotes it: its first 64 bytes, cut between characters (a byte
+ * count alone would cut a CJK character in half). */
+static const char *quoted(const char *word, char buf[68])
+{
+	size_t n = utf8_cut(word, strlen(word), 64);
+	memcpy(buf, word, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 void tty_no_project(const char *id, const char *const *ids, size_t nids, char *err,
 		    size_t errlen)
 {
+	char q[68];
 	const char *near = tty_suggest_among(id, ids, nids);
 	if (near) {
-		snprintf(err, errlen, "no project '%.64s' — did you mean '%s'?", id, near);
+		snprintf(err, errlen, "no project '%s' — did you mean '%s'?", quoted(id, q), near);
+		return;
+	}
+	if (!project_id_valid(id)) { /* no start could make it one */
+		snprintf(err, errlen, "no project '%s': a project id is 1 to 128 of A-Z a-z 0-9 "
+				      ". _ : -",
+			 quoted(id, q));
 		return;
 	}
 	if (nids == 0) {
-		snprintf(err, errlen, "no project '%.64s': none was started yet (start %.64s -- CMD "
+		snprintf(err, errlen, "no project '%s': none was started yet (start %s -- CMD "
 				      "ARGS...)",
 			 id, id);
 		return;
 	}
-	size_t n = (size_t)snprintf(err, errlen, "no project '%.64s'; the projects are", id);
+	size_t n = (size_t)snprintf(err, errlen, "no project '%s'; the projects are", id);
 	for (size_t i = 0; i < nids && n < errlen; i++)
 		n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", ids[i]);
 }
@@ -576,14 +594,14 @@ static void act_send(tty_action_t *out, json_t *cmd)
 
 static void unknown_command(tty_action_t *out, const char *word)
 {
-	char msg[512];
+	char msg[512], q[68];
 	const char *near = tty_suggest(word);
 	if (near) {
-		snprintf(msg, sizeof(msg), "unknown command '%.64s' — did you mean '%s'?", word,
-			 near);
+		snprintf(msg, sizeof(msg), "unknown command '%s' — did you mean '%s'?",
+			 quoted(word, q), near);
 	} else {
-		size_t n = (size_t)snprintf(msg, sizeof(msg), "unknown command '%.64s'; commands:",
-					    word);
+		size_t n = (size_t)snprintf(msg, sizeof(msg), "unknown command '%s'; commands:",
+					    quoted(word, q));
 		size_t ncmd;
 		const char *const *cmds = tty_command_names(&ncmd);
 		for (size_t i = 0; i < ncmd && n < sizeof(msg); i++)
@@ -669,14 +687,14 @@ static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_actio
 
 static void parse_help(int argc, char **argv, tty_action_t *out)
 {
-	char err[256];
+	char err[256], q[68];
 	const char *text = tty_help(argc > 1 ? argv[1] : NULL);
 	if (text) {
 		act_print(out, text, false);
 		return;
 	}
 	const char *near = tty_suggest(argv[1]);
-	snprintf(err, sizeof(err), "no help for '%.64s'%s%s%s", argv[1],
+	snprintf(err, sizeof(err), "no help for '%s'%s%s%s", quoted(argv[1], q),
 		 near ? " — did you mean '" : "", near ? near : "", near ? "'?" : "");
 	act_print(out, err, true);
 }

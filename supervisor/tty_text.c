@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/colwidth.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 void sb_printf(sb_t *b, const char *fmt, ...)
@@ -209,4 +210,45 @@ char *tty_expand_tabs(const char *text)
 		i += n;
 	}
 	return b.s ? b.s : xstrdup("");
+}
+
+/* Columns libedit gives the character cp at column h of a row: its own width (colwidth's
+ * table is this glibc's wcwidth, libedit's measure), a tab to the next stop, a control key
+ * as ^X. */
+static size_t edit_width(uint32_t cp, size_t h)
+{
+	if (cp == '\t')
+		return 8 - h % 8;
+	if (cp < 0x20 || cp == 0x7f)
+		return 2;
+	return (size_t)colwidth_cp(cp);
+}
+
+size_t tty_edit_rows(const char *prompt, const char *line, size_t point, int cols)
+{
+	const char *parts[2] = {prompt, line};
+	size_t lens[2] = {strlen(prompt), point}, h = 0, rows = 0;
+	if (cols <= 0)
+		return 0;
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = 0, n; i < lens[k]; i += n) {
+			uint32_t cp;
+			n = utf8_decode((const unsigned char *)parts[k] + i, lens[k] - i, &cp);
+			if (n == 0) { /* not from libedit, which only holds whole characters */
+				n = 1;
+				cp = 0xfffd;
+			}
+			size_t w = edit_width(cp, h);
+			if (h + w > (size_t)cols) { /* does not fit: blanks, then the next row */
+				rows++;
+				h = 0;
+			}
+			h += w;
+			if (h >= (size_t)cols) { /* a full row: libedit moves on to the next */
+				rows++;
+				h = 0;
+			}
+		}
+	}
+	return rows;
 }

@@ -53,5 +53,9 @@ char *tty_ellipsize(const char *cell, int width);
 /* text (one line of a dev server's output) with its tabs as blanks to the next multiple of
  * 8 columns: the width of a tab is then the same wherever the line is shown (malloc'd). */
 char *tty_expand_tabs(const char *text);
+/* The row, counted from the prompt's, that libedit's cursor is on with prompt and line drawn
+ * in cols columns and the cursor at byte point of line: wide characters that do not fit a
+ * row's end go to the next, a row filled to its last column moves the cursor down. */
+size_t tty_edit_rows(const char *prompt, const char *line, size_t point, int cols);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "supervisor/tty_commands.h"
 #include "supervisor/tty_format.h"
 #include "supervisor/tty_table.h"
 #include "supervisor/tty_text.h"
@@ -202,6 +203,72 @@ START_TEST(test_status_cjk_fifty_columns)
 }
 END_TEST
 
+static size_t rows_of(size_t n, const char *unit, size_t point_units, int cols)
+{
+	char line[1024] = "";
+	for (size_t i = 0; i < n; i++)
+		strcat(line, unit);
+	return tty_edit_rows("devsup> ", line, point_units * strlen(unit), cols);
+}
+
+/* The row the cursor is on under a half-typed line, as libedit lays it out: the rows an
+ * arriving event must clear (too few left the line's first rows duplicated above it). */
+START_TEST(test_edit_rows_wide)
+{
+	ck_assert_uint_eq(rows_of(0, "x", 0, 40), 0);
+	ck_assert_uint_eq(rows_of(31, "x", 31, 40), 0);
+	ck_assert_uint_eq(rows_of(32, "x", 32, 40), 1); /* a full row: on the next */
+	ck_assert_uint_eq(rows_of(16, KAN, 16, 40), 1);  /* 8 + 16 x 2 = 40 */
+	ck_assert_uint_eq(rows_of(15, KAN, 15, 40), 0);
+	/* 41 columns: the 41st of a row cannot hold an ideograph, which goes whole to the next;
+	 * rows of 16, 20, 20, then the 57th on the fourth */
+	ck_assert_uint_eq(rows_of(57, KAN, 57, 41), 3);
+	ck_assert_uint_eq(rows_of(56, KAN, 56, 41), 2);
+	/* the cursor moved back: its row, not the line's last */
+	ck_assert_uint_eq(rows_of(57, KAN, 10, 41), 0);
+	ck_assert_uint_eq(rows_of(57, KAN, 30, 41), 1);
+	/* combining marks take no column, each emoji of a sequence its own (libedit's count) */
+	ck_assert_uint_eq(rows_of(40, "e" ACUTE, 40, 40), 1);
+	ck_assert_uint_eq(rows_of(5, FAMILY, 5, 40), 0);  /* 8 + 30 */
+	ck_assert_uint_eq(rows_of(6, FAMILY, 6, 40), 1);
+	/* a control key shows as ^X, a tab to the next stop */
+	ck_assert_uint_eq(rows_of(16, "\x01", 16, 40), 1);
+	ck_assert_uint_eq(rows_of(4, "\t", 4, 40), 1);
+	ck_assert_uint_eq(tty_edit_rows("devsup> ", "abc", 3, 0), 0);
+}
+END_TEST
+
+/* A typed word quoted in a message: cut between characters, and an id that no start could
+ * create is said to be no id, not offered to `start`. */
+START_TEST(test_typed_cjk_quoted_whole)
+{
+	char line[256] = "", word[200] = "";
+	for (int i = 0; i < 30; i++)
+		strcat(word, KAN);
+	const char *forms[] = {"stop ", "status ", "", "help "};
+	static const char *const ids[] = {"web"};
+	static const bool live[] = {true};
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+		for (size_t nids = 0; nids < 2; nids++) {
+			tty_ctx_t ctx = {.cwd = "/w", .ids = ids, .live = live, .nids = nids};
+			tty_action_t a;
+			snprintf(line, sizeof(line), "%s%s", forms[f], word);
+			tty_parse(line, &ctx, &a);
+			ck_assert_msg(a.kind == TTY_ACT_PRINT && a.error, "%s: not refused", line);
+			json_t *j = json_string(a.text);
+			ck_assert_msg(j != NULL, "%s: a character cut in half: %s", forms[f], a.text);
+			json_decref(j);
+			ck_assert_msg(strstr(a.text, KAN KAN), "%s: %s", forms[f], a.text);
+			if (f < 2)
+				ck_assert_msg(strstr(a.text, "a project id is") &&
+						      !strstr(a.text, "start " KAN),
+					      "%s: %s", line, a.text);
+			tty_action_free(&a);
+		}
+	}
+}
+END_TEST
+
 Suite *tty_text_suite(void)
 {
 	Suite *s = suite_create("tty_text");
@@ -212,6 +279,8 @@ Suite *tty_text_suite(void)
 	tcase_add_test(t, test_ellipsize_wide);
 	tcase_add_test(t, test_tabs_expand_to_stops);
 	tcase_add_test(t, test_status_cjk_fifty_columns);
+	tcase_add_test(t, test_typed_cjk_quoted_whole);
+	tcase_add_test(t, test_edit_rows_wide);
 	suite_add_tcase(s, t);
 	return s;
 }

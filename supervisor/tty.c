@@ -18,6 +18,7 @@
 
 #include "common/linebuf.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "supervisor/command.h"
 #include "supervisor/output.h"
@@ -161,7 +162,7 @@ static void __attribute__((format(printf, 2, 3))) tty_sayf(const char *sgr, cons
 	char buf[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	utf8_vformat(buf, sizeof(buf), fmt, ap); /* cut, if it must be, between characters */
 	va_end(ap);
 	tty_say(sgr, buf);
 }
@@ -377,7 +378,6 @@ static json_t *up_send(json_t *cmd)
 
 static const tty_up_io_t up_io = {.send = up_send, .say = tty_say};
 
-/* The projects devsup knows, for the parser: `all`, and unknown ids. */
 /* `top` gave the screen back: what came meanwhile, then the prompt. */
 static void top_closed(void)
 {
@@ -395,6 +395,7 @@ static void top_closed(void)
 	tty_refresh();
 }
 
+/* The projects devsup knows go to the parser, for `all` and unknown ids. */
 static void run_line(const char *line)
 {
 	const char *ids[1024];

@@ -70,7 +70,8 @@ static bool unknown_flag(const char *arg, const char *cmd, const char *const *fl
 			 char *err, size_t errlen)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	size_t len = strcspn(arg, "="); /* cut between characters, as a person typed them */
+	snprintf(name, sizeof(name), "%.*s", (int)utf8_cut(arg, len, sizeof(name) - 1), arg);
 	const char *near = tty_suggest_among(name, flags, n);
 	if (near)
 		snprintf(err, errlen, "unknown option '%s' for %s — did you mean '%s'?", name, cmd,
@@ -142,6 +143,14 @@ bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
 	bool ok = true;
 	while (ok && fgets(line, sizeof(line), f)) {
 		lineno++;
+		/* a longer line would come back in pieces: the value cut, its tail read as a
+		 * line of its own */
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "--env-file %s line %u: longer than %zu bytes", path,
+				 lineno, sizeof(line) - 2);
+			ok = false;
+			break;
+		}
 		line[strcspn(line, "\r\n")] = '\0';
 		char *p = line + strspn(line, " \t");
 		if (!*p || *p == '#')
@@ -158,7 +167,14 @@ bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
 		}
 		*eq = '\0';
 		unquote(eq + 1);
-		json_object_set_new(env, p, json_string(eq + 1));
+		/* JSON holds UTF-8 only: a variable in another encoding would be dropped unseen */
+		json_t *v = json_string(eq + 1);
+		if (!v || json_object_set_new(env, p, v) != 0) {
+			snprintf(err, errlen, "--env-file %s line %u: not UTF-8 (save the file as "
+					      "UTF-8)",
+				 path, lineno);
+			ok = false;
+		}
 	}
 	fclose(f);
 	return ok;

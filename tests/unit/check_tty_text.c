@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "supervisor/tty_commands.h"
 #include "supervisor/tty_format.h"
@@ -269,6 +270,49 @@ START_TEST(test_typed_cjk_quoted_whole)
 }
 END_TEST
 
+static bool env_file(const char *text, size_t len, json_t *env, char *err, size_t errlen)
+{
+	char path[] = "/tmp/devsup-envfile-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	bool ok = tty_read_env_file(path, env, err, errlen);
+	unlink(path);
+	return ok;
+}
+
+/* An --env-file line too long for the reader, or not UTF-8, is refused by its line number:
+ * the value was cut (its tail read as a line of its own) or the variable dropped unseen. */
+START_TEST(test_env_file_refuses_what_it_cannot_keep)
+{
+	char err[256];
+	size_t big = 9000;
+	char *text = malloc(big + 64);
+	strcpy(text, "A=1\nTOKEN=");
+	size_t at = strlen(text);
+	memset(text + at, 'x', big);
+	strcpy(text + at + big, "=y\nB=2\n");
+	json_t *env = json_object();
+	ck_assert(!env_file(text, strlen(text), env, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "line 2: longer than"), "%s", err);
+	json_decref(env);
+	env = json_object();
+	const char latin1[] = "A=1\nNAME=Jos\xe9\n";
+	ck_assert(!env_file(latin1, strlen(latin1), env, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "line 2: not UTF-8"), "%s", err);
+	json_decref(env);
+	/* a UTF-8 value and a last line without its newline are kept */
+	env = json_object();
+	const char good[] = "GREETING=\xe3\x81\x93\xe3\x82\x93\nLAST=1";
+	ck_assert_msg(env_file(good, strlen(good), env, err, sizeof(err)), "%s", err);
+	ck_assert_str_eq(json_string_value(json_object_get(env, "GREETING")), "\xe3\x81\x93\xe3\x82\x93");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "LAST")), "1");
+	json_decref(env);
+	free(text);
+}
+END_TEST
+
 Suite *tty_text_suite(void)
 {
 	Suite *s = suite_create("tty_text");
@@ -281,6 +325,7 @@ Suite *tty_text_suite(void)
 	tcase_add_test(t, test_status_cjk_fifty_columns);
 	tcase_add_test(t, test_typed_cjk_quoted_whole);
 	tcase_add_test(t, test_edit_rows_wide);
+	tcase_add_test(t, test_env_file_refuses_what_it_cannot_keep);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -394,24 +394,38 @@ void tty_no_project(const char *id, const char *const *ids, size_t nids, char *e
 		n += (size_t)snprintf(err + n, errlen - n, "%s %s", i ? "," : "", ids[i]);
 }
 
-/* Adds the project `word` names to out (a JSON array of ids): `all` is every known project
- * (every live one when live_only); an unknown id is refused with a suggestion. */
+/* id into out unless there already: `stop all web` stops web once, not a second time to
+ * be told it is not running. */
+static void append_once(json_t *out, const char *id)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(out, i, v)
+	{
+		if (strcmp(json_string_value(v), id) == 0)
+			return;
+	}
+	json_array_append_new(out, json_string(id));
+}
+
+/* Adds the project `word` names to out (a JSON array of ids, each once): `all` is every known
+ * project (every live one when live_only); an unknown id is refused with a suggestion. */
 static bool add_target(const tty_ctx_t *ctx, const char *word, bool live_only, json_t *out,
 		       char *err, size_t errlen)
 {
 	if (!ctx->ids) {
-		json_array_append_new(out, json_string(word));
+		append_once(out, word);
 		return true;
 	}
 	if (strcmp(word, "all") == 0) {
 		for (size_t i = ctx->nids; i-- > 0;)
 			if (!live_only || (ctx->live && ctx->live[i]))
-				json_array_append_new(out, json_string(ctx->ids[i]));
+				append_once(out, ctx->ids[i]);
 		return true;
 	}
 	for (size_t i = 0; i < ctx->nids; i++)
 		if (strcmp(ctx->ids[i], word) == 0) {
-			json_array_append_new(out, json_string(word));
+			append_once(out, word);
 			return true;
 		}
 	tty_no_project(word, ctx->ids, ctx->nids, err, errlen);

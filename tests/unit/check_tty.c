@@ -727,6 +727,11 @@ START_TEST(test_all_and_unknown_ids)
 	expect_sends("logs all -f", "logs:old logs:api logs:web follow-logs:old follow-logs:api "
 				    "follow-logs:web");
 	expect_sends("status web", "status:web");
+	/* a project named twice (or by all and by name) gets its command once */
+	expect_sends("stop all web", "stop-dev-server:api stop-dev-server:web");
+	expect_sends("restart all web", "restart-dev-server:old restart-dev-server:api "
+					"restart-dev-server:web");
+	expect_sends("logs web web", "logs:web");
 	expect_refused_known("stop webb", "no project 'webb' — did you mean 'web'?");
 	expect_refused_known("status nope", "no project 'nope'; the projects are web, api, old");
 	expect_refused_known("logs web zzz", "no project 'zzz'");

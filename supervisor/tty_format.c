@@ -547,9 +547,11 @@ static char *format_event(const json_t *ev, bool color, uint64_t now_ms, int col
 				    : "no longer following its output\n");
 	} else if (strcmp(type, "log-stream-ended") == 0) {
 		/* (unfollowed: the `following` answer said so already) */
-		if (strcmp(json_str(ev, "reason"), "unfollowed") != 0) {
+		const char *reason = json_str(ev, "reason");
+		if (!reason || strcmp(reason, "unfollowed") != 0) {
 			head(&b, ev);
-			sb_printf(&b, "no longer following its output (%s)\n", json_str(ev, "reason"));
+			sb_printf(&b, "no longer following its output (%s)\n",
+				  reason ? reason : "it ended");
 		}
 	} else if (strcmp(type, "metrics") == 0) {
 		fmt_metrics(&b, ev);

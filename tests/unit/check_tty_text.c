@@ -313,6 +313,17 @@ START_TEST(test_env_file_refuses_what_it_cannot_keep)
 }
 END_TEST
 
+/* An event without the fields it usually has (an older or newer engine) is still shown. */
+START_TEST(test_event_without_its_fields)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "type", "log-stream-ended", "projectId", "web");
+	char *s = tty_format_event(ev, false, 0, 0);
+	ck_assert_msg(s && strstr(s, "no longer following its output"), "%s", s ? s : "(null)");
+	free(s);
+	json_decref(ev);
+}
+END_TEST
+
 Suite *tty_text_suite(void)
 {
 	Suite *s = suite_create("tty_text");
@@ -326,6 +337,7 @@ Suite *tty_text_suite(void)
 	tcase_add_test(t, test_typed_cjk_quoted_whole);
 	tcase_add_test(t, test_edit_rows_wide);
 	tcase_add_test(t, test_env_file_refuses_what_it_cannot_keep);
+	tcase_add_test(t, test_event_without_its_fields);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,360 +1,13 @@
 /* The terminal front end's commands: typed words -> protocol commands, help, suggestions. */
 #include "supervisor/tty_commands.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/utf8.h"
 #include "common/util.h"
-
-static const char *const start_flags[] = {
-	"--port",        "--strict-port",    "--framework",    "--tunnel", "--cwd",
-	"--env",         "--env-file",       "--health-path",  "--health-timeout",
-	"--stop-timeout", "--logs",          "--memory",       "--"};
-static const char *const stop_flags[] = {"--timeout"};
-static const char *const logs_flags[] = {"-n", "-f"};
-static const char *const file_flags[] = {"--file"};
-static const char *const frameworks[] = {"auto", "next", "vite", "other"};
-static const char *const providers[] = {"cloudflared", "ngrok", "localtunnel"};
-
-/* --- building commands ----------------------------------------------------------------- */
-
-static bool parse_int(const char *s, long long lo, long long hi, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (!*s || *end || errno || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* Seconds, fractions allowed ("1.5"), as milliseconds. */
-static bool parse_seconds_ms(const char *s, long long max_s, long long *ms)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!*s || *end || errno || !(v >= 0 && v <= (double)max_s))
-		return false;
-	*ms = (long long)(v * 1000 + 0.5);
-	return true;
-}
-
-/* "--port=3000" and "--port 3000" alike: the value of flag name, taking the next word if
- * needed; NULL (with err) when it is missing. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, char *err,
-			      size_t errlen)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-	if (a[n] == '=')
-		return a + n + 1;
-	if (*i + 1 >= argc) {
-		snprintf(err, errlen, "%s needs a value", name);
-		return NULL;
-	}
-	return argv[++*i];
-}
-
-static bool flag_is(const char *arg, const char *name)
-{
-	size_t n = strlen(name);
-	return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
-static bool unknown_flag(const char *arg, const char *cmd, const char *const *flags, size_t n,
-			 char *err, size_t errlen)
-{
-	char name[64];
-	size_t len = strcspn(arg, "="); /* cut between characters, as a person typed them */
-	snprintf(name, sizeof(name), "%.*s", (int)utf8_cut(arg, len, sizeof(name) - 1), arg);
-	const char *near = tty_suggest_among(name, flags, n);
-	if (near)
-		snprintf(err, errlen, "unknown option '%s' for %s — did you mean '%s'?", name, cmd,
-			 near);
-	else
-		snprintf(err, errlen, "unknown option '%s' for %s (help %s)", name, cmd, cmd);
-	return false;
-}
-
-/* A directory as typed: absolute as it is, ~/ from HOME, anything else below cwd. */
-static char *absolute_dir(const char *dir, const char *cwd)
-{
-	char buf[4096];
-	const char *home = getenv("HOME");
-	if (dir[0] == '/')
-		return xstrdup(dir);
-	if ((strcmp(dir, "~") == 0 || strncmp(dir, "~/", 2) == 0) && home && *home)
-		snprintf(buf, sizeof(buf), "%s%s", home, dir + 1);
-	else if (strcmp(dir, ".") == 0)
-		snprintf(buf, sizeof(buf), "%s", cwd);
-	else
-		snprintf(buf, sizeof(buf), "%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/",
-			 strncmp(dir, "./", 2) == 0 ? dir + 2 : dir);
-	return xstrdup(buf);
-}
-
-/* cmd's object `key`, made if missing (borrowed). */
-static json_t *object_of(json_t *cmd, const char *key)
-{
-	json_t *o = json_object_get(cmd, key);
-	if (!o) {
-		o = json_object();
-		json_object_set_new(cmd, key, o);
-	}
-	return o;
-}
-
-static json_t *health_of(json_t *cmd)
-{
-	return object_of(cmd, "healthCheck");
-}
-
-/* --env K=V and --env-file are collected apart ("env" and "envFile") and merged once the
- * line is read, so an --env wins over the file whatever their order. */
-static json_t *env_of(json_t *cmd, const char *key)
-{
-	return object_of(cmd, key);
-}
-
-/* Strips one pair of matching quotes around a value, as .env files write them. */
-static void unquote(char *v)
-{
-	size_t n = strlen(v);
-	if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
-		memmove(v, v + 1, n - 2);
-		v[n - 2] = '\0';
-	}
-}
-
-bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "--env-file %s: %s", path, strerror(errno));
-		return false;
-	}
-	char line[8192];
-	unsigned lineno = 0;
-	bool ok = true;
-	while (ok && fgets(line, sizeof(line), f)) {
-		lineno++;
-		/* a longer line would come back in pieces: the value cut, its tail read as a
-		 * line of its own */
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "--env-file %s line %u: longer than %zu bytes", path,
-				 lineno, sizeof(line) - 2);
-			ok = false;
-			break;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		char *p = line + strspn(line, " \t");
-		if (!*p || *p == '#')
-			continue;
-		if (strncmp(p, "export ", 7) == 0)
-			p += 7 + strspn(p + 7, " \t");
-		char *eq = strchr(p, '=');
-		size_t nl = eq ? strcspn(p, " \t=") : 0;
-		if (!eq || nl == 0 || p + nl != eq) {
-			snprintf(err, errlen, "--env-file %s line %u: expected NAME=VALUE", path,
-				 lineno);
-			ok = false;
-			break;
-		}
-		*eq = '\0';
-		unquote(eq + 1);
-		/* JSON holds UTF-8 only: a variable in another encoding would be dropped unseen */
-		json_t *v = json_string(eq + 1);
-		if (!v || json_object_set_new(env, p, v) != 0) {
-			snprintf(err, errlen, "--env-file %s line %u: not UTF-8 (save the file as "
-					      "UTF-8)",
-				 path, lineno);
-			ok = false;
-		}
-	}
-	fclose(f);
-	return ok;
-}
-
-/* "512M", "2G", "1.5G", "300000000": bytes (K, M, G are powers of 1024; a trailing "B" or
- * "iB" is allowed). */
-static bool parse_size(const char *s, long long *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || v <= 0)
-		return false;
-	double mult = 1;
-	if (*end && strchr("kKmMgG", *end)) {
-		mult = *end == 'k' || *end == 'K' ? 1024. : *end == 'm' || *end == 'M' ? 1048576.
-										       : 1073741824.;
-		end++;
-	}
-	if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
-		end += strlen(end);
-	if (*end || v * mult > 9007199254740992.)
-		return false;
-	*out = (long long)(v * mult);
-	return true;
-}
-
-/* --memory SIZE: limits.memoryBytes (SPEC §9). */
-static bool set_memory_limit(json_t *cmd, const char *v, char *err, size_t errlen)
-{
-	long long bytes;
-	if (!parse_size(v, &bytes)) {
-		snprintf(err, errlen, "--memory '%s': expected a size such as 512M or 2G", v);
-		return false;
-	}
-	json_object_set_new(cmd, "limits", json_pack("{s:I}", "memoryBytes", (json_int_t)bytes));
-	return true;
-}
-
-/* One option of start/restart into cmd; false with err for a bad or unknown one. */
-static bool start_option(json_t *cmd, int argc, char **argv, int *i, const char *cwd,
-			 char *err, size_t errlen)
-{
-	const char *a = argv[*i], *v;
-	long long num;
-	if (flag_is(a, "--port")) {
-		if (!(v = flag_value(argc, argv, i, "--port", err, errlen)))
-			return false;
-		if (!parse_int(v, 1, 65535, &num)) {
-			snprintf(err, errlen, "--port '%s': expected a port from 1 to 65535", v);
-			return false;
-		}
-		json_object_set_new(cmd, "port", json_integer((json_int_t)num));
-	} else if (strcmp(a, "--strict-port") == 0) {
-		json_object_set_new(cmd, "strictPort", json_true());
-	} else if (flag_is(a, "--framework")) {
-		if (!(v = flag_value(argc, argv, i, "--framework", err, errlen)))
-			return false;
-		json_object_set_new(cmd, "framework", json_string(v));
-	} else if (strcmp(a, "--tunnel") == 0) {
-		json_object_set_new(cmd, "tunnel", json_true());
-	} else if (strncmp(a, "--tunnel=", 9) == 0) {
-		if (!a[9]) {
-			snprintf(err, errlen, "--tunnel=PROVIDER: cloudflared, ngrok or localtunnel");
-			return false;
-		}
-		json_object_set_new(cmd, "tunnel", json_pack("{s:s}", "provider", a + 9));
-	} else if (flag_is(a, "--cwd")) {
-		if (!(v = flag_value(argc, argv, i, "--cwd", err, errlen)))
-			return false;
-		char *dir = absolute_dir(v, cwd);
-		json_object_set_new(cmd, "cwd", json_string(dir));
-		free(dir);
-	} else if (flag_is(a, "--env")) {
-		if (!(v = flag_value(argc, argv, i, "--env", err, errlen)))
-			return false;
-		const char *eq = strchr(v, '=');
-		if (!eq || eq == v) {
-			snprintf(err, errlen, "--env '%s': expected NAME=VALUE", v);
-			return false;
-		}
-		json_t *env = env_of(cmd, "env");
-		char *name = xstrndup(v, (size_t)(eq - v));
-		json_object_set_new(env, name, json_string(eq + 1));
-		free(name);
-	} else if (flag_is(a, "--env-file")) {
-		if (!(v = flag_value(argc, argv, i, "--env-file", err, errlen)))
-			return false;
-		char *path = absolute_dir(v, cwd);
-		bool ok = tty_read_env_file(path, env_of(cmd, "envFile"), err, errlen);
-		free(path);
-		return ok;
-	} else if (flag_is(a, "--health-path")) {
-		if (!(v = flag_value(argc, argv, i, "--health-path", err, errlen)))
-			return false;
-		if (v[0] != '/') {
-			snprintf(err, errlen, "--health-path '%s': a URL path starting with /", v);
-			return false;
-		}
-		json_object_set_new(health_of(cmd), "path", json_string(v));
-	} else if (flag_is(a, "--health-timeout") || flag_is(a, "--stop-timeout")) {
-		bool health = a[2] == 'h';
-		const char *name = health ? "--health-timeout" : "--stop-timeout";
-		if (!(v = flag_value(argc, argv, i, name, err, errlen)))
-			return false;
-		if (!parse_seconds_ms(v, 3600, &num) || (health && num == 0)) {
-			snprintf(err, errlen, "%s '%s': expected seconds from %s to 3600", name, v,
-				 health ? "0.001" : "0");
-			return false;
-		}
-		json_object_set_new(health ? health_of(cmd) : cmd, health ? "timeoutMs"
-									  : "stopTimeoutMs",
-				    json_integer((json_int_t)num));
-	} else if (strcmp(a, "--logs") == 0) {
-		json_object_set_new(cmd, "logs", json_true());
-	} else if (flag_is(a, "--memory")) {
-		if (!(v = flag_value(argc, argv, i, "--memory", err, errlen)) ||
-		    !set_memory_limit(cmd, v, err, errlen))
-			return false;
-	} else {
-		return unknown_flag(a, argv[0], start_flags, ARRAY_LEN(start_flags), err, errlen);
-	}
-	return true;
-}
-
-json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart, char *err,
-			size_t errlen)
-{
-	const char *verb = argv[0];
-	if (argc < 2 || argv[1][0] == '-') {
-		snprintf(err, errlen, "%s needs a project id first: %s ID%s (help %s)", verb, verb,
-			 is_restart ? "" : " [options] -- CMD ARGS...", verb);
-		return NULL;
-	}
-	json_t *cmd = json_pack("{s:s, s:s}", "type",
-				is_restart ? "restart-dev-server" : "start-dev-server", "projectId",
-				argv[1]);
-	int i = 2;
-	for (; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if (argv[i][0] != '-')
-			break; /* the command itself, without a `--` */
-		if (!start_option(cmd, argc, argv, &i, cwd, err, errlen))
-			goto bad;
-	}
-	if (i < argc) {
-		/* One quoted word with blanks is a shell command line, as a person means it. */
-		if (argc - i == 1 && strpbrk(argv[i], " \t"))
-			json_object_set_new(cmd, "command", json_string(argv[i]));
-		else {
-			json_t *words = json_array();
-			for (; i < argc; i++)
-				json_array_append_new(words, json_string(argv[i]));
-			json_object_set_new(cmd, "command", words);
-		}
-	} else if (!is_restart) {
-		snprintf(err, errlen, "start needs the command to run after --, e.g. start %s -- npm "
-				      "run dev",
-			 argv[1]);
-		goto bad;
-	}
-	json_t *file_env = json_object_get(cmd, "envFile");
-	if (file_env) {
-		/* the file first, then --env over it */
-		json_t *env = json_deep_copy(file_env);
-		json_object_update(env, json_object_get(cmd, "env"));
-		json_object_set_new(cmd, "env", env);
-		json_object_del(cmd, "envFile");
-	}
-	if (!is_restart && !json_object_get(cmd, "cwd"))
-		json_object_set_new(cmd, "cwd", json_string(cwd));
-	return cmd;
-bad:
-	json_decref(cmd);
-	return NULL;
-}
+#include "supervisor/tty_flags.h"
 
 /* --- project ids ------------------------------------------------------------------------ */
 
@@ -507,13 +160,13 @@ static json_t *build_stop(const tty_ctx_t *ctx, int argc, char **argv, char *err
 		long long ms;
 		if (argv[i][0] != '-')
 			continue;
-		if (!flag_is(argv[i], "--timeout")) {
-			unknown_flag(argv[i], "stop", stop_flags, ARRAY_LEN(stop_flags), err, errlen);
+		if (!tty_flag_is(argv[i], "--timeout")) {
+			tty_flag_unknown(argv[i], "stop", tty_stop_flags.names, tty_stop_flags.n, err, errlen);
 			goto out;
 		}
-		if (!(v = flag_value(argc, argv, &i, "--timeout", err, errlen)))
+		if (!(v = tty_flag_value(argc, argv, &i, "--timeout", err, errlen)))
 			goto out;
-		if (!parse_seconds_ms(v, 3600, &ms)) {
+		if (!tty_parse_seconds_ms(v, 3600, &ms)) {
 			snprintf(err, errlen, "--timeout '%s': expected seconds from 0 to 3600", v);
 			goto out;
 		}
@@ -540,11 +193,11 @@ static json_t *build_logs(const tty_ctx_t *ctx, int argc, char **argv, char *err
 			continue;
 		if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			follow = true;
-		} else if (strcmp(a, "-n") == 0 || flag_is(a, "--lines")) {
-			if (!(v = flag_value(argc, argv, &i, a[1] == 'n' ? "-n" : "--lines", err,
+		} else if (strcmp(a, "-n") == 0 || tty_flag_is(a, "--lines")) {
+			if (!(v = tty_flag_value(argc, argv, &i, a[1] == 'n' ? "-n" : "--lines", err,
 					     errlen)))
 				goto out;
-			if (!parse_int(v, 1, 100000, &n)) {
+			if (!tty_parse_int(v, 1, 100000, &n)) {
 				snprintf(err, errlen, "-n '%s': expected a number of lines from 1 to "
 						      "100000",
 					 v);
@@ -552,7 +205,7 @@ static json_t *build_logs(const tty_ctx_t *ctx, int argc, char **argv, char *err
 			}
 			json_object_set_new(logs, "lines", json_integer((json_int_t)n));
 		} else {
-			unknown_flag(a, "logs", logs_flags, ARRAY_LEN(logs_flags), err, errlen);
+			tty_flag_unknown(a, "logs", tty_logs_flags.names, tty_logs_flags.n, err, errlen);
 			goto out;
 		}
 	}
@@ -694,14 +347,14 @@ static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_actio
 	char err[512];
 	const char *file = "devsup.json";
 	for (int i = 1; i < argc; i++) {
-		if (flag_is(argv[i], "--file")) {
-			if (!(file = flag_value(argc, argv, &i, "--file", err, sizeof(err)))) {
+		if (tty_flag_is(argv[i], "--file")) {
+			if (!(file = tty_flag_value(argc, argv, &i, "--file", err, sizeof(err)))) {
 				act_print(out, err, true);
 				return;
 			}
 		} else {
 			if (argv[i][0] == '-')
-				unknown_flag(argv[i], argv[0], file_flags, ARRAY_LEN(file_flags), err,
+				tty_flag_unknown(argv[i], argv[0], tty_file_flags.names, tty_file_flags.n, err,
 					     sizeof(err));
 			else
 				snprintf(err, sizeof(err),
@@ -712,7 +365,7 @@ static void parse_up_down(const tty_ctx_t *ctx, int argc, char **argv, tty_actio
 		}
 	}
 	out->kind = argv[0][0] == 'u' ? TTY_ACT_UP : TTY_ACT_DOWN;
-	out->file = absolute_dir(file, ctx->cwd);
+	out->file = tty_absolute_dir(file, ctx->cwd);
 }
 
 static void parse_help(int argc, char **argv, tty_action_t *out)
@@ -886,25 +539,25 @@ int tty_complete_words(const char *before, const char *word, const char *const *
 	} else if (after_dashes) {
 		count = -1; /* the command's own arguments: file names */
 	} else if (glued && ends_with(before, "--tunnel=")) {
-		count = add_matches(word, providers, ARRAY_LEN(providers), out, max, 0);
+		count = add_matches(word, tty_providers.names, tty_providers.n, out, max, 0);
 	} else if (glued && ends_with(before, "--framework=")) {
-		count = add_matches(word, frameworks, ARRAY_LEN(frameworks), out, max, 0);
+		count = add_matches(word, tty_frameworks.names, tty_frameworks.n, out, max, 0);
 	} else if (glued && ends_with(before, "--cwd=")) {
 		count = -1;
 	} else if (starts && strcmp(prev, "--framework") == 0) {
-		count = add_matches(word, frameworks, ARRAY_LEN(frameworks), out, max, 0);
+		count = add_matches(word, tty_frameworks.names, tty_frameworks.n, out, max, 0);
 	} else if (starts && strcmp(prev, "--cwd") == 0) {
 		count = -1;
 	} else if (strcmp(verb, "help") == 0 && argc == 1) {
 		count = add_matches(word, commands, ncmd, out, max, 0);
 	} else if (word[0] == '-' && starts) {
-		count = add_matches(word, start_flags, ARRAY_LEN(start_flags), out, max, 0);
+		count = add_matches(word, tty_start_flags.names, tty_start_flags.n, out, max, 0);
 	} else if (word[0] == '-' && strcmp(verb, "stop") == 0) {
-		count = add_matches(word, stop_flags, ARRAY_LEN(stop_flags), out, max, 0);
+		count = add_matches(word, tty_stop_flags.names, tty_stop_flags.n, out, max, 0);
 	} else if (word[0] == '-' && strcmp(verb, "logs") == 0) {
-		count = add_matches(word, logs_flags, ARRAY_LEN(logs_flags), out, max, 0);
+		count = add_matches(word, tty_logs_flags.names, tty_logs_flags.n, out, max, 0);
 	} else if (word[0] == '-' && (strcmp(verb, "up") == 0 || strcmp(verb, "down") == 0)) {
-		count = add_matches(word, file_flags, ARRAY_LEN(file_flags), out, max, 0);
+		count = add_matches(word, tty_file_flags.names, tty_file_flags.n, out, max, 0);
 	} else if (strcmp(prev, "--file") == 0 || ends_with(before, "--file=")) {
 		count = -1;
 	} else if ((argc == 1 && (starts || strcmp(verb, "status") == 0)) ||

@@ -6,13 +6,14 @@
 #include <stddef.h>
 
 #include "common/util.h"
+#include "supervisor/tty_start.h"
 #include "supervisor/tty_words.h"
 
 /*
  * The terminal front end's command language: a line typed by a person (`start web --port 3000
  * -- npm run dev`) turned into the protocol commands the engine runs, plus help, typo
- * suggestions and completion candidates. Pure but for reading an --env-file, so the unit
- * tests can pin it down.
+ * suggestions and completion candidates (start's options: tty_start.c). Pure but for reading
+ * an --env-file, so the unit tests can pin it down.
  */
 
 typedef enum {
@@ -58,16 +59,7 @@ void tty_no_project(const char *id, const char *const *ids, size_t nids, char *e
 		    size_t errlen);
 /* False when line holds a control character (a key the editor passed through as text). */
 bool tty_line_is_clean(const char *line);
-/* Adds the NAME=VALUE lines of an env file (# comments, blank lines, `export `, quoted
- * values) to env; false with err naming the file (and line) if it cannot be read. */
-bool tty_read_env_file(const char *path, json_t *env, char *err, size_t errlen) WUR;
 void tty_action_free(tty_action_t *a);
-
-/* `start ID [flags] -- CMD ARGS...` (argv[0] is the command word) as a start-dev-server
- * command (new reference), or NULL with err; for `restart` (is_restart) the command and the
- * directory are optional overrides and the type is restart-dev-server. */
-json_t *tty_build_start(int argc, char **argv, const char *cwd, bool is_restart, char *err,
-			size_t errlen) WUR;
 
 /* Completion of the word `word` typed after `before` (the line up to the word): fills out with
  * up to max candidates (static strings or entries of ids, not copied) and returns how many, or

@@ -25,6 +25,7 @@
 #include "supervisor/project.h"
 #include "supervisor/tty_commands.h"
 #include "supervisor/tty_countdown.h"
+#include "supervisor/tty_failures.h"
 #include "supervisor/tty_format.h"
 #include "supervisor/tty_history.h"
 #include "supervisor/tty_top.h"
@@ -57,7 +58,6 @@ static struct {
 	json_t *merging;    /* `logs` of several projects: ids still to come -> true */
 	json_t *merged;     /* ... and the answers come so far */
 	json_t *muted;      /* projects whose log events are hidden: id -> true */
-	json_t *failures;   /* project -> its last failure, as its events said */
 	json_t *raw_ids;    /* ids of `json` commands: their answers are shown as JSON */
 	char cwd[PATH_MAX];
 	char prompt[512];
@@ -606,50 +606,10 @@ static bool merge_answer(json_t *ev, const char *type, const char *cid)
 	return logs;
 }
 
-/* The last failure of each project as its events told it ({reason, exitCode | signal}), for
- * a status from an engine that does not report lastFailure itself. */
-static void remember_failure(const json_t *ev, const char *type)
-{
-	const char *pid = json_string_value(json_object_get(ev, "projectId"));
-	const char *reason = json_string_value(json_object_get(ev, "reason"));
-	/* an error that failed the project (a start's), not one that refused a command */
-	static const char *const refusals[] = {
-		"already_running", "not_running", "invalid_json",  "invalid_command",
-		"unknown_command", "line_too_long", "capacity",    "shutting_down",
-		"owned_by_other_runner"};
-	project_t *p = pid ? project_find(pid) : NULL;
-	if (!p || !reason || (strcmp(type, "dev-server-exited") != 0 &&
-			      !(strcmp(type, "error") == 0 && p->state == STATE_FAILED)))
-		return;
-	for (size_t i = 0; i < ARRAY_LEN(refusals); i++)
-		if (strcmp(reason, refusals[i]) == 0)
-			return;
-	json_t *f = json_pack("{s:s}", "reason", reason);
-	json_t *code = json_object_get(ev, "exitCode"), *sig = json_object_get(ev, "signal");
-	if (json_is_integer(code))
-		json_object_set(f, "exitCode", code);
-	if (json_is_string(sig))
-		json_object_set(f, "signal", sig);
-	json_object_set_new(tty.failures, pid, f);
-}
-
-static void add_failures(json_t *status)
-{
-	size_t i;
-	json_t *p;
-	json_array_foreach(json_object_get(status, "projects"), i, p)
-	{
-		const char *pid = json_string_value(json_object_get(p, "projectId"));
-		json_t *f = pid ? json_object_get(tty.failures, pid) : NULL;
-		if (f && !json_is_object(json_object_get(p, "lastFailure")))
-			json_object_set(p, "lastFailure", f);
-	}
-}
-
 static char *event_text(json_t *ev, const char *type, const char *key)
 {
 	if (strcmp(type, "status") == 0)
-		add_failures(ev);
+		tty_failures_fill(ev);
 	if (!key || !json_object_get(tty.raw_ids, key))
 		return tty_format_event(ev, tty.color, wall_ms(), tty.cols);
 	char *s = json_dumps(ev, JSON_COMPACT);
@@ -670,7 +630,7 @@ static void on_event(json_t *ev)
 	const char *cid_s = json_string_value(cid);
 	char *key = cid ? json_dumps(cid, JSON_ENCODE_ANY) : NULL;
 	track(ev, type);
-	remember_failure(ev, type);
+	tty_failures_note(ev, type);
 	/* the follows of a `logs -f` speak through its `logs` answers (and their errors);
 	 * a muted project's output is not shown */
 	bool quiet = (cid_s && json_object_get(tty.quiet_ids, cid_s) &&
@@ -816,7 +776,7 @@ void tty_init(struct ev_loop *loop, void (*on_quit)(void), void (*on_eof)(void))
 	tty.merging = json_object();
 	tty.merged = json_array();
 	tty.muted = json_object();
-	tty.failures = json_object();
+	tty_failures_init();
 	tty.screen = isatty(STDOUT_FILENO);
 	tty.color = tty.screen && !(no_color && *no_color);
 	read_width();
@@ -902,8 +862,9 @@ void tty_stop(void)
 		rl_outstream = stdout;
 	}
 	tty_up_stop();
+	tty_failures_free();
 	json_t **objs[] = {&tty.raw_ids,  &tty.following,     &tty.quiet_ids, &tty.merging,
-			   &tty.merged,   &tty.muted,   &tty.failures};
+			   &tty.merged,   &tty.muted};
 	for (size_t i = 0; i < ARRAY_LEN(objs); i++) {
 		json_decref(*objs[i]);
 		*objs[i] = NULL;

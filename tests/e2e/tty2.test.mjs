@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { FIXTURES, HEAVY, pollUntil, sleep } from './lib/harness.mjs';
-import { withPty, ptySession, tmuxSession, haveTmux, leftovers } from './lib/pty.mjs';
+import { withPty, ptySession, tmuxSession, withTmux, haveTmux, leftovers } from './lib/pty.mjs';
 
 const T = { timeout: 60000 };
 const noTmux = !haveTmux() && 'tmux is not installed';
@@ -17,15 +17,6 @@ const ticker = (word) => `'i=0; while :; do i=$((i+1)); echo "${word} $i"; sleep
 
 const tmpDir = () => mkdtempSync(path.join(os.tmpdir(), 'devsup-tty2-'));
 
-async function withTmux(opts, fn) {
-  const t = tmuxSession(opts);
-  try {
-    await t.waitFor("Type 'help'");
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 const type = (t, text) => { t.keys('-l', text); t.keys('Enter'); };
 
 test('devsup --tty > out.txt: typed lines run, the file holds plain lines, the terminal edits', T, async () => {

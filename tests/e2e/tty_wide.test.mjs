@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FIXTURES, sleep } from './lib/harness.mjs';
-import { tmuxSession, haveTmux } from './lib/pty.mjs';
+import { withTmux, haveTmux } from './lib/pty.mjs';
 
 const T = { timeout: 60000 };
 const noTmux = !haveTmux() && 'tmux is not installed';
@@ -16,16 +16,6 @@ const type = (t, text) => { t.keys('-l', text); t.keys('Enter'); };
 /** Columns a line takes in the pane: CJK (and the fullwidth forms) 2, the rest 1. */
 const columns = (s) => [...s].reduce((w, c) => w + (/[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1), 0);
 const count = (s, c) => s.split(c).length - 1;
-
-async function withTmux(opts, fn) {
-  const t = tmuxSession(opts);
-  try {
-    await t.waitFor("Type 'help'");
-    await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 
 test('a half-typed CJK line wider than the terminal is drawn once above arriving events, under LC_ALL=C', { ...T, skip: redrawSkip }, () =>
   // 41 columns: a row's last column cannot hold an ideograph, which goes whole to the next

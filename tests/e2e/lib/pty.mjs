@@ -182,3 +182,15 @@ export function tmuxSession({ args = [], env = {}, width = 160, height = 40, she
   };
   return s;
 }
+
+/** fn(t) with a tmuxSession(opts) whose devsup has printed its banner; closed after, whatever
+ * fn did. */
+export async function withTmux(opts, fn) {
+  const t = tmuxSession(opts);
+  try {
+    await t.waitFor("Type 'help'");
+    await fn(t);
+  } finally {
+    await t.close();
+  }
+}

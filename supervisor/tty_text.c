@@ -116,6 +116,18 @@ static size_t hang_indent(const char *line, size_t len, int cols)
 	return indent > (size_t)cols / 2 ? (size_t)cols / 2 : indent;
 }
 
+/* Whether s starts with punctuation no row may begin with (、。」 and the like: Japanese and
+ * Chinese line breaking keep it after the character before it). */
+static bool closes(const char *s, size_t len)
+{
+	static const char *const marks[] = {"、", "。", "，", "．", "：", "；", "！", "？",
+					    "」", "』", "）", "】", "〕", "〉", "》", "ー", "…"};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (len >= strlen(marks[i]) && memcmp(s, marks[i], strlen(marks[i])) == 0)
+			return true;
+	return false;
+}
+
 /* line (longer than cols) as rows of at most cols columns, broken at a blank or after a wide
  * character where there is one, never inside a character; the rows after the first under a hanging indent. */
 static void fold_line(sb_t *b, const char *line, size_t len, int cols)
@@ -140,8 +152,8 @@ static void fold_line(sb_t *b, const char *line, size_t len, int cols)
 			}
 			if (line[i] == ' ' && col > 0)
 				brk = i;
-			else if (next - col == 2) /* CJK text breaks between any two ideographs */
-				brk = i + n;
+			else if (next - col == 2 && !closes(line + i + n, len - i - n))
+				brk = i + n; /* CJK text breaks between any two ideographs */
 			col = next;
 			i += n;
 		}

@@ -90,6 +90,25 @@ START_TEST(test_fold_cjk_under_the_text)
 }
 END_TEST
 
+/* A row never starts with 。 or 、: the break goes before the ideograph they follow. */
+START_TEST(test_fold_keeps_closing_punctuation)
+{
+	const char *line = "12:00:00 vite       │ ポート5173は別のVite開発サーバーが使用中です。"
+			   "終了してから、再起動してください";
+	for (int cols = 24; cols <= 60; cols++) {
+		char *s = tty_fit(line, cols);
+		for (const char *p = strchr(s, '\n'); p; p = strchr(p + 1, '\n')) {
+			const char *text = p + 1 + strspn(p + 1, " ");
+			ck_assert_msg(strncmp(text, "。", 3) != 0 && strncmp(text, "、", 3) != 0,
+				      "%d columns: a row starts with closing punctuation:\n%s", cols,
+				      s);
+		}
+		expect_lines_fit(s, (size_t)cols);
+		free(s);
+	}
+}
+END_TEST
+
 /* Folding at every width never cuts a character, an accent from its letter, or an emoji
  * sequence, and keeps every character. */
 START_TEST(test_fold_never_splits)
@@ -331,6 +350,7 @@ Suite *tty_text_suite(void)
 	tcase_add_test(t, test_width_counts_wide_and_combining);
 	tcase_add_test(t, test_fold_cjk_under_the_text);
 	tcase_add_test(t, test_fold_never_splits);
+	tcase_add_test(t, test_fold_keeps_closing_punctuation);
 	tcase_add_test(t, test_ellipsize_wide);
 	tcase_add_test(t, test_tabs_expand_to_stops);
 	tcase_add_test(t, test_status_cjk_fifty_columns);

@@ -129,7 +129,8 @@ static bool closes(const char *s, size_t len)
 }
 
 /* line (longer than cols) as rows of at most cols columns, broken at a blank or after a wide
- * character where there is one, never inside a character; the rows after the first under a hanging indent. */
+ * character where there is one, never inside a character; the rows after the first under a
+ * hanging indent. */
 static void fold_line(sb_t *b, const char *line, size_t len, int cols)
 {
 	size_t indent = hang_indent(line, len, cols), pos = 0;
@@ -145,7 +146,8 @@ static void fold_line(sb_t *b, const char *line, size_t len, int cols)
 				continue;
 			}
 			size_t n = colwidth_step(line + i, len - i, &next);
-			if (next > avail) { /* a wide character at the edge goes whole to the next row */
+			/* a wide character at the edge goes whole to the next row */
+			if (next > avail) {
 				full = true;
 				unit = n;
 				break;

@@ -325,7 +325,8 @@ START_TEST(test_env_file_refuses_what_it_cannot_keep)
 	env = json_object();
 	const char good[] = "GREETING=\xe3\x81\x93\xe3\x82\x93\nLAST=1";
 	ck_assert_msg(env_file(good, strlen(good), env, err, sizeof(err)), "%s", err);
-	ck_assert_str_eq(json_string_value(json_object_get(env, "GREETING")), "\xe3\x81\x93\xe3\x82\x93");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "GREETING")),
+			 "\xe3\x81\x93\xe3\x82\x93");
 	ck_assert_str_eq(json_string_value(json_object_get(env, "LAST")), "1");
 	json_decref(env);
 	free(text);

@@ -663,7 +663,7 @@ static void on_log(const char *line, size_t len)
 		return;
 	}
 	char *s = xstrndup(line, len);
-	tty_print_painted("2", s);
+	tty_say("2", s); /* fitted to the width, as events are */
 	free(s);
 }
 

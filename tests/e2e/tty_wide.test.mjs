@@ -3,6 +3,8 @@
 // crash's failure tail, log lines and status with CJK fit the width, never cut in half.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { FIXTURES, sleep } from './lib/harness.mjs';
 import { withTmux, haveTmux } from './lib/pty.mjs';
 
@@ -73,6 +75,21 @@ test('50 columns: a CJK failure tail, CJK log lines, status and top fit the widt
     assert.match(top, /^tick +running/m);
     t.keys('q');
     await t.waitFor(/devsup>/);
+    type(t, 'quit!');
+    await t.waitFor('devsup exited 0', 20000);
+  }));
+
+test("devsup's own warnings fit the width too, folded as events are", { ...T, skip: noTmux }, () =>
+  withTmux({ width: 40, height: 30 }, async (t) => {
+    // the history cannot be appended to: a directory where the file goes
+    mkdirSync(path.join(t.home, '.devsup_history'));
+    type(t, 'ping');
+    await t.waitFor(/history/);
+    await sleep(300);
+    const joined = t.joined();
+    const lines = joined.split('\n').filter((l) => !l.startsWith('devsup> '));
+    for (const l of lines) assert.ok(columns(l) <= 40, `a line wraps at 40 columns: [${l}]\n${joined}`);
+    assert.match(joined.replace(/\n\s*/g, ' '), /cannot append to the history file/, joined);
     type(t, 'quit!');
     await t.waitFor('devsup exited 0', 20000);
   }));

@@ -32,6 +32,14 @@ test('a half-typed CJK line wider than the terminal is drawn once above arriving
     assert.equal(count(screen, 'MARK'), 1, `MARK more than once:\n${screen}`);
     assert.equal(count(screen, '漢'), 30, `the typed ideographs are drawn ${count(screen, '漢')} times, not 30:\n${screen}`);
     assert.equal(count(screen, 'devsup> status'), 1, `the prompt line is left over:\n${screen}`);
+    // the cursor back on the line's first row: the rows below it are cleared all the same
+    t.keys('C-a');
+    t.keys('Right');
+    await sleep(1200);
+    const moved = t.screen();
+    assert.equal(count(moved, '漢'), 30, `with the cursor moved back, drawn ${count(moved, '漢')} times:\n${moved}`);
+    assert.equal(count(moved, 'MARK'), 1, `MARK more than once with the cursor moved back:\n${moved}`);
+    t.keys('End');
     // the line runs as typed: an id no start could make is said to be one
     t.keys('Enter');
     await t.waitFor(/a project id is/);

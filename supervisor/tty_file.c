@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
+
 typedef enum { ENTRY_PENDING, ENTRY_SENT, ENTRY_RUNNING, ENTRY_FAILED } entry_state_t;
 
 typedef struct {
@@ -75,10 +77,11 @@ static bool read_deps(tty_plan_t *plan, size_t i, json_t *deps, char *err, size_
 		const char *name = json_string_value(d);
 		ssize_t j = name ? find(plan, name) : -1;
 		if (j < 0) {
-			const char *q = name ? "'" : "";
-			snprintf(err, errlen, "project %s depends on %s%.64s%s, which the file does "
+			const char *q = name ? "'" : "", *shown = name ? name : "a non-string";
+			/* at most 64 bytes of it, cut between characters */
+			snprintf(err, errlen, "project %s depends on %s%.*s%s, which the file does "
 					      "not list",
-				 e->id, q, name ? name : "a non-string", q);
+				 e->id, q, (int)utf8_cut(shown, strlen(shown), 64), shown, q);
 			return false;
 		}
 		e->deps[e->ndeps++] = (size_t)j;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "supervisor/tty_commands.h"
+#include "supervisor/tty_file.h"
 #include "supervisor/tty_format.h"
 #include "supervisor/tty_table.h"
 #include "supervisor/tty_text.h"
@@ -333,6 +334,23 @@ START_TEST(test_env_file_refuses_what_it_cannot_keep)
 }
 END_TEST
 
+/* A project file naming an unknown CJK dependency: the message quotes it cut between
+ * characters. */
+START_TEST(test_project_file_quotes_cjk_whole)
+{
+	char text[512] = "{\"projects\":{\"a\":{\"command\":\"x\",\"dependsOn\":[\"", err[256];
+	for (int i = 0; i < 30; i++)
+		strcat(text, KAN);
+	strcat(text, "\"]}}}");
+	ck_assert_ptr_null(tty_plan_parse(text, "/", err, sizeof(err)));
+	json_t *j = json_string(err);
+	ck_assert_msg(j != NULL, "a character cut in half: %s", err);
+	json_decref(j);
+	ck_assert_msg(strstr(err, "project a depends on '" KAN KAN) && strstr(err, "does not list"),
+		      "%s", err);
+}
+END_TEST
+
 /* An event without the fields it usually has (an older or newer engine) is still shown. */
 START_TEST(test_event_without_its_fields)
 {
@@ -359,6 +377,7 @@ Suite *tty_text_suite(void)
 	tcase_add_test(t, test_edit_rows_wide);
 	tcase_add_test(t, test_env_file_refuses_what_it_cannot_keep);
 	tcase_add_test(t, test_event_without_its_fields);
+	tcase_add_test(t, test_project_file_quotes_cjk_whole);
 	suite_add_tcase(s, t);
 	return s;
 }

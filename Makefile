@@ -100,12 +100,14 @@ e2e-san:
 	$(MAKE) SANITIZE=address,undefined all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  DEVSUP_SANITIZED=1 DEVSUP_BIN=$(abspath build/sanitize/devsup) \
-	  node --test --test-concurrency=1 tests/e2e/
+	  node --test --test-concurrency=2 tests/e2e/
 
 # The e2e suite with devsup and devsup-reaper under valgrind memcheck (slow: not in make test).
+# Two files at a time: most of a file's time under valgrind is waiting (Postgres restarts,
+# stop deadlines), and CI must stay under 20 minutes.
 e2e-valgrind: all
 	DEVSUP_VALGRIND=1 DEVSUP_BIN=$(abspath tests/e2e/valgrind-devsup) \
-	  node --test --test-concurrency=1 --test-timeout=600000 tests/e2e/
+	  node --test --test-concurrency=2 --test-timeout=600000 tests/e2e/
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: both binaries (devsup finds the reaper beside
 # it), the man page, and the schema (also compiled into devsup) for DBAs and deploy steps.

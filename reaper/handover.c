@@ -89,6 +89,10 @@ static void hello(reaper_t *r)
 				"pgid", (int)r->pid, "port", r->port);
 	if (r->tunnel_live && r->tunnel.url[0])
 		json_object_set_new(msg, "tunnelUrl", utf8_json_string(r->tunnel.url));
+	/* The adopter needs it to kill the project itself should this reaper die: the project's
+	 * processes are not below the adopter. */
+	if (r->contain.on)
+		json_object_set_new(msg, "cgroup", json_string(r->contain.dir));
 	json_object_set_new(msg, "pending", json_integer((json_int_t)json_array_size(r->ho.pending)));
 	/* sent now, not queued: the hello is what the adopter waits for */
 	if (!chan_send(&r->chan, msg) && chan_is_open(&r->chan))

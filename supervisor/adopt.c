@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "supervisor/adopt_tree.h"
 #include "supervisor/project.h"
 #include "supervisor/reaper_link.h"
 
@@ -162,6 +163,7 @@ static void on_hello(chan_t *ch, json_t *msg, void *ctx)
 	}
 	chan_close(&c->chan);
 	project_t *p = project_adopt(msg);
+	adopt_tree_record(p, msg, c->pid);
 	reaper_link_adopt(p, fd, c->pid, c->pidfd);
 	c->pidfd = -1;
 	ad.adopted++;

@@ -194,6 +194,7 @@ static void project_free(project_t *p)
 	free(p->tunnel_url);
 	free(p->stop_reason);
 	free(p->cgroup);
+	free(p->adopted_roots);
 	free(p->id);
 	free(p);
 }
@@ -304,6 +305,11 @@ project_t *project_adopt(const json_t *hello)
 	p->spec = json_incref(json_object_get(s, "spec"));
 	p->request = json_incref(json_object_get(s, "request"));
 	p->start_mono_ms = p->stop_mono_ms = clock_ms();
+	/* cpuPercent "since start" is since the server's start, not since its adoption: its
+	 * cpuMs counts from then */
+	uint64_t wall = wall_ms();
+	if (p->started_at_ms && p->started_at_ms < wall && wall - p->started_at_ms < p->start_mono_ms)
+		p->start_mono_ms -= wall - p->started_at_ms;
 	p->adopt_unconfirmed = true;
 	/* the previous devsup's reservation ended with it: ours now, released as any other */
 	if (p->port > 0 && !ports_reserve(p->port))

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "common/chan.h"
+#include "common/proc.h"
 #include "common/reason.h"
 #include "common/ring.h"
 #include "common/state.h"
@@ -83,6 +84,8 @@ typedef struct project {
 	bool adopt_unconfirmed; /* adopted before ready: told to go on once ready is out */
 	bool adopted_reaper; /* the reaper was adopted: not our child, its tree not below us */
 	int reaper_pidfd; /* an adopted reaper (not our child): readable when it exits; or -1 */
+	proc_info_t *adopted_roots; /* its children at adoption (server, tunnel…): adopt_tree.c */
+	size_t adopted_nroots;
 	ev_io reaper_exit;
 } project_t;
 

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "supervisor/adopt_tree.h"
 #include "supervisor/metrics.h"
 #include "supervisor/output.h"
 #include "supervisor/ports.h"
@@ -103,6 +104,9 @@ bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
 	}
 	p->reaper_pid = pid;
 	p->adopted_reaper = false;
+	free(p->adopted_roots); /* a reaper of ours: its tree is below us */
+	p->adopted_roots = NULL;
+	p->adopted_nroots = 0;
 	p->handed_over = false;
 	p->cleaning = false;
 	p->reaper_killed = false;
@@ -560,38 +564,6 @@ static bool kill_orphans(void)
 	return left;
 }
 
-/*
- * What a lost adopted reaper left: its tree was never below us (the reaper was re-parented to
- * init or a subreaper above when its first master exited), so structure cannot find it; the
- * markers its spawn put in every process of the project do (DEVSUP_RUNNER_ID and
- * DEVSUP_PROJECT_ID, both). True while any is alive.
- */
-static bool kill_marked(const project_t *p)
-{
-	char runner[160], project[160];
-	snprintf(runner, sizeof(runner), "DEVSUP_RUNNER_ID=%s", rl.opts->runner_id);
-	snprintf(project, sizeof(project), "DEVSUP_PROJECT_ID=%s", p->id);
-	DIR *d = opendir("/proc");
-	bool left = false;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		proc_info_t info;
-		if (*end || pid <= 0 || !proc_environ_has((pid_t)pid, project) ||
-		    !proc_environ_has((pid_t)pid, runner) || proc_read((pid_t)pid, &info) < 0 ||
-		    info.state == 'Z')
-			continue;
-		left = true;
-		if (proc_signal(&info, SIGKILL) < 0 && errno != ESRCH)
-			log_warn("SIGKILL to %d (%s) of project %s: %s", (int)pid, info.comm, p->id,
-				 strerror(errno));
-	}
-	if (d)
-		closedir(d);
-	return left;
-}
-
 /* A lost reaper's cgroup (SPEC §9): nothing in it escapes, so one cgroup.kill while anything
  * is in it, and the group's own word on emptiness; removed once empty (the reaper would have).
  * True while populated. */
@@ -677,7 +649,7 @@ static void reaper_gone(project_t *p)
 	if (p->cleaning) {
 		bool left = kill_orphans();
 		if (p->adopted_reaper)
-			left = kill_marked(p) || left;
+			left = adopt_tree_kill(p, rl.opts->runner_id) || left;
 		if (kill_cgroup_of(p) || left) {
 			if (!ev_is_active(&rl.cleanup_timer))
 				ev_timer_start(rl.loop, &rl.cleanup_timer);

@@ -91,19 +91,34 @@ int cgroup_write(const char *dir, const char *file, const char *value)
 	return w == (ssize_t)strlen(value) ? 0 : -1;
 }
 
+/* The runner's directory name, devsup.<runner-id> (a runner id may hold characters a directory
+ * name should not). */
+static void runner_name(const char *runner_id, char *name, size_t n)
+{
+	size_t len = (size_t)snprintf(name, n, "devsup.");
+	for (const char *c = runner_id; *c && len + 1 < n; c++)
+		name[len++] = *c == '/' || *c == '\n' ? '_' : *c;
+	name[len] = '\0';
+}
+
+bool cgroup_runner_path(const char *runner_id, char *out, size_t n)
+{
+	char self[4096], name[160];
+	if (!cgroup_self_dir(self, sizeof(self)))
+		return false;
+	runner_name(runner_id, name, sizeof(name));
+	return path_join(out, n, self, name);
+}
+
 bool cgroup_runner_dir(const char *runner_id, char *out, size_t n, char *err, size_t errlen)
 {
-	char self[4096], name[160] = "devsup.";
+	char self[4096], name[160];
 	if (!cgroup_self_dir(self, sizeof(self))) {
 		snprintf(err, errlen, "no cgroup v2 (unified) hierarchy for this process: %s",
 			 strerror(errno));
 		return false;
 	}
-	/* a runner id may hold characters a directory name should not */
-	size_t len = strlen(name);
-	for (const char *c = runner_id; *c && len + 1 < sizeof(name); c++)
-		name[len++] = *c == '/' || *c == '\n' ? '_' : *c;
-	name[len] = '\0';
+	runner_name(runner_id, name, sizeof(name));
 	/* Moving a process between groups needs write access to cgroup.procs of their common
 	 * ancestor: our own group. Without delegation it belongs to root. */
 	char procs[4200];

@@ -23,6 +23,9 @@ bool cgroup_self_dir(char *buf, size_t n) WUR;
  * a group can be created inside it: true with its path in out, or false with a message in err
  * (no cgroup2, not delegated to us, read-only). */
 bool cgroup_runner_dir(const char *runner_id, char *out, size_t n, char *err, size_t errlen) WUR;
+/* Where cgroup_runner_dir puts the runner's directory, without creating it: true with the path
+ * in out, or false with errno (no cgroup2 here). */
+bool cgroup_runner_path(const char *runner_id, char *out, size_t n) WUR;
 /* mkdir parent/name (an existing empty one is re-used): 0 with the path in out, or -1. */
 int cgroup_create(const char *parent, const char *name, char *out, size_t n) WUR;
 /* rmdir; 0, or -1 with errno (EBUSY while a process is still in it). */

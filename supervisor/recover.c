@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "common/util.h"
+#include "supervisor/recover_cgroup.h"
 
 #define DEFAULT_STOP_TIMEOUT_MS 10000
 
@@ -36,7 +37,7 @@ static struct {
 
 bool recover_active(void)
 {
-	return rc.alive > 0;
+	return rc.alive > 0 || recover_cgroup_active();
 }
 
 static void recover_finish(void)
@@ -106,9 +107,7 @@ static int cmp_pid(const void *a, const void *b)
 	return pa < pb ? -1 : pa > pb;
 }
 
-/* Whether pid descends from one of keep, by the parent links (identity by structure: an
- * adopted reaper's tree is its own, whatever markers its processes carry). */
-static bool below_kept(const proc_info_t *info, const pid_t *keep, size_t nkeep)
+bool recover_below_kept(const proc_info_t *info, const pid_t *keep, size_t nkeep)
 {
 	proc_info_t at = *info;
 	for (int depth = 0; nkeep > 0 && at.ppid > 1 && depth < 64; depth++) {
@@ -141,7 +140,7 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id, const pid_t 
 		proc_info_t info;
 		if (*end || pid <= 0 || pid == getpid() || !proc_environ_has((pid_t)pid, marker) ||
 		    proc_read((pid_t)pid, &info) < 0 || info.state == 'Z' ||
-		    below_kept(&info, keep, nkeep))
+		    recover_below_kept(&info, keep, nkeep))
 			continue;
 		if (rc.n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -164,13 +163,24 @@ unsigned recover_start(struct ev_loop *loop, const char *runner_id, const pid_t 
 		ev_io_init(&l->io, leftover_exited, pfd, EV_READ);
 	}
 	closedir(d);
-	/* Pointers into rc.items are stable from here on. */
+	/* The groups, after the scan: a project found both ways counts once. */
+	const char *const *groups;
+	size_t ngroups = recover_cgroup_start(loop, runner_id, keep, nkeep, &groups);
 	unsigned projects = 0;
+	for (size_t g = 0; g < ngroups; g++) {
+		bool first = true;
+		for (size_t k = 0; k < g && first; k++)
+			first = strcmp(groups[k], groups[g]) != 0;
+		projects += first;
+	}
+	/* Pointers into rc.items are stable from here on. */
 	for (size_t i = 0; i < rc.n; i++) {
 		leftover_t *l = &rc.items[i];
 		bool first = true;
 		for (size_t k = 0; k < i && first; k++)
 			first = strcmp(rc.items[k].project, l->project) != 0;
+		for (size_t g = 0; g < ngroups && first; g++)
+			first = strcmp(groups[g], l->project) != 0;
 		projects += first;
 		l->io.data = l;
 		if (l->polled && !ev_is_active(&rc.poll_timer))
@@ -204,4 +214,5 @@ void recover_free(void)
 	}
 	free(rc.items);
 	memset(&rc, 0, sizeof(rc));
+	recover_cgroup_free();
 }

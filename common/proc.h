@@ -23,6 +23,9 @@ typedef struct {
 
 /* Reads /proc/PID/stat: 0, or -1 with errno (ENOENT/ESRCH when it is gone). */
 int proc_read(pid_t pid, proc_info_t *out) WUR;
+/* Every process on the machine, zombies included. Returns the count; *out is malloc'd (NULL
+ * when none). */
+size_t proc_all(proc_info_t **out);
 /* Every process below root (not root itself), zombies included. Returns the count; *out is
  * malloc'd (NULL when none). Walks down the kernel's children lists where the kernel has them
  * (O(tree)), else proc_descendants_scan. */

@@ -1,6 +1,5 @@
 #include "supervisor/adopt_tree.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,24 +53,7 @@ static int by_pid(const void *a, const void *b)
 /* Every process on the machine (sorted by pid), for the parent links. */
 static size_t snapshot(proc_info_t **out)
 {
-	size_t n = 0, cap = 0;
-	*out = NULL;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			*out = xrealloc(*out, cap * sizeof(**out));
-		}
-		if (proc_read((pid_t)pid, &(*out)[n]) == 0)
-			n++;
-	}
-	if (d)
-		closedir(d);
+	size_t n = proc_all(out);
 	if (n > 1)
 		qsort(*out, n, sizeof(**out), by_pid);
 	return n;

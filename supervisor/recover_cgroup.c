@@ -161,18 +161,22 @@ static uint64_t group_terminate(const group_t *g)
 	return grace;
 }
 
-/* The project ids of the reapers being adopted are in their argv ("devsup-reaper ID"). */
+/* The project id of a reaper being adopted is the last word of its argv ("devsup-reaper ID",
+ * also when a wrapper such as valgrind runs it). */
 static bool kept_project(const char *project, const pid_t *keep, size_t nkeep)
 {
 	for (size_t i = 0; i < nkeep; i++) {
-		char path[64], argv[512];
+		char path[64], argv[1024];
 		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)keep[i]);
 		ssize_t len = file_read_small(path, argv, sizeof(argv) - 1);
-		if (len <= 0)
+		if (len <= 1)
 			continue;
 		argv[len] = '\0';
-		const char *id = memchr(argv, '\0', (size_t)len);
-		if (id && id + 1 < argv + len && strcmp(id + 1, project) == 0)
+		/* the words end in NULs: the last starts after the one before the final NUL */
+		const char *last = argv + len - 1;
+		while (last > argv && last[-1] != '\0')
+			last--;
+		if (strcmp(last, project) == 0)
 			return true;
 	}
 	return false;

@@ -4,43 +4,16 @@
 // and a devsup's clean exit leaves no directory of its runner behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
 import {
-  spawnDevsup, projectId, runnerId, serverCmd, projectPids, isAlive, pollUntil, procEnviron,
-  describePids, reaperPids,
+  spawnDevsup, projectId, runnerId, serverCmd, projectPids, isAlive, pollUntil, describePids,
+  reaperPids,
 } from './lib/harness.mjs';
-import { startOk } from './lib/dev.mjs';
+import { startOk, escapeeOf } from './lib/dev.mjs';
+import { NO_CGROUP, runnerCgroupDir as runnerDir } from './lib/cgroup.mjs';
 
 const T = { timeout: 90000 };
-
-function cgroup2Mount() {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post && post.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  return null;
-}
-const MOUNT = cgroup2Mount();
-const ownCgroup = () => (readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m) || [])[1];
-const NO_CGROUP = process.getuid() === 0 && MOUNT !== null && ownCgroup() !== undefined
-  ? false : 'needs root and a cgroup2 mount (CI has both)';
-/** Where a devsup started by this test puts its runner's groups. */
-const runnerDir = (rid) => path.join(MOUNT, ownCgroup() === '/' ? '' : ownCgroup(), `devsup.${rid}`);
-
-/** The pid the server's --escapee printed (setsid, no environment, named devsup-escapee). */
-async function escapeeOf(d, id) {
-  let pid = 0;
-  await pollUntil(async () => {
-    const logs = await d.request({ type: 'logs', projectId: id });
-    const line = logs.lines.find((l) => l.line.startsWith('escapee pid '));
-    pid = line ? Number(line.line.split(' ')[2]) : 0;
-    return pid > 0;
-  }, 10000);
-  assert.ok(pid > 0 && isAlive(pid), 'the escapee runs');
-  assert.deepEqual(procEnviron(pid), {}, 'the escapee carries no DEVSUP_ marker');
-  return pid;
-}
 
 /** kill -9 of a devsup and its reapers at once: all stopped first, so none can act on the
  * others' deaths; the reapers die first (a master dying first would orphan their process

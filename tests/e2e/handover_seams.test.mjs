@@ -6,27 +6,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import {
   spawnDevsup, projectId, runnerId, serverCmd, projectPids, isAlive, pollUntil,
-  procCmdline, procEnviron, procStat, describePids, withTimeout, testStateDir,
+  procCmdline, procStat, describePids, withTimeout, testStateDir,
 } from './lib/harness.mjs';
-import { startOk, expectType } from './lib/dev.mjs';
+import { startOk, expectType, escapeeOf } from './lib/dev.mjs';
+import { NO_CGROUP, runnerCgroupDir } from './lib/cgroup.mjs';
 
 const T = { timeout: 90000 };
-
-function cgroup2Mount() {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post && post.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  return null;
-}
-const MOUNT = cgroup2Mount();
-const ownCgroup = () => (readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m) || [])[1];
-const NO_CGROUP = process.getuid() === 0 && MOUNT !== null && ownCgroup() !== undefined
-  ? false : 'needs root and a cgroup2 mount (CI has both)';
 
 async function detach(d) {
   expectType(await d.request({ type: 'shutdown', detach: true }), 'shutdown-complete', 'detach');
@@ -36,19 +25,6 @@ async function detach(d) {
 
 const statusOf = async (d, id) => (await d.request({ type: 'status', projectId: id })).projects[0];
 
-/** The pid the server's --escapee printed (setsid, no environment, named devsup-escapee). */
-async function escapeeOf(d, id) {
-  let pid = 0;
-  await pollUntil(async () => {
-    const logs = await d.request({ type: 'logs', projectId: id });
-    const line = logs.lines.find((l) => l.line.startsWith('escapee pid '));
-    pid = line ? Number(line.line.split(' ')[2]) : 0;
-    return pid > 0;
-  }, 10000);
-  assert.ok(pid > 0 && isAlive(pid), 'the escapee runs');
-  assert.deepEqual(procEnviron(pid), {}, 'the escapee carries no DEVSUP_ marker');
-  return pid;
-}
 
 /** d1 of a fresh runner id, and successor() spawning the adopter; all disposed of at the end. */
 async function withRunner(extraArgs, fn) {
@@ -96,8 +72,7 @@ for (const mode of ['cgroup', 'proc']) {
         `cpuMs went backwards: ${before.usage.cpuMs} before the hand-over, ${after.usage.cpuMs} after`);
       assert.equal(after.usage.processes, before.usage.processes, 'the same tree is measured');
       if (mode === 'cgroup') {
-        const own = ownCgroup() === '/' ? '' : ownCgroup();
-        assert.ok(existsSync(path.join(MOUNT, own, `devsup.${rid}`, id)), 'the group is still there');
+        assert.ok(existsSync(path.join(runnerCgroupDir(rid), id)), 'the group is still there');
       }
     }));
 
@@ -124,8 +99,7 @@ for (const mode of ['cgroup', 'proc']) {
       assert.equal(st.state, 'failed');
       assert.equal(st.lastFailure.reason, 'reaper_lost');
       if (mode === 'cgroup') {
-        const own = ownCgroup() === '/' ? '' : ownCgroup();
-        const dir = path.join(MOUNT, own, `devsup.${rid}`, id);
+        const dir = path.join(runnerCgroupDir(rid), id);
         assert.ok(await pollUntil(() => !existsSync(dir), 3000), `${dir} removed`);
       }
     }));

@@ -10,34 +10,12 @@ import {
   withDevsup, FIXTURES, SERVER, NODE, DEVSUP_BIN, projectId, projectPids, describePids, pollUntil, sleep, HEAVY,
 } from './lib/harness.mjs';
 import { startOk, stopOk, start, expectError, expectType, assertNothingAlive } from './lib/dev.mjs';
+import { MOUNT, ownCgroup, NO_CGROUP, cgroupOf } from './lib/cgroup.mjs';
 
 const T = { timeout: 90000 };
 const HOG = path.join(FIXTURES, 'resources.mjs');
 const MB = 1024 * 1024;
 const hog = (...extra) => [NODE, HOG, ...extra];
-
-/** The unified hierarchy's mount point, from mountinfo (never assumed). */
-function cgroup2Mount() {
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (post && post.startsWith('cgroup2 ')) return pre.split(' ')[4];
-  }
-  return null;
-}
-const MOUNT = cgroup2Mount();
-const ownCgroup = () => (readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m) || [])[1];
-/** devsup can create cgroups here: root with a cgroup2 mount (what CI has). */
-const CGROUP_HERE = process.getuid() === 0 && MOUNT !== null && ownCgroup() !== undefined;
-const NO_CGROUP = CGROUP_HERE ? false : 'needs root and a cgroup2 mount (CI has both)';
-
-/** The v2 cgroup of a process, "/devsup.x/p" ('' when gone). */
-function cgroupOf(pid) {
-  try {
-    return (readFileSync(`/proc/${pid}/cgroup`, 'utf8').match(/^0::(.*)$/m) || [])[1] ?? '';
-  } catch {
-    return '';
-  }
-}
 
 /** Resident bytes and CPU ms of processes, as /proc says. */
 function procUsage(pids) {

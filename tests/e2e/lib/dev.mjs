@@ -1,6 +1,6 @@
 // Helpers shared by the lifecycle and crash tests.
 import assert from 'node:assert/strict';
-import { FIXTURES, projectPids, describePids, pollUntil, TIMESTAMP_RE } from './harness.mjs';
+import { FIXTURES, projectPids, describePids, pollUntil, TIMESTAMP_RE, isAlive, procEnviron } from './harness.mjs';
 
 /** Send a start-dev-server (cwd defaults to the fixtures dir) and resolve with its final answer. */
 export function start(d, fields, timeoutMs = 30000) {
@@ -69,4 +69,19 @@ export function assertStateChain(d, id, expectedTos) {
     prevSeq = e.seq;
   }
   return st;
+}
+
+/** The pid a server started with --escapee printed: a sleeper in its own session, whose parent
+ * exited, with an empty environment (no DEVSUP_ marker), ignoring SIGTERM. */
+export async function escapeeOf(d, id) {
+  let pid = 0;
+  await pollUntil(async () => {
+    const logs = await d.request({ type: 'logs', projectId: id });
+    const line = logs.lines.find((l) => l.line.startsWith('escapee pid '));
+    pid = line ? Number(line.line.split(' ')[2]) : 0;
+    return pid > 0;
+  }, 10000);
+  assert.ok(pid > 0 && isAlive(pid), 'the escapee runs');
+  assert.deepEqual(procEnviron(pid), {}, 'the escapee carries no DEVSUP_ marker');
+  return pid;
 }

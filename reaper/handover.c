@@ -91,8 +91,14 @@ static void hello(reaper_t *r)
 		json_object_set_new(msg, "tunnelUrl", utf8_json_string(r->tunnel.url));
 	/* The adopter needs it to kill the project itself should this reaper die: the project's
 	 * processes are not below the adopter. */
-	if (r->contain.on)
-		json_object_set_new(msg, "cgroup", json_string(r->contain.dir));
+	if (r->contain.on) {
+		json_t *cg = json_string(r->contain.dir);
+		if (!cg)
+			log_warn("adopt: the cgroup path %s is not UTF-8: not sent; the adopter falls "
+				 "back to /proc for %s",
+				 r->contain.dir, r->project_id);
+		json_object_set_new(msg, "cgroup", cg);
+	}
 	json_object_set_new(msg, "pending", json_integer((json_int_t)json_array_size(r->ho.pending)));
 	/* sent now, not queued: the hello is what the adopter waits for */
 	if (!chan_send(&r->chan, msg) && chan_is_open(&r->chan))

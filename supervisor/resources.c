@@ -11,12 +11,14 @@
 static struct {
 	bool cgroup;
 	char runner_dir[4096];
+	const char *runner_id;
 } res;
 
 void resources_init(const options_t *opts)
 {
 	char err[512];
 	res.cgroup = false;
+	res.runner_id = opts->runner_id;
 	if (opts->no_cgroup) {
 		log_info("containment: /proc (--no-cgroup)");
 		return;
@@ -92,5 +94,10 @@ void resources_free(void)
 {
 	if (res.cgroup && cgroup_remove(res.runner_dir) < 0 && errno != ENOENT)
 		log_info("cannot remove %s: %s", res.runner_dir, strerror(errno));
+	/* Not ours to use (--no-cgroup), but projects we adopted lived in it and are stopped
+	 * now: what they left empty goes too. */
+	if (!res.cgroup && res.runner_id &&
+	    cgroup_runner_path(res.runner_id, res.runner_dir, sizeof(res.runner_dir)))
+		(void)!cgroup_remove(res.runner_dir);
 	res.cgroup = false;
 }

@@ -73,6 +73,10 @@ for (const mode of ['cgroup', 'proc']) {
       assert.equal(after.usage.processes, before.usage.processes, 'the same tree is measured');
       if (mode === 'cgroup') {
         assert.ok(existsSync(path.join(runnerCgroupDir(rid), id)), 'the group is still there');
+        // the adopter stops it on its way out, and leaves no directory of the runner behind,
+        // though it did not use cgroups itself
+        await d2.close();
+        assert.equal(existsSync(runnerCgroupDir(rid)), false, `${runnerCgroupDir(rid)} removed at exit`);
       }
     }));
 

@@ -1,6 +1,6 @@
 // Helpers shared by the lifecycle and crash tests.
 import assert from 'node:assert/strict';
-import { FIXTURES, projectPids, describePids, pollUntil, TIMESTAMP_RE, isAlive, procEnviron } from './harness.mjs';
+import { FIXTURES, projectPids, describePids, pollUntil, TIMESTAMP_RE, procEnviron, procStat } from './harness.mjs';
 
 /** Send a start-dev-server (cwd defaults to the fixtures dir) and resolve with its final answer. */
 export function start(d, fields, timeoutMs = 30000) {
@@ -81,7 +81,8 @@ export async function escapeeOf(d, id) {
     pid = line ? Number(line.line.split(' ')[2]) : 0;
     return pid > 0;
   }, 10000);
-  assert.ok(pid > 0 && isAlive(pid), 'the escapee runs');
+  // it renames itself after it has set SIGTERM aside: until then a SIGTERM would end it
+  assert.ok(await pollUntil(() => procStat(pid)?.comm === 'devsup-escapee', 10000), 'the escapee runs, renamed');
   assert.deepEqual(procEnviron(pid), {}, 'the escapee carries no DEVSUP_ marker');
   return pid;
 }

@@ -10,7 +10,8 @@ int main(void)
 		util_suite,    proc_suite,     command_suite, health_suite, tty_suite,
 		listeners_suite, log_suite,    project_suite, envfilter_suite, runner_lock_suite,
 		spawn_suite, listen_trap_suite, utf8_suite, chan_suite, store_conn_suite,
-		store_outbox_suite, adopt_suite, line_id_suite, resources_suite, colwidth_suite, tty_text_suite,
+		store_outbox_suite, adopt_suite, adopt_tree_suite, line_id_suite, resources_suite,
+		colwidth_suite, tty_text_suite,
 	};
 	SRunner *sr = srunner_create(suites[0]());
 	for (size_t i = 1; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -26,6 +26,7 @@ Suite *chan_suite(void);
 Suite *store_conn_suite(void);
 Suite *store_outbox_suite(void);
 Suite *adopt_suite(void);
+Suite *adopt_tree_suite(void);
 Suite *line_id_suite(void);
 Suite *resources_suite(void);
 Suite *colwidth_suite(void);

@@ -96,7 +96,12 @@ const char *contain_kind(const contain_t *c)
 
 bool contain_empty(const contain_t *c)
 {
-	return !c->on || cgroup_populated(c->dir) == 0;
+	if (!c->on)
+		return true;
+	int populated = cgroup_populated(c->dir);
+	/* Gone: a devsup of this runner that started after our master died recovered the group
+	 * (recover_cgroup.c), and only an empty group can be removed. */
+	return populated == 0 || (populated < 0 && errno == ENOENT);
 }
 
 int contain_kill(contain_t *c)

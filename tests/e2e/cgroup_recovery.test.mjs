@@ -59,6 +59,35 @@ test('recovery (cgroup): a devsup and its reapers SIGKILLed; the next one kills 
   }
 });
 
+test('recovery (cgroup) while the killed devsup\'s reapers still tear down: a reaper whose group recovery removed finishes too', { ...T, skip: NO_CGROUP }, async () => {
+  const rid = runnerId();
+  const d1 = await spawnDevsup({ args: ['--runner-id', rid] });
+  const id = projectId('cgrace');
+  let d2 = null;
+  let reapers = [];
+  try {
+    const s = await startOk(d1, { projectId: id, command: serverCmd('--ignore-sigterm'), stopTimeoutMs: 1500 }, 60000);
+    reapers = reaperPids(d1.proc.pid);
+    assert.equal(reapers.length, 1);
+    d1.kill('SIGKILL');
+    await d1.exited;
+    // The reaper has seen EOF and sent SIGTERM (ignored); held still, it is overtaken by the
+    // next devsup's recovery, which kills the group after the same stop timeout and removes it.
+    for (const p of reapers) process.kill(p, 'SIGSTOP');
+    const group = path.join(runnerDir(rid), id);
+    d2 = await spawnDevsup({ args: ['--runner-id', rid] });
+    assert.equal(d2.ready.recovered, 1);
+    assert.ok(await pollUntil(() => !isAlive(s.pid) && !existsSync(group), 8000), `${group} emptied and removed by recovery`);
+    for (const p of reapers) process.kill(p, 'SIGCONT');
+    // the reaper must take a removed group for an empty one, not wait for it forever
+    assert.ok(await pollUntil(() => !reapers.some(isAlive), 5000), `reaper still alive: ${describePids(reapers.filter(isAlive))}`);
+  } finally {
+    for (const p of reapers.filter(isAlive)) process.kill(p, 'SIGKILL');
+    if (d2) await d2.dispose();
+    await d1.dispose();
+  }
+});
+
 test('recovery (cgroup): empty leftovers of the runner are removed, even by a devsup run with --no-cgroup; another runner\'s are not touched', { ...T, skip: NO_CGROUP }, async () => {
   const rid = runnerId();
   const other = runnerDir(runnerId());

@@ -25,9 +25,11 @@ static void (*log_sink)(const char *line, size_t len);
 static struct {
 	int fd;      /* where lines go: our non-blocking description of stderr, or fd 2 */
 	bool socket; /* stderr is a socket: send(MSG_DONTWAIT) needs no description of its own */
-	char pending[LOG_PENDING_MAX];
 	size_t len;
 	unsigned long long dropped;
+	/* last, so that a process that logs little (a reaper) writes only its first pages: the
+	 * fields above share one page instead of dirtying one at each end of the buffer */
+	char pending[LOG_PENDING_MAX];
 } lg = {.fd = 2};
 
 /* Pipes, FIFOs and terminals can block: they get a description of their own. A regular file

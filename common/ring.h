@@ -15,12 +15,14 @@ typedef struct {
 
 typedef struct {
 	ring_line_t *lines;
-	size_t cap;
+	size_t cap;   /* the most lines kept */
+	size_t alloc; /* slots allocated: grows to cap as lines come (most servers print few) */
 	size_t head; /* index of the oldest line */
 	size_t count;
 	uint64_t total; /* lines ever pushed */
 } ring_t;
 
+/* An empty ring keeping at most cap lines; no slot is allocated before the first line. */
 void ring_init(ring_t *r, size_t cap);
 void ring_free(ring_t *r);
 /* Stores a copy of text (len bytes). */

@@ -23,10 +23,14 @@ static void capture_deliver(void *ctx, const char *line, size_t len, bool overlo
 	c->cb(c->ctx, c->stream, out, n);
 }
 
+/* One page: every line is delivered (and sent on) from below this buffer, so its size is how
+ * deep the reaper's stack goes, and each stack page touched stays dirty for the project's life. */
+#define CAPTURE_READ_BYTES 4096
+
 /* Reads up to max_reads times; stops at EAGAIN, closes at EOF. */
 static void capture_read(capture_t *c, struct ev_loop *loop, int max_reads)
 {
-	char buf[16384];
+	char buf[CAPTURE_READ_BYTES];
 	for (int i = 0; i < max_reads && c->fd >= 0; i++) {
 		ssize_t r = fd_read(c->fd, buf, sizeof(buf));
 		if (r > 0) {
@@ -45,14 +49,15 @@ static void capture_read(capture_t *c, struct ev_loop *loop, int max_reads)
 static void capture_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)revents;
-	/* A bounded number of reads per wake-up, so one noisy stream cannot starve the loop. */
-	capture_read(w->data, loop, 16);
+	/* A bounded number of reads per wake-up (256 KiB), so one noisy stream cannot starve the
+	 * loop. */
+	capture_read(w->data, loop, 64);
 }
 
 void capture_drain(capture_t *c, struct ev_loop *loop)
 {
 	/* bounded too: a grandchild may still be writing to the same pipe */
-	capture_read(c, loop, 64);
+	capture_read(c, loop, 256);
 }
 
 int capture_open(capture_t *c, struct ev_loop *loop, ring_stream_t stream, capture_line_cb cb,

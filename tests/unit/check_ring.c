@@ -93,6 +93,31 @@ START_TEST(test_cap_one)
 }
 END_TEST
 
+/* Slots are allocated as lines come; order and the cap hold across each growth and after. */
+START_TEST(test_grows_to_cap)
+{
+	char buf[32];
+	ring_t r;
+	ring_init(&r, 500);
+	ck_assert_ptr_null(r.lines); /* nothing allocated before the first line */
+	for (int i = 0; i < 1234; i++) {
+		snprintf(buf, sizeof(buf), "line %d", i);
+		push_str(&r, RING_STDOUT, buf, (uint64_t)i);
+		ck_assert_uint_le(r.alloc, 500);
+		ck_assert_uint_eq(r.count, i < 500 ? (size_t)i + 1 : 500);
+		if (i == 20 || i == 499 || i == 1233) {
+			int first = i < 500 ? 0 : i - 499;
+			for (size_t k = 0; k < r.count; k++) {
+				snprintf(buf, sizeof(buf), "line %d", first + (int)k);
+				ck_assert_str_eq(ring_at(&r, k)->text, buf);
+			}
+		}
+	}
+	ck_assert_uint_eq(r.alloc, 500);
+	ring_free(&r);
+}
+END_TEST
+
 START_TEST(test_free_partial_ring)
 {
 	ring_t r;
@@ -136,6 +161,7 @@ Suite *ring_suite(void)
 
 	tc = tcase_create("free");
 	tcase_add_test(tc, test_free_partial_ring);
+	tcase_add_test(tc, test_grows_to_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -68,9 +68,18 @@ static void probe_schedule(health_probe_t *p, double after)
 	ev_timer_start(p->h->loop, &p->retry);
 }
 
-/* A refused connect: wait, and wait longer next time. */
+/* A refused connect: wait, and wait longer next time. Event-driven, only while the listen()
+ * just notified may still be on its way; then the next event. */
 static void probe_backoff(health_probe_t *p)
 {
+	if (p->h->events) {
+		if (p->retries == 0) {
+			probe_close(p);
+			p->state = PROBE_IDLE;
+			return;
+		}
+		p->retries--;
+	}
 	double d = p->delay;
 	p->delay = d * 2 < p->h->poll_max_s ? d * 2 : p->h->poll_max_s;
 	probe_schedule(p, d);
@@ -200,7 +209,7 @@ static void probe_connect(health_probe_t *p)
 		probe_want(p, EV_WRITE);
 		return;
 	}
-	if (errno == ECONNREFUSED)
+	if (errno == ECONNREFUSED || h->events)
 		probe_backoff(p);
 	else
 		probe_schedule(p, RETRY_UNREACHABLE_S);
@@ -292,7 +301,7 @@ static void probe_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 			err = errno;
 		if (err == 0)
 			probe_connected(p);
-		else if (err == ECONNREFUSED)
+		else if (err == ECONNREFUSED || p->h->events)
 			probe_backoff(p);
 		else
 			probe_schedule(p, RETRY_UNREACHABLE_S);
@@ -412,8 +421,10 @@ void health_set_verify(health_t *h, health_verify_cb verify)
 	h->verify = verify;
 }
 
-/* Sets probe slot i to addr (its port replaced by h->port) and connects it now. */
-static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, double delay)
+/* Sets probe slot i to addr (its port replaced by h->port) and connects it now; event-driven,
+ * a refused connect is retried `retries` times. */
+static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, double delay,
+		      unsigned retries)
 {
 	health_probe_t *p = &h->probes[i];
 	if (p->state != PROBE_UNUSED) {
@@ -429,6 +440,7 @@ static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, d
 	p->tls = false;
 	p->owned = false;
 	p->state = PROBE_IDLE;
+	p->retries = retries;
 	probe_connect(p);
 }
 
@@ -442,7 +454,8 @@ static void loopback_addr(int family, struct sockaddr_storage *ss)
 		((struct sockaddr_in6 *)ss)->sin6_addr = in6addr_loopback;
 }
 
-/* The two loopback probes on h->port; the others freed. */
+/* The two loopback probes on h->port, connecting now (a foreign server already on the port is
+ * seen at once, whatever the trap says); the others freed. */
 static void health_aim_loopback(health_t *h)
 {
 	for (int i = 2; i < HEALTH_PROBES; i++) {
@@ -457,7 +470,7 @@ static void health_aim_loopback(health_t *h)
 	for (int i = 0; i < 2 && h->active; i++) {
 		struct sockaddr_storage ss;
 		loopback_addr(families[i], &ss);
-		probe_aim(h, i, &ss, h->poll_min_s);
+		probe_aim(h, i, &ss, h->poll_min_s, 0);
 	}
 }
 
@@ -473,6 +486,16 @@ void health_retarget(health_t *h, int port)
 	h->seen = SEEN_NOTHING;
 	health_build_request(h, path);
 	health_aim_loopback(h);
+}
+
+void health_set_events(health_t *h)
+{
+	h->events = true;
+	/* the loopback probes' first connects (health_start) were refused: no retry, the next
+	 * event will say when */
+	for (int i = 0; i < HEALTH_PROBES; i++)
+		if (h->probes[i].state == PROBE_IDLE && h->probes[i].retries == 0)
+			ev_timer_stop(h->loop, &h->probes[i].retry);
 }
 
 void health_set_poll(health_t *h, double min_s, double max_s)
@@ -545,12 +568,13 @@ void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
 			return; /* already talking to it */
 		ev_timer_stop(h->loop, &p->retry);
 		p->delay = NOTIFIED_RETRY_S;
+		p->retries = HEALTH_NOTIFIED_RETRIES;
 		probe_connect(p);
 		return;
 	}
 	/* a new address: a free slot, else the last one (the most recent address wins) */
 	slot = free_slot >= 0 ? free_slot : HEALTH_PROBES - 1;
-	probe_aim(h, slot, &to, NOTIFIED_RETRY_S);
+	probe_aim(h, slot, &to, NOTIFIED_RETRY_S, HEALTH_NOTIFIED_RETRIES);
 	h->probes[slot].owned = true;
 }
 

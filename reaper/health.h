@@ -16,8 +16,9 @@
  * a word, or answers it with a TLS record, is tried with TLS (HEAD over a handshake without
  * certificate checks). When to connect: at once when told (health_probe_addr after a listen()
  * notification, health_kick after a line of output), else a refused connect is retried after a
- * delay that doubles from the poll minimum to its maximum. Never a fixed sleep, and no
- * fixed-period loop.
+ * delay that doubles from the poll minimum to its maximum; event-driven (health_set_events,
+ * with the listen trap), a refused connect is retried only briefly after health_probe_addr and
+ * otherwise waits for the next event. Never a fixed sleep, and no fixed-period loop.
  */
 /* The longest healthCheck.path (bytes): the HEAD request with it must fit in
  * health_t.request; the master refuses longer ones (supervisor/command.c). */
@@ -56,6 +57,7 @@ typedef struct {
 	ev_io io;
 	ev_timer retry;
 	double delay; /* the wait after the next refused connect */
+	unsigned retries; /* event-driven: refused connects still retried (health_probe_addr) */
 	bool tls;     /* speak TLS to it (it closed or answered plain HTTP with TLS) */
 	bool owned;   /* aimed at a listener known to be the tree's (health_probe_addr) */
 	tls_conn_t *ssl;
@@ -87,6 +89,7 @@ struct health {
 	health_probe_t probes[HEALTH_PROBES];
 	health_probe_t *winner; /* the probe whose answer made it healthy */
 	double poll_min_s, poll_max_s;
+	bool events; /* event-driven (health_set_events): no refused-connect poll */
 	ev_timer deadline;
 	bool active;
 	health_seen_t seen;
@@ -120,6 +123,14 @@ void health_retarget(health_t *h, int port);
 #define HEALTH_POLL_MAX_S 0.100
 /* The refused-connect backoff: from min_s, doubling up to max_s (defaults: the above). */
 void health_set_poll(health_t *h, double min_s, double max_s);
+/* Event-driven from now on (the listen trap reports every listen() of the tree): after the
+ * first connects (health_start, health_retarget: a foreign server already there is seen at
+ * once), a probe connects only when health_probe_addr or health_kick says so, and a refused
+ * connect is retried only HEALTH_NOTIFIED_RETRIES times after health_probe_addr (1 ms
+ * doubling: the listen() runs once the notification is answered), then waits for the next
+ * event. Call right after health_start. */
+void health_set_events(health_t *h);
+#define HEALTH_NOTIFIED_RETRIES 8
 /* A listener of the tree at addr (on h->port), known to be the tree's (a listen() notification
  * or a look-up of the tree's sockets: its answer needs no verify): probe it now, retrying briefly while refused
  * (the listen() it came from may not have run yet). A wildcard address means its family's

@@ -30,11 +30,6 @@
 #define PORT_SCAN_S 0.25
 #define PORT_SCAN_TRAPPED_S 1.0
 #define PORT_SCAN_TRAPPED_MAX_S 8.0
-/* With the trap, refused connects only back the notifications up (a listener that never
- * calls listen() here): 100 ms doubling to one a second (the fallback poll is
- * HEALTH_POLL_MIN_S to HEALTH_POLL_MAX_S). */
-#define POLL_MIN_TRAPPED_S 0.100
-#define POLL_MAX_TRAPPED_S 1.0
 /* How often the tree's RSS is compared with limits.memoryBytes without memory.max (SPEC §9:
  * at most 1 s apart), only for projects with a limit. */
 #define MEMORY_SAMPLE_S 0.5
@@ -538,6 +533,15 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void reaper_listen_cb(void *ctx, pid_t pid, const struct sockaddr_storage *addr)
 {
 	reaper_t *r = ctx;
+	if (r->phase == PHASE_SPAWNING) {
+		/* only the server, after exec, can have called it: kept for the health check */
+		r->early_listen = true;
+		r->early_known = addr != NULL;
+		r->early_pid = pid;
+		if (addr)
+			r->early_addr = *addr;
+		return;
+	}
 	if (r->phase != PHASE_HEALTH)
 		return; /* running: a later listener changes nothing devsup reports */
 	if (!addr || sockaddr_port(addr) == 0) {
@@ -583,10 +587,11 @@ static void reaper_begin_health(reaper_t *r)
 		     reaper_health_cb, r);
 	health_set_verify(&r->health, verify_listener);
 	health_set_expect(&r->health, &r->health_expect);
+	/* With the trap, no refused-connect poll: a burst of starts must cost nothing while the
+	 * servers boot. A listener that never calls listen() here (an inherited socket, the
+	 * i386 socketcall ABI) is still found by the look-ups below and by output lines. */
 	if (trapped)
-		health_set_poll(&r->health, r->poll_min_s > POLL_MIN_TRAPPED_S ? r->poll_min_s
-									 : POLL_MIN_TRAPPED_S,
-				POLL_MAX_TRAPPED_S);
+		health_set_events(&r->health);
 	else
 		health_set_poll(&r->health, r->poll_min_s, HEALTH_POLL_MAX_S);
 	double scan = trapped ? PORT_SCAN_TRAPPED_S : PORT_SCAN_S;
@@ -594,6 +599,10 @@ static void reaper_begin_health(reaper_t *r)
 		scan = r->poll_min_s;
 	ev_timer_set(&r->scan_timer, scan, scan);
 	ev_timer_start(r->loop, &r->scan_timer);
+	if (r->early_listen) {
+		r->early_listen = false;
+		reaper_listen_cb(r, r->early_pid, r->early_known ? &r->early_addr : NULL);
+	}
 }
 
 static void exec_pipe_cb(struct ev_loop *loop, ev_io *w, int revents)

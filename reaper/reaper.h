@@ -71,6 +71,12 @@ typedef struct {
 	bool trap_wanted;    /* the start did not opt out of the listen trap */
 	listen_trap_t trap;  /* listen() notifications of the tree, for the project's life */
 	double poll_min_s;   /* the first refused-connect delay (DEVSUP_POLL_MIN_MS, for tests) */
+	/* a listen() notified before the exec pipe said exec succeeded (the loop may see the
+	 * trap's fd first): replayed when the health check begins */
+	bool early_listen;
+	bool early_known; /* early_addr could be read */
+	pid_t early_pid;
+	struct sockaddr_storage early_addr;
 	bool other_seen;     /* a listen() on another port than the health check's */
 	struct sockaddr_storage other_addr; /* the latest such listener */
 	char url[96];        /* where it answered, for the start's answer */

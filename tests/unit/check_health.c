@@ -367,6 +367,147 @@ START_TEST(test_probe_where_bound)
 }
 END_TEST
 
+/* A TCP socket bound to 127.0.0.1 on a port the kernel picked, not listening yet. */
+static int bound_loopback(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void notify_loopback(health_t *h)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	memset(&ss, 0, sizeof(ss));
+	a->sin_family = AF_INET;
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->sin_port = htons((uint16_t)h->port);
+	health_probe_addr(h, &ss);
+}
+
+typedef struct {
+	ev_timer quiet, notify, kick;
+	health_t *h;
+	unsigned at_quiet, at_kick;
+} events_script_t;
+
+static void on_quiet(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	events_script_t *e = w->data;
+	(void)loop;
+	(void)revents;
+	e->at_quiet = e->h->attempts;
+}
+
+static void on_notify(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	events_script_t *e = w->data;
+	(void)loop;
+	(void)revents;
+	notify_loopback(e->h);
+}
+
+static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	events_script_t *e = w->data;
+	(void)loop;
+	(void)revents;
+	e->at_kick = e->h->attempts;
+	health_kick(e->h);
+}
+
+START_TEST(test_events_never_poll)
+{
+	/* With the listen trap: after the first connect to each loopback address (a foreign
+	 * server already on the port is seen at once), not one more until something says the
+	 * server listens; a notification whose listen() never runs is retried
+	 * HEALTH_NOTIFIED_RETRIES times, then the probe waits again; a line of output makes one
+	 * connect per idle probe. */
+	int port;
+	int fd = bound_loopback(&port);
+	result_t r;
+	health_t h;
+	events_script_t e = {.h = &h};
+	result_loop(&r);
+	health_start(&h, r.loop, port, "/", 1200, on_health, &r);
+	health_set_events(&h);
+	ev_timer_init(&e.quiet, on_quiet, 0.3, 0.);
+	ev_timer_init(&e.notify, on_notify, 0.31, 0.);
+	ev_timer_init(&e.kick, on_kick, 0.9, 0.);
+	e.quiet.data = e.notify.data = e.kick.data = &e;
+	ev_timer_start(r.loop, &e.quiet);
+	ev_timer_start(r.loop, &e.notify);
+	ev_timer_start(r.loop, &e.kick);
+	ev_run(r.loop, 0);
+	ck_assert_int_eq(r.reason, REASON_HEALTH_CHECK_TIMEOUT);
+	ck_assert_msg(e.at_quiet == 2, "%u connects before anything said it listens", e.at_quiet);
+	ck_assert_uint_eq(e.at_kick, 2 + 1 + HEALTH_NOTIFIED_RETRIES);
+	ck_assert_msg(h.attempts >= e.at_kick + 1 && h.attempts <= e.at_kick + 2,
+		      "a kick made %u connects", h.attempts - e.at_kick);
+	ev_loop_destroy(r.loop);
+	close(fd);
+}
+END_TEST
+
+typedef struct {
+	ev_timer notify, listen;
+	health_t *h;
+	int fd;
+	pid_t server;
+} late_listen_t;
+
+static void on_late_notify(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	late_listen_t *l = w->data;
+	(void)loop;
+	(void)revents;
+	notify_loopback(l->h);
+}
+
+static void on_late_listen(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	late_listen_t *l = w->data;
+	(void)loop;
+	(void)revents;
+	ck_assert_int_eq(listen(l->fd, 16), 0);
+	l->server = serve(l->fd, "HTTP/1.1 200 OK\r\n\r\n", true, -1);
+}
+
+START_TEST(test_events_notified_listen_runs_late)
+{
+	/* the notification comes before listen() has run (the trap answers "continue" first):
+	 * the refused connects after it are retried until it has */
+	int port;
+	result_t r;
+	health_t h;
+	late_listen_t l = {.h = &h, .fd = bound_loopback(&port)};
+	result_loop(&r);
+	health_start(&h, r.loop, port, "/", 5000, on_health, &r);
+	health_set_events(&h);
+	ev_timer_init(&l.notify, on_late_notify, 0.05, 0.);
+	ev_timer_init(&l.listen, on_late_listen, 0.08, 0.);
+	l.notify.data = l.listen.data = &l;
+	ev_timer_start(r.loop, &l.notify);
+	ev_timer_start(r.loop, &l.listen);
+	uint64_t t0 = clock_ms();
+	ev_run(r.loop, 0);
+	ck_assert_msg(r.healthy, "not healthy: %s", r.message);
+	ck_assert_uint_lt(clock_ms() - t0, 1000);
+	ev_loop_destroy(r.loop);
+	stop_server(l.server);
+	close(l.fd);
+}
+END_TEST
+
 START_TEST(test_expect)
 {
 	health_expect_t e;
@@ -406,6 +547,8 @@ Suite *health_suite(void)
 	tcase_add_test(tc, test_stop_before_answer);
 	tcase_add_test(tc, test_refused_connects_back_off);
 	tcase_add_test(tc, test_probe_where_bound);
+	tcase_add_test(tc, test_events_never_poll);
+	tcase_add_test(tc, test_events_notified_listen_runs_late);
 	suite_add_tcase(s, tc);
 	return s;
 }

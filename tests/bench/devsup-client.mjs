@@ -5,8 +5,11 @@ import readline from 'node:readline';
 
 export const now = () => performance.timeOrigin + performance.now();
 
-export function startDevsup(bin, args, env = {}) {
-  const proc = spawn(bin, ['--no-tty', ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+// launcher: a command that execs the rest of its arguments (devsup's own pid stays proc.pid),
+// e.g. a shell that first moves itself into a cgroup.
+export function startDevsup(bin, args, env = {}, { launcher = [] } = {}) {
+  const argv = [...launcher, bin, '--no-tty', ...args];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const waiting = [];
   const backlog = [];
   readline.createInterface({ input: proc.stdout }).on('line', (line) => {

@@ -1,19 +1,21 @@
 // make bench: the cost and the speed of readiness (issue 13), printed as numbers with the same
 // servers started bare in the same run as the reference (no assertions: the machine may be
-// busy; the load average is printed with them).
+// busy; the load average is printed with each run).
 //
-//  - burst: N (100) concurrent starts of a small Python HTTP server: the reapers' CPU against
-//    the servers' CPU, and the time until all are reported ready against the time the same
-//    servers started bare take until all answer; with the listen trap and with the fallback
-//    (--no-listen-trap);
+//  - burst: N (100) concurrent starts of a small Python HTTP server, and the same servers
+//    started bare: the time until all answered HEAD / (bare: asked as soon as each printed that
+//    it listens), the reapers' CPU against the servers' CPU (both from cgroups: devsup runs in a
+//    group of its own, its servers in its runner group; nothing polls /proc meanwhile), with the
+//    listen trap and with the fallback (--no-listen-trap);
 //  - the same with two busy-loop processes hogging the CPU: how many starts failed
 //    health_check_timeout, against how many bare servers did not answer within the timeout;
-//  - one start: ready minus the moment the server could first answer, p50 and p99;
+//  - one start: ready minus the write() of the server's first HTTP answer (build/tiny-server
+//    stamps it), p50 and p99; and with a Node server, ready minus the moment it could answer;
 //  - a server that takes 5 s to listen: the reaper's CPU meanwhile;
 //  - the reaper's private dirty memory (smaps_rollup).
 // Environment: BENCH_BURST (100), BENCH_ONE_RUNS (40), BENCH_SLOW_S (5), BENCH_PARTS (one,burst).
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,72 +67,95 @@ const f1 = (x) => x.toFixed(1);
 const readOr = (file) => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
 const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
 
-function connectOnce(port) {
+/** CPU of a process and of all its threads, the ones gone included (utime + stime, ms). */
+function procCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // USER_HZ is 100 on Linux
+  } catch { return 0; }
+}
+
+/** One HEAD / and its status line: what devsup's health check asks. */
+function headOnce(port) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    s.on('connect', () => { s.destroy(); resolve(true); });
+    let got = '';
+    s.on('connect', () => s.write(`HEAD / HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`));
+    s.on('data', (b) => {
+      got += b;
+      if (/^HTTP\/1\.\d \d{3}/.test(got)) { s.destroy(); resolve(true); }
+    });
     s.on('error', () => resolve(false));
+    s.on('close', () => resolve(/^HTTP\//.test(got)));
   });
 }
 
-/** N bare Python servers: when each printed its "Serving HTTP" line (it listens just before). */
-async function bareBurst(n, basePort) {
+/** N bare Python servers in cwd: the time each first answered HEAD /, asked as soon as it
+ * printed its "Serving HTTP" line (it listens just before), as devsup's check asks it. Nothing
+ * samples anything meanwhile (the devsup runs are measured through cgroups), so both sides do
+ * the same work with the same company. */
+async function bareBurst(n, basePort, cwd) {
   const t0 = now();
   const procs = [];
   const answered = new Array(n).fill(null);
   await Promise.all(Array.from({ length: n }, (_, i) => new Promise((resolve) => {
     const [cmd, ...args] = py(basePort + i);
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'ignore'] });
     procs.push(p);
     const timer = setTimeout(resolve, HEALTH_TIMEOUT_MS * 3);
-    readline.createInterface({ input: p.stdout }).on('line', (l) => {
-      if (answered[i] === null && l.startsWith('Serving HTTP')) {
-        answered[i] = now() - t0;
-        clearTimeout(timer);
-        resolve();
-      }
+    let asked = false;
+    readline.createInterface({ input: p.stdout }).on('line', async (l) => {
+      if (asked || !l.startsWith('Serving HTTP')) return;
+      asked = true;
+      if (await headOnce(basePort + i)) answered[i] = now() - t0;
+      clearTimeout(timer);
+      resolve();
     });
   })));
-  const ok = await Promise.all(Array.from({ length: n }, (_, i) => connectOnce(basePort + i)));
-  const cpu = procs.reduce((a, p) => a + cpuMs(p.pid), 0);
+  const cpu = procs.reduce((a, p) => a + procCpuMs(p.pid), 0);
   for (const p of procs) p.kill('SIGKILL');
   const times = answered.filter((x) => x !== null);
-  return { allMs: Math.max(...times), late: answered.filter((x) => x === null || x > HEALTH_TIMEOUT_MS).length, serversCpu: cpu, ok: ok.filter(Boolean).length };
+  return { allMs: Math.max(...times), late: answered.filter((x) => x === null || x > HEALTH_TIMEOUT_MS).length, serversCpu: cpu };
 }
 
-/** Samples the CPU of every reaper of master and of each reaper's children (the servers)
- * until stopped, keeping the last value seen per pid: a reaper that already exited (a failed
- * start) still counts. */
-function cpuSampler(master) {
-  const reapers = new Map(), servers = new Map();
-  const sample = () => {
-    for (const r of reapersOf(master)) {
-      const c = cpuMs(r);
-      if (c > 0) reapers.set(r, c);
-      for (const s of childrenOf(r)) {
-        const cs = cpuMs(s);
-        if (cs > 0) servers.set(s, cs);
+/** The unified cgroup hierarchy's mount, when this process may make groups there (root). */
+function cgroupMount() {
+  try {
+    for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = l.split(' ');
+      const dash = f.indexOf('-');
+      if (dash > 0 && f[dash + 1] === 'cgroup2') {
+        const probe = join(f[4], `devsup-bench-probe-${process.pid}`);
+        mkdirSync(probe);
+        rmdirSync(probe);
+        return f[4];
       }
     }
-  };
-  const timer = setInterval(sample, 250);
-  return {
-    stop() {
-      sample();
-      clearInterval(timer);
-      const sum = (m) => [...m.values()].reduce((a, b) => a + b, 0);
-      return { reaperCpu: sum(reapers), serversCpu: sum(servers), reapers: [...reapers.keys()] };
-    },
-  };
+  } catch { /* not root, or no cgroup v2 */ }
+  return null;
+}
+const usageMs = (dir) => Number(/^usage_usec (\d+)/m.exec(readFileSync(join(dir, 'cpu.stat'), 'utf8'))[1]) / 1000;
+
+/** A devsup started inside a cgroup of its own (sh moves itself there, then execs it): the
+ * group's CPU counts devsup, every reaper and every server, those already gone included, and
+ * devsup's runner group inside it (devsup.RUNNER) the servers alone. Nothing polls /proc while
+ * the servers start. */
+function startDevsupIn(cg, args) {
+  const id = `bench-ready-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+  const d = startDevsupWith(bin, ['--runner-id', id, '--log-level', 'error', '--port-range', `${PORT_LO}-${PORT_LO + 199}`, ...args],
+    {}, { launcher: ['/bin/sh', '-c', `echo $$ > ${cg}/cgroup.procs && exec "$0" "$@"`] });
+  return { d, runnerCg: join(cg, `devsup.${id}`) };
 }
 
-async function devsupBurst(n, args) {
-  const d = startDevsup(args);
+async function devsupBurst(n, args, mount, cwd) {
+  const cg = mount && join(mount, `devsup-bench-${process.pid}-${Math.random().toString(36).slice(2, 6)}`);
+  if (cg) mkdirSync(cg);
+  const { d, runnerCg } = cg ? startDevsupIn(cg, args) : { d: startDevsup(args) };
   await d.next((e) => e.type === 'ready');
-  const sampler = cpuSampler(d.proc.pid);
   const t0 = now();
   for (let i = 0; i < n; i++) {
-    d.send({ type: 'start-dev-server', id: `b${i}`, projectId: `burst-${i}`, command: py('{port}').map(String), cwd: tmpdir(),
+    d.send({ type: 'start-dev-server', id: `b${i}`, projectId: `burst-${i}`, command: py('{port}').map(String), cwd,
       framework: 'other', healthCheck: { timeoutMs: HEALTH_TIMEOUT_MS } });
   }
   const answers = await Promise.all(Array.from({ length: n }, (_, i) =>
@@ -138,10 +163,19 @@ async function devsupBurst(n, args) {
   const ok = answers.filter((e) => e.type === 'dev-server-started').map((e) => e.receivedAt - t0);
   const allMs = ok.length ? Math.max(...ok) : NaN;
   const dirty = reapersOf(d.proc.pid).map(privateDirtyKiB).filter((x) => !Number.isNaN(x));
-  const { reaperCpu, serversCpu } = sampler.stop();
+  let reaperCpu = NaN, serversCpu = NaN;
+  if (cg) {
+    serversCpu = usageMs(runnerCg);
+    reaperCpu = usageMs(cg) - serversCpu - cpuMs(d.proc.pid);
+  }
   const timeouts = answers.filter((e) => e.reason === 'health_check_timeout').length;
   const failed = answers.filter((e) => e.type === 'error').length;
   await d.shutdown();
+  if (cg) {
+    await new Promise((r) => d.proc.once('exit', r));
+    try { rmdirSync(runnerCg); } catch { /* devsup removed it */ }
+    rmdirSync(cg);
+  }
   return { allMs, reaperCpu, serversCpu, timeouts, failed, dirtyMedian: dirty.length ? q(dirty, 50) : NaN };
 }
 
@@ -151,25 +185,31 @@ function hog(k) {
 
 async function burstSection() {
   const base = PORT_LO; // devsup's range, free while no devsup runs
+  const mount = cgroupMount();
+  if (!mount) console.log('burst: no writable cgroup v2 hierarchy (run as root): the CPU figures are left out');
+  // an empty directory: http.server answers / with its listing (of /tmp it was ~100 ms of
+  // Python per answer), the same on both sides
+  const cwd = mkdtempSync(join(tmpdir(), 'devsup-bench-burst-'));
   for (const hogs of [0, 2]) {
     const h = hog(hogs);
     await sleep(300);
     const title = hogs ? `burst of ${burst} with ${hogs} CPU hogs` : `burst of ${burst}`;
-    const bare = await bareBurst(burst, base);
-    await sleep(500);
-    const trap = await devsupBurst(burst, []);
-    await sleep(500);
-    const poll = await devsupBurst(burst, ['--no-listen-trap']);
-    for (const p of h) p.kill('SIGKILL');
-    console.log(`${title} (load ${load()}):`);
-    console.log(`  bare: all answered after ${f1(bare.allMs)} ms; servers' CPU ${f1(bare.serversCpu)} ms; ${bare.late} not answering within ${HEALTH_TIMEOUT_MS} ms`);
-    for (const [name, r] of [['listen trap', trap], ['--no-listen-trap', poll]]) {
-      console.log(`  devsup ${name}: all ${r.failed ? 'started' : 'ready'} after ${f1(r.allMs)} ms (${(r.allMs / bare.allMs).toFixed(2)}x bare); ` +
+    console.log(`${title}:`);
+    const loadBare = load();
+    const bare = await bareBurst(burst, base, cwd);
+    console.log(`  bare (load ${loadBare}): all answered after ${f1(bare.allMs)} ms; servers' CPU ${f1(bare.serversCpu)} ms; ${bare.late} not answering within ${HEALTH_TIMEOUT_MS} ms`);
+    for (const [name, args] of [['listen trap', []], ['--no-listen-trap', ['--no-listen-trap']]]) {
+      await sleep(500);
+      const loadRun = load();
+      const r = await devsupBurst(burst, args, mount, cwd);
+      console.log(`  devsup ${name} (load ${loadRun}): all ${r.failed ? 'started' : 'ready'} after ${f1(r.allMs)} ms (${(r.allMs / bare.allMs).toFixed(2)}x bare); ` +
         `reapers' CPU ${f1(r.reaperCpu)} ms = ${(100 * r.reaperCpu / r.serversCpu).toFixed(1)}% of the servers' ${f1(r.serversCpu)} ms; ` +
         `health_check_timeout ${r.timeouts} (bare late ${bare.late}: false ones ${Math.max(0, r.timeouts - bare.late)}), failed ${r.failed}; ` +
         `reaper private dirty median ${r.dirtyMedian} KiB`);
     }
+    for (const p of h) p.kill('SIGKILL');
   }
+  rmSync(cwd, { recursive: true, force: true });
 }
 
 async function oneStartSection() {
@@ -230,6 +270,11 @@ async function oneStartSection() {
 
 async function main() {
   try { execFileSync('python3', ['-c', 'import http.server']); } catch { console.log('readiness bench: no python3, skipped'); return; }
+  // A binary just linked sits in dirty page cache until written back, and smaps counts its
+  // mapped pages as private dirty in every reaper: write it back first.
+  for (const f of [bin, join(dirname(bin), 'devsup-reaper')]) {
+    try { const fd = openSync(f, 'r'); fsyncSync(fd); closeSync(fd); } catch { /* measured as it is */ }
+  }
   const parts = (process.env.BENCH_PARTS || 'one,burst').split(',');
   if (parts.includes('one')) await oneStartSection();
   if (parts.includes('burst')) await burstSection();

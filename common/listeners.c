@@ -271,6 +271,17 @@ size_t listeners_of_tree_addrs(pid_t root, listener_t *out, size_t max)
 	return t.nfound;
 }
 
+bool listeners_port_listened(int port)
+{
+	listen_sock_t *socks;
+	size_t n = read_listeners(&socks);
+	bool on = false;
+	for (size_t i = 0; i < n && !on; i++)
+		on = socks[i].port == port;
+	free(socks);
+	return on;
+}
+
 /* Marks which listening sockets the tree holds, to tell whose the others on a port are. */
 static void scan_tree_marking(pid_t root, listen_sock_t *socks, size_t n, bool *ours)
 {

@@ -25,6 +25,9 @@ size_t listeners_of_tree_addrs(pid_t root, listener_t *out, size_t max);
 /* True when a process outside root's tree listens on port: a reason for a server of the tree
  * to have moved to another port. */
 bool listeners_port_foreign(pid_t root, int port);
+/* True when anything listens on port: the listening sockets only (sock_diag), no walk of
+ * processes, so cheap enough to ask before the questions above. */
+bool listeners_port_listened(int port);
 /* Who listens on port: its pid (0 if none can be seen) and "pid N (comm)" in desc. Scans
  * every process: for error messages only. */
 pid_t listeners_owner(int port, char *desc, size_t n);

@@ -511,6 +511,13 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		w->repeat *= 2;
 		ev_timer_again(loop, w);
 	}
+	/* Walking the tree's fds means reading every /proc/PID/stat on the machine (no children
+	 * files here): 100 reapers doing it in a burst cost more than everything else they do.
+	 * Unless something says the server moved, it is only worth it once anything listens on
+	 * the port; the answer is the same. */
+	if (!r->port_conflict && r->health.seen != SEEN_FOREIGN &&
+	    !listeners_port_listened(r->health.port))
+		return;
 	size_t n = listeners_of_tree_addrs(getpid(), ls, ARRAY_LEN(ls));
 	bool on_port = false;
 	for (size_t i = 0; i < n; i++) {

@@ -35,6 +35,27 @@ static int listen_on(int family, int *fd)
 				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+START_TEST(test_port_listened)
+{
+	/* the cheap question asked before a walk of the tree: anyone listening on the port? */
+	int fd6;
+	int port = listen_on(AF_INET6, &fd6);
+	ck_assert(listeners_port_listened(port));
+	close(fd6);
+	ck_assert(!listeners_port_listened(port));
+	/* bound but not listening yet: not a listener */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	ck_assert(!listeners_port_listened(ntohs(a.sin_port)));
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert(listeners_port_listened(ntohs(a.sin_port)));
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_own_listener_found)
 {
 	int fd4, fd6;
@@ -88,6 +109,7 @@ Suite *listeners_suite(void)
 	Suite *s = suite_create("listeners");
 	TCase *tc = tcase_create("ownership");
 	tcase_add_test(tc, test_own_listener_found);
+	tcase_add_test(tc, test_port_listened);
 	tcase_add_test(tc, test_child_listener_counts_for_the_tree);
 	suite_add_tcase(s, tc);
 	return s;

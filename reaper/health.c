@@ -68,17 +68,15 @@ static void probe_schedule(health_probe_t *p, double after)
 	ev_timer_start(p->h->loop, &p->retry);
 }
 
-/* A refused connect: wait, and wait longer next time. Event-driven, only while the listen()
- * just notified may still be on its way; then the next event. */
+/* A refused connect: wait, and wait longer next time. Event-driven, only at an address a
+ * listen() was notified for (it runs once the notification is answered, and a loaded machine
+ * may not run the server for a while); elsewhere the next event says when. */
 static void probe_backoff(health_probe_t *p)
 {
-	if (p->h->events) {
-		if (p->retries == 0) {
-			probe_close(p);
-			p->state = PROBE_IDLE;
-			return;
-		}
-		p->retries--;
+	if (p->h->events && !p->notified) {
+		probe_close(p);
+		p->state = PROBE_IDLE;
+		return;
 	}
 	double d = p->delay;
 	p->delay = d * 2 < p->h->poll_max_s ? d * 2 : p->h->poll_max_s;
@@ -421,10 +419,10 @@ void health_set_verify(health_t *h, health_verify_cb verify)
 	h->verify = verify;
 }
 
-/* Sets probe slot i to addr (its port replaced by h->port) and connects it now; event-driven,
- * a refused connect is retried `retries` times. */
+/* Sets probe slot i to addr (its port replaced by h->port) and connects it now; notified: a
+ * listen() there was reported (see probe_backoff). */
 static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, double delay,
-		      unsigned retries)
+		      bool notified)
 {
 	health_probe_t *p = &h->probes[i];
 	if (p->state != PROBE_UNUSED) {
@@ -440,7 +438,7 @@ static void probe_aim(health_t *h, int i, const struct sockaddr_storage *addr, d
 	p->tls = false;
 	p->owned = false;
 	p->state = PROBE_IDLE;
-	p->retries = retries;
+	p->notified = notified;
 	probe_connect(p);
 }
 
@@ -470,7 +468,7 @@ static void health_aim_loopback(health_t *h)
 	for (int i = 0; i < 2 && h->active; i++) {
 		struct sockaddr_storage ss;
 		loopback_addr(families[i], &ss);
-		probe_aim(h, i, &ss, h->poll_min_s, 0);
+		probe_aim(h, i, &ss, h->poll_min_s, false);
 	}
 }
 
@@ -491,10 +489,11 @@ void health_retarget(health_t *h, int port)
 void health_set_events(health_t *h)
 {
 	h->events = true;
+	h->poll_max_s = HEALTH_NOTIFIED_MAX_S;
 	/* the loopback probes' first connects (health_start) were refused: no retry, the next
 	 * event will say when */
 	for (int i = 0; i < HEALTH_PROBES; i++)
-		if (h->probes[i].state == PROBE_IDLE && h->probes[i].retries == 0)
+		if (h->probes[i].state == PROBE_IDLE && !h->probes[i].notified)
 			ev_timer_stop(h->loop, &h->probes[i].retry);
 }
 
@@ -564,17 +563,17 @@ void health_probe_addr(health_t *h, const struct sockaddr_storage *addr)
 	if (slot >= 0) {
 		health_probe_t *p = &h->probes[slot];
 		p->owned = true;
+		p->notified = true;
 		if (p->state != PROBE_IDLE)
 			return; /* already talking to it */
 		ev_timer_stop(h->loop, &p->retry);
 		p->delay = NOTIFIED_RETRY_S;
-		p->retries = HEALTH_NOTIFIED_RETRIES;
 		probe_connect(p);
 		return;
 	}
 	/* a new address: a free slot, else the last one (the most recent address wins) */
 	slot = free_slot >= 0 ? free_slot : HEALTH_PROBES - 1;
-	probe_aim(h, slot, &to, NOTIFIED_RETRY_S, HEALTH_NOTIFIED_RETRIES);
+	probe_aim(h, slot, &to, NOTIFIED_RETRY_S, true);
 	h->probes[slot].owned = true;
 }
 

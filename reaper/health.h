@@ -57,7 +57,7 @@ typedef struct {
 	ev_io io;
 	ev_timer retry;
 	double delay; /* the wait after the next refused connect */
-	unsigned retries; /* event-driven: refused connects still retried (health_probe_addr) */
+	bool notified;   /* a listen() at this address was reported (health_probe_addr) */
 	bool tls;     /* speak TLS to it (it closed or answered plain HTTP with TLS) */
 	bool owned;   /* aimed at a listener known to be the tree's (health_probe_addr) */
 	tls_conn_t *ssl;
@@ -125,12 +125,13 @@ void health_retarget(health_t *h, int port);
 void health_set_poll(health_t *h, double min_s, double max_s);
 /* Event-driven from now on (the listen trap reports every listen() of the tree): after the
  * first connects (health_start, health_retarget: a foreign server already there is seen at
- * once), a probe connects only when health_probe_addr or health_kick says so, and a refused
- * connect is retried only HEALTH_NOTIFIED_RETRIES times after health_probe_addr (1 ms
- * doubling: the listen() runs once the notification is answered), then waits for the next
- * event. Call right after health_start. */
+ * once), a probe connects only when health_probe_addr or health_kick says so. A refused
+ * connect is retried only at an address health_probe_addr named (1 ms doubling up to
+ * HEALTH_NOTIFIED_MAX_S: the listen() runs once the notification is answered, whenever the
+ * server is next scheduled); elsewhere it waits for the next event. Call right after
+ * health_start. */
 void health_set_events(health_t *h);
-#define HEALTH_NOTIFIED_RETRIES 8
+#define HEALTH_NOTIFIED_MAX_S 1.0
 /* A listener of the tree at addr (on h->port), known to be the tree's (a listen() notification
  * or a look-up of the tree's sockets: its answer needs no verify): probe it now, retrying briefly while refused
  * (the listen() it came from may not have run yet). A wildcard address means its family's

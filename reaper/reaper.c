@@ -526,6 +526,10 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		on_port = true;
 		health_probe_addr(&r->health, &ls[i].addr);
 	}
+	/* Something outside the tree listens on the port: what answers there decides between a
+	 * server still booting and one that will never get its port (port_in_use, naming it). */
+	if (!on_port)
+		health_kick(&r->health);
 	if (on_port || n == 0 || !reaper_port_moved(r))
 		return;
 	/* the port the last listen() notification named, else the first one found */

@@ -201,7 +201,14 @@ and \`BENCH_ONLY\` (\`devsup,supervisord,pm2\`) run a part of it.
   failures minus the bare servers late).
 `;
 
-writeFileSync(mdPath, md);
+// The readiness section (tests/bench/readiness.mjs, run by `make bench`) is written from that
+// benchmark's output, between its markers: kept as it is when this file is regenerated.
+let kept = '';
+try {
+  const found = /<!-- readiness -->[\s\S]*?<!-- \/readiness -->\n?/.exec(readFileSync(mdPath, 'utf8'));
+  if (found) kept = `\n${found[0]}`;
+} catch { /* a first run: nothing to keep */ }
+writeFileSync(mdPath, md + kept);
 
 // gnuplot data: one row per supervisor: name, start median, start p90, stop median, stop p90
 const dat = ['# supervisor start_median start_p90 stop_median stop_p90'];

@@ -27,7 +27,8 @@ void ring_push(ring_t *r, ring_stream_t stream, const char *text, size_t len, ui
 	ring_line_t *slot;
 	if (r->count == r->alloc && r->alloc < r->cap) {
 		/* Nothing was dropped yet (head is 0): the slots grow in place. A reaper is one
-		 * process per project, and a preallocated 500-line ring is 12 KiB dirtied up front. */
+		 * process per project, and a preallocated 500-line ring was 12 KiB dirtied up
+		 * front. */
 		size_t grow = r->alloc ? r->alloc * 2 : 16;
 		r->alloc = grow < r->cap ? grow : r->cap;
 		r->lines = xrealloc(r->lines, r->alloc * sizeof(*r->lines));

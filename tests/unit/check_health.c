@@ -94,8 +94,9 @@ static void run_health(result_t *r, int port, const char *path, uint64_t timeout
 	r->loop = NULL;
 }
 
-/* A listening socket on the IPv4 address addr (host order) with a port the kernel picked. */
-static int listen_at(uint32_t addr, int *port)
+/* A TCP socket bound to the IPv4 address addr (host order) with a port the kernel picked;
+ * listening, or not yet. */
+static int bound_at(uint32_t addr, bool listening, int *port)
 {
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
@@ -105,10 +106,16 @@ static int listen_at(uint32_t addr, int *port)
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(addr);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(fd, 16), 0);
+	if (listening)
+		ck_assert_int_eq(listen(fd, 16), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
 	*port = ntohs(a.sin_port);
 	return fd;
+}
+
+static int listen_at(uint32_t addr, int *port)
+{
+	return bound_at(addr, true, port);
 }
 
 static int listen_loopback(int *port)
@@ -367,20 +374,10 @@ START_TEST(test_probe_where_bound)
 }
 END_TEST
 
-/* A TCP socket bound to 127.0.0.1 on a port the kernel picked, not listening yet. */
+/* A TCP socket bound to 127.0.0.1, not listening yet. */
 static int bound_loopback(int *port)
 {
-	struct sockaddr_in a;
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
+	return bound_at(INADDR_LOOPBACK, false, port);
 }
 
 static void notify_loopback(health_t *h)
@@ -417,6 +414,19 @@ static void on_kick(struct ev_loop *loop, ev_timer *w, int revents)
 	health_kick(e->h);
 }
 
+/* An event-driven check of port on a new loop, with two scripted timers (set by the caller),
+ * run until it ends. */
+static void run_events(result_t *r, health_t *h, int port, uint64_t timeout_ms, ev_timer *first,
+		       ev_timer *second)
+{
+	result_loop(r);
+	health_start(h, r->loop, port, "/", timeout_ms, on_health, r);
+	health_set_events(h);
+	ev_timer_start(r->loop, first);
+	ev_timer_start(r->loop, second);
+	ev_run(r->loop, 0);
+}
+
 START_TEST(test_events_never_poll)
 {
 	/* With the listen trap: after the first connect to each loopback address (a foreign
@@ -427,15 +437,10 @@ START_TEST(test_events_never_poll)
 	result_t r;
 	health_t h;
 	events_script_t e = {.h = &h};
-	result_loop(&r);
-	health_start(&h, r.loop, port, "/", 1200, on_health, &r);
-	health_set_events(&h);
 	ev_timer_init(&e.quiet, on_quiet, 0.3, 0.);
 	ev_timer_init(&e.kick, on_kick, 0.9, 0.);
 	e.quiet.data = e.kick.data = &e;
-	ev_timer_start(r.loop, &e.quiet);
-	ev_timer_start(r.loop, &e.kick);
-	ev_run(r.loop, 0);
+	run_events(&r, &h, port, 1200, &e.quiet, &e.kick);
 	ck_assert_int_eq(r.reason, REASON_HEALTH_CHECK_TIMEOUT);
 	ck_assert_msg(e.at_quiet == 2, "%u connects before anything said it listens", e.at_quiet);
 	ck_assert_msg(e.at_kick == 2, "%u connects before the kick", e.at_kick);
@@ -479,16 +484,11 @@ START_TEST(test_events_notified_listen_runs_late)
 	result_t r;
 	health_t h;
 	late_listen_t l = {.h = &h, .fd = bound_loopback(&port)};
-	result_loop(&r);
-	health_start(&h, r.loop, port, "/", 5000, on_health, &r);
-	health_set_events(&h);
 	ev_timer_init(&l.notify, on_late_notify, 0.05, 0.);
 	ev_timer_init(&l.listen, on_late_listen, 0.65, 0.);
 	l.notify.data = l.listen.data = &l;
-	ev_timer_start(r.loop, &l.notify);
-	ev_timer_start(r.loop, &l.listen);
 	uint64_t t0 = clock_ms();
-	ev_run(r.loop, 0);
+	run_events(&r, &h, port, 5000, &l.notify, &l.listen);
 	ck_assert_msg(r.healthy, "not healthy: %s", r.message);
 	/* retried 1 ms doubling: at most ~0.5 s after the listen */
 	ck_assert_uint_lt(clock_ms() - t0, 1500);

@@ -17,8 +17,8 @@
  * certificate checks). When to connect: at once when told (health_probe_addr after a listen()
  * notification, health_kick after a line of output), else a refused connect is retried after a
  * delay that doubles from the poll minimum to its maximum; event-driven (health_set_events,
- * with the listen trap), a refused connect is retried only briefly after health_probe_addr and
- * otherwise waits for the next event. Never a fixed sleep, and no fixed-period loop.
+ * with the listen trap), a refused connect is retried only at an address health_probe_addr
+ * named, and otherwise waits for the next event. Never a fixed sleep, and no fixed-period loop.
  */
 /* The longest healthCheck.path (bytes): the HEAD request with it must fit in
  * health_t.request; the master refuses longer ones (supervisor/command.c). */
@@ -56,10 +56,10 @@ typedef struct {
 	probe_state_t state;
 	ev_io io;
 	ev_timer retry;
-	double delay; /* the wait after the next refused connect */
-	bool notified;   /* a listen() at this address was reported (health_probe_addr) */
-	bool tls;     /* speak TLS to it (it closed or answered plain HTTP with TLS) */
-	bool owned;   /* aimed at a listener known to be the tree's (health_probe_addr) */
+	double delay;  /* the wait after the next refused connect */
+	bool notified; /* a listen() at this address was reported (health_probe_addr) */
+	bool tls;      /* speak TLS to it (it closed or answered plain HTTP with TLS) */
+	bool owned;    /* aimed at a listener known to be the tree's (health_probe_addr) */
 	tls_conn_t *ssl;
 	size_t sent;
 	char answer[16];
@@ -133,9 +133,9 @@ void health_set_poll(health_t *h, double min_s, double max_s);
 void health_set_events(health_t *h);
 #define HEALTH_NOTIFIED_MAX_S 1.0
 /* A listener of the tree at addr (on h->port), known to be the tree's (a listen() notification
- * or a look-up of the tree's sockets: its answer needs no verify): probe it now, retrying briefly while refused
- * (the listen() it came from may not have run yet). A wildcard address means its family's
- * loopback. Addresses on other ports are ignored. */
+ * or a look-up of the tree's sockets: its answer needs no verify): probe it now, retrying while
+ * refused from 1 ms doubling (the listen() it came from may not have run yet). A wildcard
+ * address means its family's loopback. Addresses on other ports are ignored. */
 void health_probe_addr(health_t *h, const struct sockaddr_storage *addr);
 /* Something happened (a line of output): every waiting probe tries now (at most once per
  * 20 ms). */

@@ -194,15 +194,29 @@ bool chan_send(chan_t *c, json_t *msg)
 	return true;
 }
 
+void chan_set_on_room(chan_t *c, chan_room_cb on_room)
+{
+	c->on_room = on_room;
+}
+
 bool chan_send_droppable(chan_t *c, json_t *msg)
 {
-	if (c->fd < 0 || c->head) {
+	if (c->fd < 0) {
 		json_decref(msg);
 		return false;
 	}
-	chan_out_t *o = chan_encode(c, msg);
-	bool sent = o && chan_try_send(c, o->data, o->len) == 1;
-	free(o);
+	bool sent = false;
+	if (!c->head) {
+		chan_out_t *o = chan_encode(c, msg);
+		sent = o && chan_try_send(c, o->data, o->len) == 1;
+		free(o);
+	} else {
+		json_decref(msg);
+	}
+	if (!sent && c->on_room) {
+		c->want_room = true;
+		ev_io_start(c->loop, &c->wio);
+	}
 	return sent;
 }
 
@@ -224,7 +238,12 @@ static void chan_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	chan_flush(w->data);
+	chan_t *c = w->data;
+	chan_flush(c);
+	if (c->head || !c->want_room || c->fd < 0)
+		return;
+	c->want_room = false;
+	c->on_room(c, c->ctx);
 }
 
 static void chan_read_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -26,6 +26,7 @@
 typedef struct chan chan_t;
 typedef void (*chan_msg_cb)(chan_t *c, json_t *msg, void *ctx);
 typedef void (*chan_eof_cb)(chan_t *c, void *ctx);
+typedef void (*chan_room_cb)(chan_t *c, void *ctx);
 
 typedef struct chan_out {
 	struct chan_out *next;
@@ -43,6 +44,8 @@ struct chan {
 	size_t queued; /* messages waiting in head..tail */
 	chan_msg_cb on_msg;
 	chan_eof_cb on_eof;
+	chan_room_cb on_room; /* after a droppable message was refused: the socket has room */
+	bool want_room;
 	void *ctx;
 	char error[160]; /* why the last chan_send returned false */
 	bool aborted;    /* chan_abort was called: a message was lost, see error */
@@ -59,8 +62,10 @@ void chan_init(chan_t *c, struct ev_loop *loop, int fd, chan_msg_cb on_msg, chan
  * never dropped while the peer is there: if it cannot be sent later, the channel is shut down
  * and both ends take their EOF path. */
 bool chan_send(chan_t *c, json_t *msg) WUR;
-/* Sends msg only if it can go out now; steals the reference. False when dropped. */
+/* Sends msg only if it can go out now; steals the reference. False when dropped: then, with
+ * an on_room callback set, it is called once the socket can take messages again. */
 bool chan_send_droppable(chan_t *c, json_t *msg);
+void chan_set_on_room(chan_t *c, chan_room_cb on_room);
 /* One received datagram as a message: a JSON object with a string "type". NULL with err
  * filled (length and why) for anything else. */
 json_t *chan_decode(const char *data, size_t len, char *err, size_t errlen) WUR;

@@ -146,7 +146,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	 * adopter's `adopt`, what we would say waits in pending. */
 	chan_close(&r->chan);
 	r->ho.detached = true;
+	chan_room_cb on_room = r->chan.on_room;
 	chan_init(&r->chan, r->loop, fd, r->chan.on_msg, r->chan.on_eof, r);
+	chan_set_on_room(&r->chan, on_room);
 	hello(r);
 }
 

@@ -426,6 +426,40 @@ static bool mentions_port_conflict(const char *line)
 	       (strcasestr(line, "port") && strcasestr(line, "is in use"));
 }
 
+/* Sends a log message (the caller keeps its reference), saying how many lines were dropped
+ * before it; false if the channel could not take it now. */
+static bool log_send(reaper_t *r, json_t *msg)
+{
+	if (r->logs_dropped)
+		json_object_set_new(msg, "dropped", json_integer((json_int_t)r->logs_dropped));
+	if (!chan_send_droppable(&r->chan, json_incref(msg))) {
+		json_object_del(msg, "dropped");
+		return false;
+	}
+	r->logs_dropped = 0;
+	return true;
+}
+
+/* The newest line the channel could not take is held, never lost: it goes out with the next
+ * line or as soon as the channel has room (chan's on_room), so a flood that ends while the
+ * master is behind still says how many lines were dropped before its last one. */
+static bool log_send_held(reaper_t *r)
+{
+	if (!log_send(r, r->log_held))
+		return false;
+	json_decref(r->log_held);
+	r->log_held = NULL;
+	return true;
+}
+
+static void log_room_cb(chan_t *c, void *ctx)
+{
+	(void)c;
+	reaper_t *r = ctx;
+	if (r->log_held && !r->ho.detached)
+		(void)log_send_held(r);
+}
+
 static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *line, size_t len)
 {
 	ring_push(&r->ring, stream, line, len, wall_ms());
@@ -449,12 +483,21 @@ static void reaper_output_line(reaper_t *r, ring_stream_t stream, const char *li
 	json_t *msg = json_pack("{s:s, s:s, s:s%, s:I}", "type", "log", "stream",
 				ring_stream_name(stream), "line", line, len, "at",
 				(json_int_t)wall_ms());
-	if (r->logs_dropped)
-		json_object_set_new(msg, "dropped", json_integer((json_int_t)r->logs_dropped));
-	if (chan_send_droppable(&r->chan, msg))
-		r->logs_dropped = 0;
-	else
+	if (!msg) {
 		r->logs_dropped++;
+		return;
+	}
+	/* an older line still held goes first; if it cannot, this newer one replaces it */
+	if (r->log_held && !log_send_held(r)) {
+		r->logs_dropped++;
+		json_decref(r->log_held);
+		r->log_held = msg;
+		return;
+	}
+	if (!log_send(r, msg))
+		r->log_held = msg;
+	else
+		json_decref(msg);
 }
 
 static void output_cb(void *ctx, ring_stream_t stream, const char *line, size_t len)
@@ -915,6 +958,7 @@ void reaper_init(reaper_t *r, struct ev_loop *loop, const char *project_id, int 
 	r->stop_timeout_ms = 10000;
 	ring_init(&r->ring, 500);
 	chan_init(&r->chan, loop, control_fd, reaper_on_msg, reaper_on_eof, r);
+	chan_set_on_room(&r->chan, log_room_cb);
 	ev_child_init(&r->child_watcher, reaper_child_cb, 0, 0);
 	r->child_watcher.data = r;
 	ev_child_start(loop, &r->child_watcher);
@@ -941,6 +985,7 @@ void reaper_free(reaper_t *r)
 	tls_release();
 	json_decref(r->start);
 	ring_free(&r->ring);
+	json_decref(r->log_held);
 	spawn_plan_free(&plan);
 	free(r->project_id);
 	free(r->runner_id);

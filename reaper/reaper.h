@@ -94,6 +94,7 @@ typedef struct {
 	end_t end;
 	failure_t failure;
 	uint64_t logs_dropped;
+	json_t *log_held; /* the newest log line the channel could not take (reaper.c) */
 
 	/* hand-over to a new master (handover.c) */
 	struct {

@@ -132,9 +132,14 @@ void output_write_raw(const char *bytes, size_t n)
 		output_append(bytes, n, false);
 }
 
+bool output_log_room_now(void)
+{
+	return out.len - out.off < OUTPUT_LOG_LIMIT;
+}
+
 bool output_log_room(void)
 {
-	if (out.len - out.off < OUTPUT_LOG_LIMIT)
+	if (output_log_room_now())
 		return true;
 	out.dropped++;
 	return false;

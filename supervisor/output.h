@@ -26,6 +26,8 @@ void output_set_sink(void (*sink)(json_t *ev));
 void output_write_raw(const char *bytes, size_t n);
 /* True when a droppable event (a `log` line) would be queued now; false counts one drop. */
 bool output_log_room(void);
+/* The same question, without counting a drop: for sending a line held back meanwhile. */
+bool output_log_room_now(void);
 /* Bytes waiting to be written. */
 size_t output_pending(void);
 uint64_t output_dropped_logs(void);

@@ -172,6 +172,7 @@ static project_t *project_create(const char *id)
 
 static void project_free(project_t *p)
 {
+	json_decref(p->log_held);
 	reaper_link_release(p);
 	reaper_link_forget_pidfd(p);
 	chan_close(&p->chan);

@@ -78,6 +78,7 @@ typedef struct project {
 	ring_t archive; /* the output, kept once the reaper is gone (bounded: project.c) */
 	uint64_t ended; /* order in which it last became stopped/failed (0: never) */
 	uint64_t logs_dropped; /* log lines not sent since the last one that was */
+	json_t *log_held; /* the newest line not sent while stdout was behind: reaper_link.c */
 
 	/* hand-over (adopt.c) */
 	bool handed_over; /* the reaper keeps the project for the next master */

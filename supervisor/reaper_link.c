@@ -37,6 +37,7 @@ static struct {
 	struct ev_loop *loop;
 	const options_t *opts;
 	ev_timer cleanup_timer; /* re-kills orphans of lost reapers while there are any */
+	ev_prepare held_check;  /* while log lines are held back: sends them once there is room */
 	int avoid_port;  /* while retrying: the port that just failed */
 	pid_t *retiring; /* reapers that sent their last message and are exiting */
 	size_t nretiring, capretiring;
@@ -46,6 +47,7 @@ static struct {
 static void on_msg(chan_t *c, json_t *msg, void *ctx);
 static void on_eof(chan_t *c, void *ctx);
 static void cleanup_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void held_check_cb(struct ev_loop *loop, ev_prepare *w, int revents);
 
 void reaper_link_set_log_fd(int fd)
 {
@@ -57,6 +59,7 @@ void reaper_link_init(struct ev_loop *loop, const options_t *opts)
 	rl.loop = loop;
 	rl.opts = opts;
 	ev_timer_init(&rl.cleanup_timer, cleanup_cb, CLEANUP_RETRY_S, CLEANUP_RETRY_S);
+	ev_prepare_init(&rl.held_check, held_check_cb);
 }
 
 bool reaper_link_spawn(project_t *p, char *err, size_t errlen)
@@ -173,6 +176,8 @@ bool reaper_link_retiring(void)
 
 void reaper_link_free(void)
 {
+	if (rl.loop)
+		ev_prepare_stop(rl.loop, &rl.held_check);
 	free(rl.retiring);
 	rl.retiring = NULL;
 	rl.nretiring = rl.capretiring = 0;
@@ -375,15 +380,10 @@ static void on_lines(project_t *p, const json_t *msg, bool archive)
 	json_object_del(p->log_requests, key);
 }
 
-/* A log line for the client, unless stdout is behind: then it is counted, and the next line
- * that goes out says how many were dropped before it (lifecycle events are never dropped). */
-static void on_log(project_t *p, const json_t *msg)
+/* Sends a log line from the reaper, saying how many were dropped before it. */
+static void log_send(project_t *p, const json_t *msg)
 {
 	json_int_t upstream = json_integer_value(json_object_get(msg, "dropped"));
-	if (!output_log_room()) {
-		p->logs_dropped += 1 + (uint64_t)upstream;
-		return;
-	}
 	json_t *ev = event_new("log", p->id, NULL);
 	json_int_t at = json_integer_value(json_object_get(msg, "at"));
 	if (at > 0) {
@@ -400,6 +400,46 @@ static void on_log(project_t *p, const json_t *msg)
 		json_object_set_new(ev, "dropped", json_integer((json_int_t)dropped));
 	p->logs_dropped = 0;
 	output_event(ev);
+}
+
+/* The held lines go out once stdout has room again: checked after every event while any is
+ * held, so a flood that ends while the client is behind still says how much it lost. */
+static void held_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)revents;
+	if (!output_log_room_now())
+		return;
+	for (project_t *p = project_first(); p; p = p->next)
+		if (p->log_held) {
+			json_t *held = p->log_held;
+			p->log_held = NULL;
+			log_send(p, held);
+			json_decref(held);
+		}
+	ev_prepare_stop(loop, w);
+}
+
+/* A log line for the client, unless stdout is behind: then the newest line is held and the
+ * ones it replaces counted; it goes out, saying how many were dropped before it, with the
+ * next line or as soon as stdout has room (lifecycle events are never dropped). */
+static void on_log(project_t *p, const json_t *msg)
+{
+	if (!output_log_room()) {
+		if (p->log_held)
+			p->logs_dropped +=
+				1 + (uint64_t)json_integer_value(json_object_get(p->log_held, "dropped"));
+		json_decref(p->log_held);
+		p->log_held = json_incref((json_t *)msg);
+		ev_prepare_start(rl.loop, &rl.held_check);
+		return;
+	}
+	if (p->log_held) {
+		json_t *held = p->log_held;
+		p->log_held = NULL;
+		log_send(p, held);
+		json_decref(held);
+	}
+	log_send(p, msg);
 }
 
 /* tunnel-opened / tunnel-closed / tunnel-failed, and the URL kept in status and the row */

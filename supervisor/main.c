@@ -20,6 +20,7 @@
 #include "supervisor/input.h"
 #include "supervisor/options.h"
 #include "supervisor/output.h"
+#include "supervisor/owner.h"
 #include "supervisor/ports.h"
 #include "supervisor/project.h"
 #include "supervisor/reaper_link.h"
@@ -403,13 +404,16 @@ int main(int argc, char **argv)
 		tty_init(m.loop, on_tty_quit, on_tty_eof);
 		reaper_link_set_log_fd(tty_log_fd());
 	}
+	owner_init(m.opts.runner_id);
 	store_init(m.loop, &(store_config_t){.url = m.opts.db_url,
 					     .runner_id = m.opts.runner_id,
 					     .port_lo = m.opts.port_lo,
 					     .port_hi = m.opts.port_hi,
 					     .queue_max = m.opts.db_queue_max,
 					     .on_leftover_rows = projects_leftover_rows,
-					     .on_seq_floor = projects_seq_floor});
+					     .on_seq_floor = projects_seq_floor,
+					     .on_lost = owner_lost,
+					     .on_connected = owner_hold_all});
 	/* ready and the input: from exit_check_cb, once the adoption is settled */
 
 	ev_run(m.loop, 0);

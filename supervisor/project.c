@@ -794,7 +794,9 @@ static void start_now(json_t *request, json_t *spec, json_t *id, uint64_t seq_fl
 	p->failure_message = NULL;
 	ring_free(&p->archive);
 	ring_init(&p->archive, ARCHIVE_LINES);
+	p->end_reason = REASON_NONE;
 	project_transition(p, STATE_STARTING, NULL, id);
+	p->run_seq = p->seq;
 	p->start_waiting = true;
 	json_decref(p->start_id);
 	p->start_id = id ? json_incref(id) : NULL;
@@ -858,6 +860,27 @@ static void project_begin_stop(project_t *p, uint64_t timeout_ms, const char *re
 		json_decref(sid);
 	}
 	project_send_stop(p, timeout_ms);
+}
+
+void project_stop_for(project_t *p, reason_t reason, const char *message)
+{
+	if (p->state != STATE_STARTING && p->state != STATE_RUNNING)
+		return;
+	free(p->failure_message);
+	p->failure_message = xstrdup(message);
+	project_note_failure(p, reason_name(reason), message, NULL);
+	if (p->state == STATE_STARTING && p->start_waiting) {
+		/* the start's one answer is this error, not `cancelled` */
+		json_t *sid;
+		project_take_start_id(p, &sid);
+		metrics_start_failed(reason);
+		project_fail_joined(p, reason, message, NULL, NULL);
+		reply_error_with(p->id, sid, reason, message, NULL, NULL);
+		json_decref(sid);
+	} else if (p->state == STATE_RUNNING) {
+		p->end_reason = reason; /* reaper_link.c's finish_stop reports it */
+	}
+	project_begin_stop(p, stop_timeout_of(p, NULL), reason_name(reason), NULL);
 }
 
 void project_cancel_restart(project_t *p, const char *why)

@@ -21,6 +21,7 @@ typedef struct project {
 	char *id;
 	state_t state;
 	uint64_t seq;
+	uint64_t run_seq; /* seq of the current run's first transition (idle/stopped -> starting) */
 
 	json_t *request; /* the start command's fields as validated (for restart) */
 	json_t *spec;    /* the start message sent to the reaper */
@@ -59,6 +60,10 @@ typedef struct project {
 	json_t *start_id;  /* NULL when the command had no id */
 	json_t *stop_ids;  /* array of ids (null for none) of stops waiting */
 	char *stop_reason;
+	/* The stop under way is devsup's own decision about a running server (the fleet gave the
+	 * project to another runner): its end is reported as dev-server-exited with this reason
+	 * and failure_message. REASON_NONE otherwise. */
+	reason_t end_reason;
 	json_t *restart_spec; /* a restart waiting for its stop to finish */
 	json_t *restart_request;
 	json_t *restart_id;
@@ -105,6 +110,10 @@ void project_cmd_logs(const char *project_id, size_t lines, json_t *id);
  * starts of the project, whatever the start's `logs` said; answered by `following`. */
 void project_cmd_follow_logs(const char *project_id, bool follow, json_t *id);
 
+/* devsup itself stops p (starting or running) for reason: a start still waiting gets its error
+ * with reason and message, a running server's end is reported as dev-server-exited; lastFailure
+ * shows it. The stop is the ordinary one (whole tree, tunnel, port). */
+void project_stop_for(project_t *p, reason_t reason, const char *message);
 /* Answers a restart waiting for its stop with `cancelled` (why: what cancelled it). */
 void project_cancel_restart(project_t *p, const char *why);
 /* Stops every live project in parallel (shutdown, stdin EOF, signals); force: no grace. id:

@@ -221,7 +221,24 @@ static bool retry_on_new_port(project_t *p, const json_t *msg)
 	return true;
 }
 
-/* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown). */
+/* A stop devsup decided on its own (project_stop_for) is over: the server's end, as a crash
+ * would be told, once nothing of its tree is left. */
+static void report_end(project_t *p, const json_t *msg)
+{
+	json_t *ev = event_new("dev-server-exited", p->id, NULL);
+	json_object_set_new(ev, "reason", json_string(reason_name(p->end_reason)));
+	json_object_set_new(ev, "message",
+			    json_string(p->failure_message ? p->failure_message
+							   : reason_name(p->end_reason)));
+	copy_exit_fields(ev, msg);
+	json_object_set_new(ev, "logTail", json_array());
+	output_event(ev);
+	metrics_exited(p->end_reason);
+	p->end_reason = REASON_NONE;
+}
+
+/* stopping -> stopped, answering every stop that waited (or announcing it, for a shutdown;
+ * or, for a stop devsup decided, reporting the server's end instead). */
 static void finish_stop(project_t *p, const json_t *msg)
 {
 	if (!project_transition(p, STATE_STOPPED, p->stop_reason, project_stop_cmd_id(p)))
@@ -229,7 +246,10 @@ static void finish_stop(project_t *p, const json_t *msg)
 	bool forced = json_is_true(json_object_get(msg, "forced"));
 	json_t *escaped = json_object_get(msg, "escaped");
 	size_t n = json_array_size(p->stop_ids);
-	for (size_t i = 0; i < (n ? n : 1); i++) {
+	bool announce = p->end_reason == REASON_NONE;
+	if (!announce)
+		report_end(p, msg);
+	for (size_t i = 0; i < (n ? n : (size_t)announce); i++) {
 		json_t *id = n ? json_array_get(p->stop_ids, i) : NULL;
 		json_t *ev = event_new("dev-server-stopped", p->id, json_is_null(id) ? NULL : id);
 		copy_exit_fields(ev, msg);

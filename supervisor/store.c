@@ -54,6 +54,7 @@ static struct {
 	double backoff;
 	size_t inflight; /* records at the head sent in the batch awaiting its sync */
 	size_t answered; /* results of the batch seen so far */
+	rec_t *answering; /* the record whose result comes next */
 	bool batch_error;
 	bool unnamed;    /* prepared statements do not survive here: PQsendQueryParams */
 	long poison;     /* index in the batch of a record the database refuses, or -1 */
@@ -63,6 +64,8 @@ static struct {
 	bool leftovers_done; /* looked once per devsup, at the first connection */
 	store_rows_cb on_rows;
 	void (*on_seq_floor)(uint64_t floor);
+	store_lost_cb on_lost;
+	void (*on_connected)(void);
 	bool migrate_only;
 	void (*migrated)(bool ok);
 } st;
@@ -107,6 +110,7 @@ static void store_fail_because(const char *what, const char *detail)
 	conn_resolve_cancel();
 	st.inflight = 0;
 	st.batch_error = false;
+	claim_drop_refusals(); /* that batch is sent again, and asked again */
 	json_decref(st.result_rows);
 	st.result_rows = NULL;
 	claim_fail_all(); /* unreachable: those starts go ahead as without a database */
@@ -224,6 +228,7 @@ static const struct {
 	[OUTBOX_TRANSITION] = {"upsert", store_sql_upsert, UPSERT_PARAMS},
 	[OUTBOX_TUNNEL] = {"tunnel", store_sql_tunnel, 3},
 	[OUTBOX_RUNNER_STOPPED] = {"runner_stopped", store_sql_runner_stopped, 1},
+	[OUTBOX_HOLD] = {"hold", store_sql_hold, 2},
 };
 
 static void store_ready(void)
@@ -232,6 +237,8 @@ static void store_ready(void)
 	st.backoff = BACKOFF_MIN_S;
 	st.problem[0] = '\0';
 	log_info("postgres: ready (%zu transitions queued)", outbox_len());
+	if (st.on_connected)
+		st.on_connected(); /* queues its holds behind what is queued */
 	store_pump();
 }
 
@@ -515,6 +522,7 @@ static void store_batch_synced(void)
 		outbox_drop((size_t)st.poison);
 		st.inflight = 0;
 		st.batch_error = false;
+		claim_drop_refusals();
 		store_send_batch();
 		return;
 	}
@@ -526,9 +534,11 @@ static void store_batch_synced(void)
 		store_ready();
 		return;
 	}
-	/* the batch is durable: only now does it leave the outbox */
+	/* the batch is durable: only now does it leave the outbox, and only now is a refusal in it
+	 * a fact (the loser stops: its stop is queued behind) */
 	outbox_commit(st.inflight);
 	st.inflight = 0;
+	claim_deliver_refusals(st.on_lost);
 	store_pump();
 }
 
@@ -573,6 +583,12 @@ static void store_pipeline_results(void)
 			log_error("postgres: %s(SQLSTATE %s)%s", PQresultErrorMessage(res),
 				  *sqlstate(res) ? sqlstate(res) : "none",
 				  st.poison < 0 ? "; retrying with backoff" : "");
+		}
+		rec_t *rec = st.answering;
+		if (rec) {
+			st.answering = rec->next;
+			if (rec->kind == OUTBOX_TRANSITION || rec->kind == OUTBOX_HOLD)
+				claim_note_refusal(res, rec->v[0], rec->v[2]);
 		}
 		st.answered++;
 		PQclear(res);
@@ -690,6 +706,7 @@ static void store_send_batch(void)
 	}
 	st.inflight = n;
 	st.answered = 0;
+	st.answering = outbox_head();
 	st.batch_error = false;
 	st.poison = -1;
 	store_flush_out();
@@ -737,6 +754,20 @@ void store_transition(const store_transition_t *t)
 	r->v[11] = opt_str(t->failure_reason);
 	r->v[12] = opt_str(t->failure_message);
 	r->v[13] = opt_str(t->tunnel_url);
+	store_enqueue(r);
+}
+
+void store_hold(const char *project_id, uint64_t seq)
+{
+	if (st.state == ST_OFF)
+		return;
+	rec_t *r = xcalloc(1, sizeof(*r));
+	char buf[32];
+	r->kind = OUTBOX_HOLD;
+	r->v[0] = xstrdup(project_id);
+	r->v[1] = xstrdup(st.runner_id);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)seq);
+	r->v[2] = xstrdup(buf);
 	store_enqueue(r);
 }
 
@@ -827,6 +858,8 @@ void store_init(struct ev_loop *loop, const store_config_t *cfg)
 	store_runner_params(cfg);
 	st.on_rows = cfg->on_leftover_rows;
 	st.on_seq_floor = cfg->on_seq_floor;
+	st.on_lost = cfg->on_lost;
+	st.on_connected = cfg->on_connected;
 	store_connect();
 }
 
@@ -848,6 +881,7 @@ void store_free(void)
 		PQfinish(st.conn);
 	st.conn = NULL;
 	claim_fail_all();
+	claim_drop_refusals();
 	conn_resolve_free();
 	conn_params_free(&st.params);
 	outbox_free();

@@ -42,6 +42,11 @@ typedef struct {
 	/* At each connection: the highest seq in the database. Every seq handed out afterwards
 	 * must be above it (a wall clock stepped back must not make rows go back). */
 	void (*on_seq_floor)(uint64_t floor);
+	/* A write or a hold of this runner was refused: another alive runner holds the project
+	 * (delivered once the batch committed). */
+	store_lost_cb on_lost;
+	/* The writer is ready on a new connection (after each reconnection too). */
+	void (*on_connected)(void);
 } store_config_t;
 
 /* Starts the writer (connecting in the background; host names are resolved off the loop). */
@@ -53,6 +58,9 @@ void store_transition(const store_transition_t *t);
 /* Asks the database who runs project_id (SPEC §10, one round trip); cb gets the verdict from
  * the loop later. False when not connected: then there is nobody to ask, go ahead. */
 bool store_claim(const char *project_id, store_claim_cb cb, void *ctx);
+/* Asks, through the outbox, whether another alive runner holds project_id, which is live here
+ * at seq; a yes comes to on_lost. */
+void store_hold(const char *project_id, uint64_t seq);
 /* The tunnel URL of the row at seq changed (reopened, closed): url NULL for none. */
 void store_tunnel_url(const char *project_id, uint64_t seq, const char *url);
 /* {enabled, connected, queued, oldestQueuedMs, written, queueMax, shed, refused,

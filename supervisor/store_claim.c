@@ -18,8 +18,14 @@ typedef struct claim {
 	store_claim_t v;
 } claim_t;
 
+typedef struct refusal {
+	struct refusal *next;
+	store_lost_t v;
+} refusal_t;
+
 static struct {
 	claim_t *head, *tail; /* in send order: the sent ones first */
+	refusal_t *refused, *refused_tail; /* of the batch in flight, in batch order */
 } cl;
 
 void claim_add(const char *project_id, store_claim_cb cb, void *ctx)
@@ -112,4 +118,41 @@ void claim_fail_all(void)
 		deliver(c);
 		c = next;
 	}
+}
+
+void claim_note_refusal(const PGresult *res, const char *project_id, const char *seq)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+		return;
+	refusal_t *r = xcalloc(1, sizeof(*r));
+	snprintf(r->v.project_id, sizeof(r->v.project_id), "%s", project_id);
+	r->v.seq = strtoull(seq, NULL, 10);
+	copy(r->v.runner_id, sizeof(r->v.runner_id), res, 0);
+	copy(r->v.host, sizeof(r->v.host), res, 1);
+	copy(r->v.status, sizeof(r->v.status), res, 2);
+	r->v.top = PQgetisnull(res, 0, 3) ? 0 : strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	if (cl.refused_tail)
+		cl.refused_tail->next = r;
+	else
+		cl.refused = r;
+	cl.refused_tail = r;
+}
+
+void claim_deliver_refusals(store_lost_cb cb)
+{
+	/* detached first: a callback may queue writes (the loser's stop) */
+	refusal_t *r = cl.refused;
+	cl.refused = cl.refused_tail = NULL;
+	while (r) {
+		refusal_t *next = r->next;
+		if (cb)
+			cb(&r->v);
+		free(r);
+		r = next;
+	}
+}
+
+void claim_drop_refusals(void)
+{
+	claim_deliver_refusals(NULL);
 }

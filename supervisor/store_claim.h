@@ -37,4 +37,27 @@ void claim_synced(void);
 /* The connection is gone (or devsup exits): every check gets "unknown" (known = false). */
 void claim_fail_all(void);
 
+/*
+ * The other half of the rule: a write of this runner that the database refused because another
+ * alive runner holds the project (sql/003_owner.sql). Noted per result of a batch, delivered
+ * only once the batch has committed (an aborted batch is sent again and asked again).
+ */
+typedef struct {
+	char project_id[129];
+	uint64_t seq;        /* of the refused write (or of the project when the hold was asked) */
+	char runner_id[129]; /* the holder */
+	char host[256];
+	char status[16];     /* the holder's state in the row */
+	uint64_t top;        /* the project's highest seq in the database */
+} store_lost_t;
+
+typedef void (*store_lost_cb)(const store_lost_t *v);
+
+/* A batch result of the write of (project_id, seq): a row in it names the holder. */
+void claim_note_refusal(const PGresult *res, const char *project_id, const char *seq);
+/* The batch committed: each noted refusal goes to cb, in batch order, then is forgotten. */
+void claim_deliver_refusals(store_lost_cb cb);
+/* The batch did not commit: its refusals are forgotten (the resend asks again). */
+void claim_drop_refusals(void);
+
 #endif

@@ -57,6 +57,8 @@ static void describe(const outbox_rec_t *r, char *buf, size_t n)
 		snprintf(buf, n, "the tunnel URL update of %s", r->v[0]);
 	else if (r->kind == OUTBOX_RUNNER_STOPPED)
 		snprintf(buf, n, "the stop time of runner %s", r->v[0]);
+	else if (r->kind == OUTBOX_HOLD)
+		snprintf(buf, n, "the ownership check of %s", r->v[0]);
 	else
 		snprintf(buf, n, "transition %s seq %s (%s -> %s)", r->v[0], r->v[2], r->v[3], r->v[4]);
 }

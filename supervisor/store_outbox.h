@@ -20,6 +20,8 @@ typedef enum {
 	OUTBOX_TRANSITION,     /* history row + current row + NOTIFY (14 parameters) */
 	OUTBOX_TUNNEL,         /* a tunnel URL update (3 parameters) */
 	OUTBOX_RUNNER_STOPPED, /* devsup_runners.stopped_at on a clean exit (1 parameter) */
+	OUTBOX_HOLD,           /* does another runner hold a live project of ours? (2 parameters;
+				* v[2]: the project's seq when asked, for the verdict) */
 } outbox_kind_t;
 
 typedef struct outbox_rec {

@@ -10,26 +10,16 @@ const char store_sql_lock_list[] =
 	"  applied_at timestamptz NOT NULL DEFAULT now());"
 	" SELECT version FROM devsup_schema_migrations ORDER BY version";
 
-/* One statement per transition: the history row (a re-send is a no-op thanks to
- * UNIQUE (project_id, seq)), its NOTIFY (from RETURNING, so only a row really inserted is
- * announced, at commit, in commit order) and the current row ("latest wins": never back to an
- * older seq). */
+/* One statement per transition: the history row, its NOTIFY and the project's row, by the rule
+ * of sql/003_owner.sql (one live run per project across the fleet, "latest wins" otherwise).
+ * A row in the answer names the alive runner that holds the project: this write was refused. */
 const char store_sql_upsert[] =
-	"WITH t AS ("
-	" INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (project_id, seq) DO NOTHING"
-	" RETURNING pg_notify('devsup_transitions', json_build_object('projectId', project_id,"
-	" 'runnerId', runner_id, 'seq', seq, 'from', from_state, 'to', to_state, 'reason', reason,"
-	" 'at', at)::text)) "
-	"INSERT INTO devsup_dev_servers AS c (project_id, runner_id, status, port, pid, pgid,"
-	" tunnel_url, framework, failure_reason, failure_message, seq, updated_at)"
-	" VALUES ($1, $2, $5, $8, $9, $10, $14, $11, $12, $13, $3, $7)"
-	" ON CONFLICT (project_id) DO UPDATE SET runner_id = EXCLUDED.runner_id,"
-	" status = EXCLUDED.status, port = EXCLUDED.port, pid = EXCLUDED.pid, pgid = EXCLUDED.pgid,"
-	" tunnel_url = EXCLUDED.tunnel_url, framework = EXCLUDED.framework,"
-	" failure_reason = EXCLUDED.failure_reason, failure_message = EXCLUDED.failure_message,"
-	" seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at"
-	" WHERE c.seq < EXCLUDED.seq";
+	"SELECT * FROM devsup_record_transition($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+	" $13, $14)";
+
+/* After a (re)connection, for each live project: does another alive runner hold it? (a
+ * partition may have let one take it over while nothing of ours was queued for it) */
+const char store_sql_hold[] = "SELECT * FROM devsup_project_holder($1, $2)";
 
 /* A tunnel reopened with a new URL (or closed) while the row's state stays the same. */
 const char store_sql_tunnel[] =
@@ -60,8 +50,11 @@ const char store_sql_leftover[] =
 	" WHERE runner_id = $1 AND status IN ('starting', 'running', 'stopping')"
 	" ORDER BY project_id";
 
-/* Who has the project's row, and is that runner alive (one round trip before a start). */
+/* Who has the project's row, and is that runner alive (one round trip before a start). The seq
+ * is the project's highest anywhere: a run recorded second and stopped may have written its
+ * last transitions above the row's (docs/architecture.md, "A fleet"). */
 const char store_sql_claim[] =
-	"SELECT s.runner_id, s.status, s.seq, r.host, coalesce(r.alive, false)"
+	"SELECT s.runner_id, s.status, greatest(s.seq, (SELECT max(t.seq) FROM devsup_transitions t"
+	" WHERE t.project_id = $1)), r.host, coalesce(r.alive, false)"
 	" FROM devsup_dev_servers s LEFT JOIN devsup_runner_status r USING (runner_id)"
 	" WHERE s.project_id = $1";

@@ -4,9 +4,12 @@
 // Postgres 15 (lib/pg.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import os from 'node:os';
-import { spawnDevsup, projectId, serverCmd, sleep, isAlive, reaperPids } from './lib/harness.mjs';
+import {
+  spawnDevsup, projectId, serverCmd, sleep, isAlive, reaperPids, allPids, procStat, runnerPids, describePids, httpGet,
+  DEVSUP_BIN,
+} from './lib/harness.mjs';
 import { start, startOk, stopOk, expectType, expectError } from './lib/dev.mjs';
 import { withPostgres } from './lib/pg.mjs';
 
@@ -304,3 +307,123 @@ test('a stop during the ownership round trip cancels the start; a stuck database
       locker.kill('SIGKILL');
     }
   })));
+
+// Both runners start p while Postgres is down (starts never wait for it); when it comes back,
+// the database decides: the run whose row commits first holds p, the other runner learns from
+// the answer to its own write that it was recorded second and stops its run (docs/architecture.md,
+// "A fleet").
+test('two runs of one project started while Postgres is down: the one recorded second is stopped (owned_by_other_runner), nothing of it survives', T, () =>
+  withPostgres((pg) => withRunners(pg, 2, async ([a, b]) => {
+    await Promise.all([a, b].map(connected));
+    await pg.stop('fast');
+    const id = projectId('split');
+    const [sa, sb] = await Promise.all([a, b].map((d) => startOk(d, { projectId: id, command: serverCmd() })));
+    assert.notEqual(sa.port, sb.port);
+    const t0 = performance.now();
+    await pg.start();
+    const t1 = performance.now();
+
+    // Exactly one of them reports the end of its run.
+    const { loser, winner, ev } = await eventually('one runner stops its run', async () => {
+      const ended = [a, b].filter((d) => d.events.some((e) => e.type === 'dev-server-exited' && e.projectId === id));
+      assert.equal(ended.length, 1, `runners that ended their run: ${ended.map((d) => d.runnerId)}`);
+      const l = ended[0];
+      return { loser: l, winner: l === a ? b : a, ev: l.events.find((e) => e.type === 'dev-server-exited' && e.projectId === id) };
+    }, 30000);
+    const [ls, ws] = loser === a ? [sa, sb] : [sb, sa];
+    process.stderr.write(`[fleet] postgres back in ${Math.round(t1 - t0)} ms; the run recorded second ended ` +
+      `${Math.round(loser.arrivals[loser.events.indexOf(ev)] - t1)} ms later\n`);
+    assert.equal(ev.reason, 'owned_by_other_runner', JSON.stringify(ev));
+    assert.ok(ev.message.includes(winner.runnerId) && ev.message.includes(os.hostname()), JSON.stringify(ev));
+    // Through the ordinary stop: stopping, then stopped once its tree is gone.
+    assert.deepEqual(loser.states(id).map((e) => [e.to, e.reason ?? null]), [
+      ['starting', null], ['running', null], ['stopping', 'owned_by_other_runner'], ['stopped', 'owned_by_other_runner']]);
+    // Nothing of the loser's run survives: its server, its process group, its reaper.
+    assert.equal(isAlive(ls.pid), false, `the loser's server ${ls.pid} is alive`);
+    const inGroup = allPids().filter((p) => { const st = procStat(p); return st && st.pgrp === ls.pgid && st.state !== 'Z'; });
+    assert.deepEqual(inGroup, [], `processes left in the loser's group ${ls.pgid}:\n    ${describePids(inGroup)}`);
+    assert.deepEqual(runnerPids(loser.runnerId), [], 'a process of the loser\'s runner is alive');
+    assert.deepEqual(reaperPids(loser.proc.pid), [], 'the loser\'s reaper is alive');
+    const lst = expectType(await loser.request({ type: 'status', projectId: id }), 'status').projects[0];
+    assert.equal(lst.state, 'stopped');
+    assert.equal(lst.lastFailure?.reason, 'owned_by_other_runner', JSON.stringify(lst));
+
+    // Exactly one run stays: the winner's, untouched, and its server answers.
+    assert.deepEqual(winner.states(id).map((e) => e.to), ['starting', 'running']);
+    assert.equal(winner.events.some((e) => e.type === 'dev-server-exited'), false);
+    const wst = expectType(await winner.request({ type: 'status', projectId: id }), 'status').projects[0];
+    assert.equal(wst.state, 'running');
+    assert.equal((await httpGet(ws.url)).status, 200);
+
+    // The database shows the winner; the history holds both runs, every transition once, as each
+    // runner said it on stdout, the loser's last ones above everything recorded before them.
+    const rows = await eventually('both runs in devsup_transitions', async () => {
+      assert.deepEqual(await pg.query(`SELECT runner_id, status, port FROM devsup_dev_servers WHERE project_id = '${id}'`),
+        [[winner.runnerId, 'running', String(ws.port)]]);
+      const r = await pg.query(`SELECT runner_id, seq, from_state, to_state, reason FROM devsup_transitions WHERE project_id = '${id}' ORDER BY seq`);
+      assert.equal(r.length, 6, JSON.stringify(r));
+      return r;
+    });
+    for (const d of [winner, loser]) {
+      const said = d.states(id).map((e) => [d.runnerId, String(e.seq), e.from, e.to, e.reason ?? null]);
+      assert.deepEqual(rows.filter((r) => r[0] === d.runnerId), said);
+    }
+    const firstFour = rows.filter((r) => r[3] === 'starting' || r[3] === 'running').map((r) => BigInt(r[1]));
+    for (const r of rows.filter((x) => x[0] === loser.runnerId && (x[3] === 'stopping' || x[3] === 'stopped'))) {
+      assert.ok(firstFour.every((s) => BigInt(r[1]) > s), `the loser's ${r[3]} (seq ${r[1]}) is not above the runs' seqs`);
+    }
+    // The winner's own stop lands too (its seqs never meet the loser's).
+    await stopOk(winner, id);
+    await eventually('the winner\'s stop in devsup_transitions', async () => {
+      const r = await pg.query(`SELECT count(*), count(DISTINCT seq) FROM devsup_transitions WHERE project_id = '${id}'`);
+      assert.deepEqual(r, [['8', '8']]);
+      assert.deepEqual(await pg.query(`SELECT runner_id, status FROM devsup_dev_servers WHERE project_id = '${id}'`),
+        [[winner.runnerId, 'stopped']]);
+    });
+  })));
+
+// The rule of sql/003_owner.sql on its own, in one session (which holds runner A's liveness lock,
+// so A is alive while B and C are not).
+test('the ownership rule in SQL: a live row of an alive runner is never overwritten and names its holder; a dead holder is taken over (runner_lost)', T, () =>
+  withPostgres(async (pg) => {
+    await new Promise((resolve, reject) => execFile(DEVSUP_BIN, ['--migrate', '--db', pg.url], { timeout: 60000 },
+      (err, _out, stderr) => (err ? reject(new Error(`devsup --migrate: ${err.message}\n${stderr}`)) : resolve())));
+    const rec = (step, runner, seq, from, to, port = 'NULL') => `INSERT INTO v SELECT ${step}, * FROM devsup_record_transition(` +
+      `'p', '${runner}', ${seq}, '${from}', '${to}', NULL, now(), ${port}, NULL, NULL, NULL, NULL, NULL, NULL);`;
+    const res = await pg.query(`
+      CREATE TEMP TABLE v (step int, holder text, host text, status text, top bigint);
+      INSERT INTO devsup_runners VALUES ('A', 'host-a', 1, 'x', now(), NULL, 3000, 3999),
+        ('B', 'host-b', 2, 'x', now(), NULL, 3000, 3999), ('C', 'host-c', 3, 'x', now(), NULL, 3000, 3999);
+      SELECT pg_advisory_lock(devsup_runner_lock_key('A'));
+      ${rec(1, 'A', 10, 'idle', 'starting', 3001)}
+      ${rec(2, 'B', 20, 'idle', 'starting', 3002)}
+      ${rec(3, 'B', 21, 'starting', 'running', 3002)}
+      ${rec(4, 'A', 11, 'starting', 'running', 3001)}
+      ${rec(5, 'B', 1021, 'running', 'stopping')}
+      INSERT INTO v SELECT 6, * FROM devsup_project_holder('p', 'B');
+      INSERT INTO v SELECT 7, * FROM devsup_project_holder('p', 'A');
+      SELECT pg_advisory_unlock(devsup_runner_lock_key('A'));
+      INSERT INTO v SELECT 8, * FROM devsup_project_holder('p', 'C');
+      ${rec(9, 'C', 2000, 'idle', 'starting', 3003)}
+      SELECT json_build_object(
+        'verdicts', (SELECT json_agg(json_build_array(step, holder, host, status, top) ORDER BY step) FROM v),
+        'row', (SELECT json_build_array(runner_id, status, seq, port) FROM devsup_dev_servers WHERE project_id = 'p'),
+        'history', (SELECT json_agg(json_build_array(runner_id, seq, to_state, reason) ORDER BY seq)
+                    FROM devsup_transitions WHERE project_id = 'p'))`);
+    const got = JSON.parse(res[res.length - 1][0]); // psql prints every statement's result: ours is last
+    assert.deepEqual(got.verdicts, [
+      // B's writes while A, alive, holds p live: refused, naming A; its history rows land
+      [2, 'A', 'host-a', 'starting', 20],
+      [3, 'A', 'host-a', 'starting', 21],
+      // A's own write goes through ("latest wins")
+      [5, 'A', 'host-a', 'running', 1021],
+      [6, 'A', 'host-a', 'running', 1021],
+      // nothing holds it against A; with A's lock gone nothing holds it against C either, and
+      // C's write takes it over, closing A's run (runner_lost, the row's seq + 1)
+    ], JSON.stringify(got));
+    assert.deepEqual(got.row, ['C', 'starting', 2000, 3003]);
+    assert.deepEqual(got.history, [
+      ['A', 10, 'starting', null], ['A', 11, 'running', null], ['A', 12, 'failed', 'runner_lost'],
+      ['B', 20, 'starting', null], ['B', 21, 'running', null], ['B', 1021, 'stopping', null],
+      ['C', 2000, 'starting', null]]);
+  }));

@@ -3,17 +3,22 @@
 -- runner that is alive is never overwritten, and the runner that wrote second learns it from
 -- the answer to its own write. Applied like 001 (one transaction under the migration lock).
 
--- alive of one runner: its liveness lock is held now (as devsup_runner_status.alive).
-CREATE OR REPLACE FUNCTION devsup_runner_alive(rid text) RETURNS boolean
+-- The backend holding a runner's liveness lock now, or NULL: the runner is alive when there is
+-- one (as devsup_runner_status.alive).
+CREATE OR REPLACE FUNCTION devsup_runner_session(rid text) RETURNS integer
     LANGUAGE sql STABLE STRICT
     AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM pg_locks l
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND l.classid = ((devsup_runner_lock_key(rid) >> 32) & 4294967295)::oid
-          AND l.objid = (devsup_runner_lock_key(rid) & 4294967295)::oid)
+    SELECT l.pid FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid = ((devsup_runner_lock_key(rid) >> 32) & 4294967295)::oid
+      AND l.objid = (devsup_runner_lock_key(rid) & 4294967295)::oid
+    LIMIT 1
     $$;
+
+CREATE OR REPLACE FUNCTION devsup_runner_alive(rid text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    AS $$ SELECT devsup_runner_session(rid) IS NOT NULL $$;
 
 -- The rule, in one place. Who holds project p against runner r: the row's runner when the row
 -- is live (starting/running/stopping), belongs to another runner, and that runner is alive.
@@ -54,6 +59,14 @@ DECLARE
     c devsup_dev_servers%ROWTYPE;
     payload text;
 BEGIN
+    -- A lost runner's run closed by the runner starting the project again (its start check found
+    -- r not alive), while r has since come back on another session: r's run is not lost. Nothing
+    -- is written; the new run's own write then meets r's live row and is refused.
+    IF p_reason = 'runner_lost' THEN
+        IF devsup_runner_session(r) <> pg_backend_pid() THEN
+            RETURN;
+        END IF;
+    END IF;
     INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)
     VALUES (p, r, p_seq, p_from, p_to, p_reason, p_at)
     ON CONFLICT (project_id, seq) DO NOTHING
@@ -64,44 +77,52 @@ BEGIN
         PERFORM pg_notify('devsup_transitions', payload);
     END IF;
 
+    -- The common case in one statement: no row, the runner's own row, or a row that is not
+    -- live, and a higher seq. ON CONFLICT acts on the latest committed version of the row and
+    -- locks it even when its WHERE says no.
     INSERT INTO devsup_dev_servers AS d (project_id, runner_id, status, port, pid, pgid,
         tunnel_url, framework, failure_reason, failure_message, seq, updated_at)
     VALUES (p, r, p_to, p_port, p_pid, p_pgid, p_tunnel_url, p_framework, p_failure_reason,
             p_failure_message, p_seq, p_at)
-    ON CONFLICT (project_id) DO NOTHING;
+    ON CONFLICT (project_id) DO UPDATE SET runner_id = EXCLUDED.runner_id,
+        status = EXCLUDED.status, port = EXCLUDED.port, pid = EXCLUDED.pid, pgid = EXCLUDED.pgid,
+        tunnel_url = EXCLUDED.tunnel_url, framework = EXCLUDED.framework,
+        failure_reason = EXCLUDED.failure_reason, failure_message = EXCLUDED.failure_message,
+        seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
+    WHERE d.seq < EXCLUDED.seq
+      AND (d.runner_id = EXCLUDED.runner_id OR d.status NOT IN ('starting', 'running', 'stopping'));
     IF FOUND THEN
         RETURN;
     END IF;
-    -- Another transaction may have written it since this statement's snapshot: FOR UPDATE
-    -- waits for it and reads its committed row (READ COMMITTED, a new snapshot per statement).
+    -- Not written: an older seq (a re-send), or another runner's live row. Locked already by
+    -- the statement above; read as committed (READ COMMITTED: a new snapshot per statement).
     SELECT * INTO c FROM devsup_dev_servers d WHERE d.project_id = p FOR UPDATE;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR c.runner_id = r OR c.status NOT IN ('starting', 'running', 'stopping') THEN
         RETURN;
     END IF;
-    IF c.runner_id <> r AND c.status IN ('starting', 'running', 'stopping') THEN
-        IF devsup_runner_alive(c.runner_id) THEN
-            RETURN QUERY SELECT * FROM devsup_project_holder(p, r);
-            RETURN;
-        END IF;
-        IF c.seq + 1 < p_seq THEN
-            INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state,
-                                            reason, at)
-            VALUES (p, c.runner_id, c.seq + 1, c.status, 'failed', 'runner_lost', p_at)
-            ON CONFLICT (project_id, seq) DO NOTHING
-            RETURNING json_build_object('projectId', project_id, 'runnerId', runner_id,
-                                        'seq', seq, 'from', from_state, 'to', to_state,
-                                        'reason', reason, 'at', at)::text INTO payload;
-            IF payload IS NOT NULL THEN
-                PERFORM pg_notify('devsup_transitions', payload);
-            END IF;
+    IF devsup_runner_alive(c.runner_id) THEN
+        RETURN QUERY SELECT * FROM devsup_project_holder(p, r);
+        RETURN;
+    END IF;
+    IF c.seq >= p_seq THEN
+        RETURN; -- a dead runner's row with a higher seq: see "seq" in docs/architecture.md
+    END IF;
+    IF c.seq + 1 < p_seq THEN
+        INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state,
+                                        reason, at)
+        VALUES (p, c.runner_id, c.seq + 1, c.status, 'failed', 'runner_lost', p_at)
+        ON CONFLICT (project_id, seq) DO NOTHING
+        RETURNING json_build_object('projectId', project_id, 'runnerId', runner_id,
+                                    'seq', seq, 'from', from_state, 'to', to_state,
+                                    'reason', reason, 'at', at)::text INTO payload;
+        IF payload IS NOT NULL THEN
+            PERFORM pg_notify('devsup_transitions', payload);
         END IF;
     END IF;
-    IF c.seq < p_seq THEN
-        UPDATE devsup_dev_servers d SET runner_id = r, status = p_to, port = p_port,
-            pid = p_pid, pgid = p_pgid, tunnel_url = p_tunnel_url, framework = p_framework,
-            failure_reason = p_failure_reason, failure_message = p_failure_message,
-            seq = p_seq, updated_at = p_at
-        WHERE d.project_id = p;
-    END IF;
+    UPDATE devsup_dev_servers d SET runner_id = r, status = p_to, port = p_port,
+        pid = p_pid, pgid = p_pgid, tunnel_url = p_tunnel_url, framework = p_framework,
+        failure_reason = p_failure_reason, failure_message = p_failure_message,
+        seq = p_seq, updated_at = p_at
+    WHERE d.project_id = p;
 END
 $$;

@@ -384,7 +384,7 @@ test('two runs of one project started while Postgres is down: the one recorded s
 
 // The rule of sql/003_owner.sql on its own, in one session (which holds runner A's liveness lock,
 // so A is alive while B and C are not).
-test('the ownership rule in SQL: a live row of an alive runner is never overwritten and names its holder; a dead holder is taken over (runner_lost)', T, () =>
+test('the ownership rule in SQL: a live row of an alive runner is never overwritten and names its holder; a dead holder is taken over (runner_lost), one that came back is not', T, () =>
   withPostgres(async (pg) => {
     await new Promise((resolve, reject) => execFile(DEVSUP_BIN, ['--migrate', '--db', pg.url], { timeout: 60000 },
       (err, _out, stderr) => (err ? reject(new Error(`devsup --migrate: ${err.message}\n${stderr}`)) : resolve())));
@@ -426,4 +426,75 @@ test('the ownership rule in SQL: a live row of an alive runner is never overwrit
       ['A', 10, 'starting', null], ['A', 11, 'running', null], ['A', 12, 'failed', 'runner_lost'],
       ['B', 20, 'starting', null], ['B', 21, 'running', null], ['B', 1021, 'stopping', null],
       ['C', 2000, 'starting', null]]);
+
+    // A run closed as lost (runner_lost, written under the lost runner's id by the runner that
+    // starts the project again) while that runner is back, on its own session: nothing is written.
+    const holder = spawn('psql', ['-X', '-q', pg.url, '-c',
+      "SELECT pg_advisory_lock(devsup_runner_lock_key('D')); SELECT pg_sleep(60);"],
+    { stdio: 'ignore', env: { ...process.env, PGAPPNAME: 'e2e-runner-d' } });
+    try {
+      await eventually('D is alive on its own session', async () =>
+        assert.deepEqual(await pg.query("SELECT devsup_runner_alive('D')"), [['t']]));
+      await pg.query("SELECT * FROM devsup_record_transition('q', 'D', 5, 'running', 'failed', 'runner_lost', now(), " +
+        'NULL, NULL, NULL, NULL, NULL, NULL, NULL)');
+      assert.deepEqual(await pg.query("SELECT count(*) FROM devsup_transitions WHERE project_id = 'q'"), [['0']]);
+      assert.deepEqual(await pg.query("SELECT count(*) FROM devsup_dev_servers WHERE project_id = 'q'"), [['0']]);
+    } finally {
+      await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'e2e-runner-d'");
+      holder.kill('SIGKILL');
+    }
   }));
+
+// The check-then-write race while connected: both ownership checks are held back (a lock on the
+// rows they read) until both starts went ahead on their deadline, so both see the project free.
+// Their `starting` writes then meet in the database: the one that commits first holds it, the
+// other's start is answered owned_by_other_runner (it was still starting) and its tree stopped.
+test('two connected runners that both passed the ownership check: the start recorded second is refused afterwards and stopped', T, () =>
+  withPostgres((pg) => withRunners(pg, 2, async ([a, b]) => {
+    await Promise.all([a, b].map(connected));
+    const locker = spawn('psql', ['-X', '-q', pg.url, '-c',
+      'BEGIN; LOCK TABLE devsup_dev_servers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);'],
+    { stdio: 'ignore', env: { ...process.env, PGAPPNAME: 'e2e-locker' } });
+    const id = projectId('race');
+    // a server that stays `starting` for the whole test: the verdict meets the start under way
+    const fields = { projectId: id, command: serverCmd('--listen-after', '60000'), healthCheck: { timeoutMs: 60000 } };
+    let answers;
+    try {
+      await eventually('the lock is held', async () => {
+        const n = await pg.query("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' " +
+          "AND relation = 'devsup_dev_servers'::regclass AND granted");
+        assert.equal(n[0][0], '1');
+      });
+      answers = [a, b].map((d) => start(d, fields, 60000));
+      await eventually('both started on their deadline', async () => {
+        for (const d of [a, b]) assert.deepEqual(d.states(id).map((e) => e.to), ['starting']);
+      }, 10000);
+    } finally {
+      // the backend sleeps on without noticing its client is gone: end it, and its lock
+      await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'e2e-locker'");
+      locker.kill('SIGKILL');
+    }
+    const { loser, winner, err } = await eventually('one start is refused', async () => {
+      const refused = [a, b].filter((d) => d.events.some((e) => e.type === 'error' && e.projectId === id));
+      assert.equal(refused.length, 1, `refused: ${refused.map((d) => d.runnerId)}`);
+      const l = refused[0];
+      return { loser: l, winner: l === a ? b : a, err: l.events.find((e) => e.type === 'error' && e.projectId === id) };
+    }, 20000);
+    expectError(err, 'owned_by_other_runner');
+    assert.ok(err.error.includes(winner.runnerId) && err.error.includes(os.hostname()), JSON.stringify(err));
+    assert.equal((await answers[loser === a ? 0 : 1]).type, 'error');
+    await eventually('the loser\'s run is stopped and nothing of it survives', async () => {
+      assert.deepEqual(loser.states(id).map((e) => [e.to, e.reason ?? null]), [
+        ['starting', null], ['stopping', 'owned_by_other_runner'], ['stopped', 'owned_by_other_runner']]);
+      assert.deepEqual(runnerPids(loser.runnerId), []);
+      assert.deepEqual(reaperPids(loser.proc.pid), []);
+    });
+    assert.deepEqual(winner.states(id).map((e) => e.to), ['starting']);
+    assert.deepEqual(await pg.query(`SELECT runner_id, status FROM devsup_dev_servers WHERE project_id = '${id}'`),
+      [[winner.runnerId, 'starting']]);
+    const lst = expectType(await loser.request({ type: 'status', projectId: id }), 'status').projects[0];
+    assert.equal(lst.lastFailure?.reason, 'owned_by_other_runner', JSON.stringify(lst));
+    // the winner's start is still its own: a stop cancels it as usual
+    await stopOk(winner, id);
+    expectError(await answers[winner === a ? 0 : 1], 'cancelled');
+  })));

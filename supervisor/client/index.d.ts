@@ -15,10 +15,12 @@ export type StartFailureReason =
   | 'port_in_use' | 'command_not_found' | 'directory_missing' | 'permission_denied'
   | 'immediate_crash' | 'crashed' | 'health_check_timeout' | 'health_check_failed'
   | 'tunnel_failed' | 'cancelled' | 'reaper_lost' | 'runner_lost' | 'memory_limit' | 'unknown';
-/** Why a running server ended without a stop (`dev-server-exited`, keys of `exitsByReason`). */
-export type ExitReason = 'crashed' | 'killed' | 'reaper_lost' | 'memory_limit';
+/** Why a running server ended without a stop of the client's (`dev-server-exited`, keys of
+ * `exitsByReason`). `owned_by_other_runner`: devsup stopped it because another alive runner's
+ * run of the project was recorded first in the database (SPEC §10). */
+export type ExitReason = 'crashed' | 'killed' | 'reaper_lost' | 'memory_limit' | 'owned_by_other_runner';
 /** Why a stop happened (`dev-server-stopped`, the state events of a stop). */
-export type StopReason = 'requested' | 'restart' | 'shutdown' | 'runner_restart';
+export type StopReason = 'requested' | 'restart' | 'shutdown' | 'runner_restart' | 'owned_by_other_runner';
 /** Refusals of a command as such. */
 export type CommandFailureReason =
   | 'already_running' | 'not_running' | 'invalid_json' | 'invalid_command' | 'unknown_command'

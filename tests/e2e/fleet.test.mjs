@@ -498,3 +498,56 @@ test('two connected runners that both passed the ownership check: the start reco
     await stopOk(winner, id);
     expectError(await answers[winner === a ? 0 : 1], 'cancelled');
   })));
+
+// A partition: runner A's session ends and it cannot come back for a while (its role may not log
+// in), so it is not alive; B starts p over it (A's run closed runner_lost). When A is back it
+// takes its lock again and asks, for each project it runs, who holds it: B does, and A stops its
+// run, although nothing of A's was queued for p.
+test('a runner cut off long enough to be taken over stops its run when it is back (owned_by_other_runner)', T, () =>
+  withPostgres(async (pg) => {
+    await pg.query('CREATE ROLE runner_a LOGIN SUPERUSER');
+    const urlA = pg.url.replace('user=postgres', 'user=runner_a');
+    const ds = [];
+    try {
+      ds.push(await spawnDevsup({ args: ['--db', urlA] }), await spawnDevsup({ args: ['--db', pg.url] }));
+      const [a, b] = ds;
+      await Promise.all([a, b].map(connected));
+      const id = projectId('cut');
+      const sa = await startOk(a, { projectId: id, command: serverCmd() });
+      await eventually('A\'s run is in the database', async () =>
+        assert.deepEqual(await pg.query(`SELECT runner_id, status FROM devsup_dev_servers WHERE project_id = '${id}'`),
+          [[a.runnerId, 'running']]));
+      await pg.query('ALTER ROLE runner_a NOLOGIN');
+      await pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'runner_a'");
+      await eventually('A is not alive', async () => assert.equal(await aliveOf(pg, a), false));
+      const sb = await startOk(b, { projectId: id, command: serverCmd() });
+      assert.equal(isAlive(sa.pid), true, 'A\'s server runs on, cut off');
+
+      await pg.query('ALTER ROLE runner_a LOGIN');
+      const ev = await a.next((e) => e.type === 'dev-server-exited' && e.projectId === id, 20000);
+      assert.equal(ev.reason, 'owned_by_other_runner', JSON.stringify(ev));
+      assert.ok(ev.message.includes(b.runnerId), JSON.stringify(ev));
+      assert.deepEqual(a.states(id).map((e) => e.to), ['starting', 'running', 'stopping', 'stopped']);
+      assert.equal(isAlive(sa.pid), false);
+      assert.deepEqual(runnerPids(a.runnerId), []);
+      // B's run is the one that stays, and the row stays B's
+      assert.equal((await httpGet(sb.url)).status, 200);
+      assert.equal(b.events.some((e) => e.type === 'dev-server-exited'), false);
+      await eventually('A\'s stop is in the history, the row is B\'s', async () => {
+        const r = await pg.query(`SELECT runner_id, to_state, reason FROM devsup_transitions WHERE project_id = '${id}' ORDER BY seq`);
+        assert.deepEqual(r, [
+          [a.runnerId, 'starting', null], [a.runnerId, 'running', null], [a.runnerId, 'failed', 'runner_lost'],
+          [b.runnerId, 'starting', null], [b.runnerId, 'running', null],
+          [a.runnerId, 'stopping', 'owned_by_other_runner'], [a.runnerId, 'stopped', 'owned_by_other_runner']]);
+        assert.deepEqual(await pg.query(`SELECT runner_id, status FROM devsup_dev_servers WHERE project_id = '${id}'`),
+          [[b.runnerId, 'running']]);
+      });
+      await stopOk(b, id);
+      for (const d of ds) d.assertProtocolClean();
+    } catch (err) {
+      try { err.message += ds.map((d) => d.context()).join(''); } catch { /* read-only */ }
+      throw err;
+    } finally {
+      for (const d of ds) await d.dispose();
+    }
+  }));

@@ -109,6 +109,7 @@ static void store_fail_because(const char *what, const char *detail)
 	st.conn = NULL;
 	conn_resolve_cancel();
 	st.inflight = 0;
+	st.answering = NULL;
 	st.batch_error = false;
 	claim_drop_refusals(); /* that batch is sent again, and asked again */
 	json_decref(st.result_rows);
@@ -521,6 +522,7 @@ static void store_batch_synced(void)
 		 * transition behind it: dropped (loudly), the rest sent again */
 		outbox_drop((size_t)st.poison);
 		st.inflight = 0;
+		st.answering = NULL;
 		st.batch_error = false;
 		claim_drop_refusals();
 		store_send_batch();
@@ -538,6 +540,7 @@ static void store_batch_synced(void)
 	 * a fact (the loser stops: its stop is queued behind) */
 	outbox_commit(st.inflight);
 	st.inflight = 0;
+	st.answering = NULL;
 	claim_deliver_refusals(st.on_lost);
 	store_pump();
 }
@@ -584,7 +587,8 @@ static void store_pipeline_results(void)
 				  *sqlstate(res) ? sqlstate(res) : "none",
 				  st.poison < 0 ? "; retrying with backoff" : "");
 		}
-		rec_t *rec = st.answering;
+		/* a batch's records are answered in order (prepares and steps are no records) */
+		rec_t *rec = st.state == ST_READY && st.answered < st.inflight ? st.answering : NULL;
 		if (rec) {
 			st.answering = rec->next;
 			if (rec->kind == OUTBOX_TRANSITION || rec->kind == OUTBOX_HOLD)

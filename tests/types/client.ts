@@ -56,6 +56,7 @@ function stopWhy(r: StopReason): string {
     case 'restart': return 'restarting';
     case 'shutdown': return 'devsup stops';
     case 'runner_restart': return 'a previous devsup left it';
+    case 'owned_by_other_runner': return 'another runner\'s run was recorded first';
     default: { const never: never = r; return never; }
   }
 }

@@ -36,9 +36,30 @@ CREATE OR REPLACE FUNCTION devsup_project_holder(p text, r text)
       AND devsup_runner_alive(s.runner_id)
     $$;
 
+-- One history row (a re-send is a no-op thanks to UNIQUE (project_id, seq)) and its NOTIFY, only
+-- when the row was really inserted: delivered at commit, in commit order.
+CREATE OR REPLACE FUNCTION devsup_record_history(
+    p text, r text, p_seq bigint, p_from text, p_to text, p_reason text, p_at timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+DECLARE
+    payload text;
+BEGIN
+    INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)
+    VALUES (p, r, p_seq, p_from, p_to, p_reason, p_at)
+    ON CONFLICT (project_id, seq) DO NOTHING
+    RETURNING json_build_object('projectId', project_id, 'runnerId', runner_id, 'seq', seq,
+                                'from', from_state, 'to', to_state, 'reason', reason,
+                                'at', at)::text INTO payload;
+    IF payload IS NOT NULL THEN
+        PERFORM pg_notify('devsup_transitions', payload);
+    END IF;
+END
+$$;
+
 -- One transition of runner r (the writer's only write of a transition). Always: the history
--- row (a re-send is a no-op thanks to UNIQUE (project_id, seq)) and its NOTIFY (only when the
--- row was really inserted, delivered at commit, in commit order). Then the project's row, under
+-- row and its NOTIFY (devsup_record_history). Then the project's row, under
 -- its row lock, so that of two runners writing at once the one whose transaction commits first
 -- decides and the other sees its committed row:
 --   - no row: created;
@@ -57,7 +78,6 @@ CREATE OR REPLACE FUNCTION devsup_record_transition(
     AS $$
 DECLARE
     c devsup_dev_servers%ROWTYPE;
-    payload text;
 BEGIN
     -- A lost runner's run closed by the runner starting the project again (its start check found
     -- r not alive), while r has since come back on another session: r's run is not lost. Nothing
@@ -67,15 +87,7 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state, reason, at)
-    VALUES (p, r, p_seq, p_from, p_to, p_reason, p_at)
-    ON CONFLICT (project_id, seq) DO NOTHING
-    RETURNING json_build_object('projectId', project_id, 'runnerId', runner_id, 'seq', seq,
-                                'from', from_state, 'to', to_state, 'reason', reason,
-                                'at', at)::text INTO payload;
-    IF payload IS NOT NULL THEN
-        PERFORM pg_notify('devsup_transitions', payload);
-    END IF;
+    PERFORM devsup_record_history(p, r, p_seq, p_from, p_to, p_reason, p_at);
 
     -- The common case in one statement: no row, the runner's own row, or a row that is not
     -- live, and a higher seq. ON CONFLICT acts on the latest committed version of the row and
@@ -108,16 +120,8 @@ BEGIN
         RETURN; -- a dead runner's row with a higher seq: see "seq" in docs/architecture.md
     END IF;
     IF c.seq + 1 < p_seq THEN
-        INSERT INTO devsup_transitions (project_id, runner_id, seq, from_state, to_state,
-                                        reason, at)
-        VALUES (p, c.runner_id, c.seq + 1, c.status, 'failed', 'runner_lost', p_at)
-        ON CONFLICT (project_id, seq) DO NOTHING
-        RETURNING json_build_object('projectId', project_id, 'runnerId', runner_id,
-                                    'seq', seq, 'from', from_state, 'to', to_state,
-                                    'reason', reason, 'at', at)::text INTO payload;
-        IF payload IS NOT NULL THEN
-            PERFORM pg_notify('devsup_transitions', payload);
-        END IF;
+        PERFORM devsup_record_history(p, c.runner_id, c.seq + 1, c.status, 'failed',
+                                      'runner_lost', p_at);
     END IF;
     UPDATE devsup_dev_servers d SET runner_id = r, status = p_to, port = p_port,
         pid = p_pid, pgid = p_pgid, tunnel_url = p_tunnel_url, framework = p_framework,

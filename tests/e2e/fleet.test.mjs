@@ -331,8 +331,8 @@ test('two runs of one project started while Postgres is down: the one recorded s
       return { loser: l, winner: l === a ? b : a, ev: l.events.find((e) => e.type === 'dev-server-exited' && e.projectId === id) };
     }, 30000);
     const [ls, ws] = loser === a ? [sa, sb] : [sb, sa];
-    process.stderr.write(`[fleet] postgres back in ${Math.round(t1 - t0)} ms; the run recorded second ended ` +
-      `${Math.round(loser.arrivals[loser.events.indexOf(ev)] - t1)} ms later\n`);
+    process.stderr.write(`[fleet] pg_ctl start took ${Math.round(t1 - t0)} ms; the run recorded second ended ` +
+      `${Math.round(loser.arrivals[loser.events.indexOf(ev)] - t0)} ms after it was called\n`);
     assert.equal(ev.reason, 'owned_by_other_runner', JSON.stringify(ev));
     assert.ok(ev.message.includes(winner.runnerId) && ev.message.includes(os.hostname()), JSON.stringify(ev));
     // Through the ordinary stop: stopping, then stopped once its tree is gone.

@@ -422,6 +422,17 @@ static void log_send(project_t *p, const json_t *msg)
 	output_event(ev);
 }
 
+/* The line held back for p, if any, goes out (before anything newer). */
+static void log_send_held(project_t *p)
+{
+	json_t *held = p->log_held;
+	if (!held)
+		return;
+	p->log_held = NULL;
+	log_send(p, held);
+	json_decref(held);
+}
+
 /* The held lines go out once stdout has room again: checked after every event while any is
  * held, so a flood that ends while the client is behind still says how much it lost. */
 static void held_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -430,12 +441,7 @@ static void held_check_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	if (!output_log_room_now())
 		return;
 	for (project_t *p = project_first(); p; p = p->next)
-		if (p->log_held) {
-			json_t *held = p->log_held;
-			p->log_held = NULL;
-			log_send(p, held);
-			json_decref(held);
-		}
+		log_send_held(p);
 	ev_prepare_stop(loop, w);
 }
 
@@ -453,12 +459,7 @@ static void on_log(project_t *p, const json_t *msg)
 		ev_prepare_start(rl.loop, &rl.held_check);
 		return;
 	}
-	if (p->log_held) {
-		json_t *held = p->log_held;
-		p->log_held = NULL;
-		log_send(p, held);
-		json_decref(held);
-	}
+	log_send_held(p);
 	log_send(p, msg);
 }
 

@@ -524,7 +524,8 @@ test('recovery: a SIGKILLed devsup\'s projects are torn down and their rows stop
 
       // Within the stop timeout plus a few seconds nothing of runner R is left but B itself.
       const leftovers = () => runnerPids(rid, { includeSupervisor: true }).filter((p) => p !== b.proc.pid && procStat(p)?.ppid !== b.proc.pid);
-      await pollUntil(() => leftovers().length === 0, stopTimeoutMs + 4000);
+      // an exiting server's environ reads empty before its state turns Z: wait for both
+      await pollUntil(() => leftovers().length === 0 && aPids.every((p) => !isAlive(p)), stopTimeoutMs + 4000);
       const left = leftovers();
       assert.deepEqual(left, [], `${Math.round(performance.now() - tKill)} ms after A's SIGKILL, processes of runner ${rid} alive:\n    ${describePids(left)}`);
       assert.ok(aPids.every((p) => !isAlive(p)));

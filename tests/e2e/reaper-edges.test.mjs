@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import {
-  withDevsup, projectId, serverCmd, projectPids, reaperPids, isAlive, pollUntil, describePids,
+  withDevsup, projectId, serverCmd, projectPids, reaperPids, isAlive, pollUntil, describePids, procStat,
   sleep, DEVSUP_BIN, HEAVY,
 } from './lib/harness.mjs';
 import {
@@ -215,8 +215,11 @@ test('a tunnel client with a setsid child that ignores SIGTERM: the stop complet
     };
     const ev = await startOk(d, { projectId: id, command: serverCmd(), stopTimeoutMs: 1000, tunnel });
     assert.equal(ev.tunnelUrl, 'https://escaped.example.com');
-    const found = await pollUntil(() => projectPids(id).length >= 3, 3000);
-    assert.ok(found, `expected server, client and its setsid child: ${describePids(projectPids(id))}`);
+    // both sleeps: the client's, and the setsid child's, which exec'd only after its trap is
+    // set (a SIGTERM before that would end it, and the stop would not need to force)
+    const sleeps = () => projectPids(id).filter((p) => procStat(p)?.comm === 'sleep').length;
+    const found = await pollUntil(() => projectPids(id).length >= 3 && sleeps() >= 2, 3000);
+    assert.ok(found, `expected server, client and its setsid child, both sleeping: ${describePids(projectPids(id))}`);
     const t0 = performance.now();
     const st = await stopOk(d, id, { timeoutMs: 1000 }, 10000);
     const took = performance.now() - t0;

@@ -205,15 +205,17 @@ bool chan_send_droppable(chan_t *c, json_t *msg)
 		json_decref(msg);
 		return false;
 	}
-	bool sent = false;
+	int r = 0; /* 1 sent, 0 no room now, -1 never sendable (not built, too large, peer gone) */
 	if (!c->head) {
 		chan_out_t *o = chan_encode(c, msg);
-		sent = o && chan_try_send(c, o->data, o->len) == 1;
+		r = o ? chan_try_send(c, o->data, o->len) : -1;
 		free(o);
 	} else {
 		json_decref(msg);
 	}
-	if (!sent && c->on_room) {
+	bool sent = r == 1;
+	/* only a lack of room is worth a call back: a message that can never go would loop */
+	if (r == 0 && c->on_room) {
 		c->want_room = true;
 		ev_io_start(c->loop, &c->wio);
 	}
